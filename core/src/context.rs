@@ -1,0 +1,182 @@
+//! LaunchDarkly contexts as they arrive in events: a full `context` (single or multi-kind)
+//! or a `contextKeys` map. For experimentation only the (kind, key) pairs matter: each
+//! context kind is its own randomization unit.
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// One randomization unit: a context kind and that kind's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Unit {
+    pub kind: String,
+    pub key: String,
+}
+
+/// The units of one event's context, in the order they were given, with no duplicate kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub units: Vec<Unit>,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ContextError {
+    #[error("`context` must be a JSON object")]
+    NotAnObject,
+    #[error("`contextKeys` must be a JSON object mapping context kind to key")]
+    KeysNotAnObject,
+    #[error("`contextKeys` is empty")]
+    NoKeys,
+    #[error("context kind `{0}` is invalid: use letters, digits, '.', '_' or '-', and not `kind` or `multi`")]
+    InvalidKind(String),
+    #[error("`{0}` must be a non-empty string")]
+    InvalidKey(String),
+    #[error("multi-kind context has no kinds")]
+    EmptyMulti,
+    #[error("multi-kind context entry `{0}` must be a JSON object")]
+    MultiEntryNotAnObject(String),
+}
+
+/// A kind is valid per LaunchDarkly's rule: `[A-Za-z0-9._-]+`, and not the reserved words.
+pub fn valid_kind(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind != "kind"
+        && kind != "multi"
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn unit(kind: &str, key: Option<&Value>, key_field: String) -> Result<Unit, ContextError> {
+    if !valid_kind(kind) {
+        return Err(ContextError::InvalidKind(kind.to_owned()));
+    }
+    match key {
+        Some(Value::String(k)) if !k.is_empty() => Ok(Unit {
+            kind: kind.to_owned(),
+            key: k.clone(),
+        }),
+        _ => Err(ContextError::InvalidKey(key_field)),
+    }
+}
+
+impl Context {
+    /// Parse a full LaunchDarkly context object. A missing `kind` means `user` (old SDKs).
+    pub fn from_context(value: &Value) -> Result<Self, ContextError> {
+        let obj = value.as_object().ok_or(ContextError::NotAnObject)?;
+        match obj.get("kind") {
+            Some(Value::String(k)) if k == "multi" => Self::from_multi(obj),
+            Some(Value::String(k)) => Ok(Context {
+                units: vec![unit(k, obj.get("key"), "context.key".into())?],
+            }),
+            None => Ok(Context {
+                units: vec![unit("user", obj.get("key"), "context.key".into())?],
+            }),
+            Some(other) => Err(ContextError::InvalidKind(other.to_string())),
+        }
+    }
+
+    fn from_multi(obj: &Map<String, Value>) -> Result<Self, ContextError> {
+        let mut units = Vec::new();
+        for (kind, entry) in obj.iter().filter(|(k, _)| k.as_str() != "kind") {
+            let entry = entry
+                .as_object()
+                .ok_or_else(|| ContextError::MultiEntryNotAnObject(kind.clone()))?;
+            units.push(unit(kind, entry.get("key"), format!("context.{kind}.key"))?);
+        }
+        if units.is_empty() {
+            return Err(ContextError::EmptyMulti);
+        }
+        Ok(Context { units })
+    }
+
+    /// Parse a `contextKeys` map (kind → key), as click/pageview events and older SDKs send.
+    pub fn from_context_keys(value: &Value) -> Result<Self, ContextError> {
+        let obj = value.as_object().ok_or(ContextError::KeysNotAnObject)?;
+        if obj.is_empty() {
+            return Err(ContextError::NoKeys);
+        }
+        let units = obj
+            .iter()
+            .map(|(kind, key)| unit(kind, Some(key), format!("contextKeys.{kind}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Context { units })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys(c: &Context) -> Vec<(&str, &str)> {
+        c.units
+            .iter()
+            .map(|u| (u.kind.as_str(), u.key.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn single_context_with_and_without_kind() {
+        let c = Context::from_context(&json!({"kind":"org","key":"o1","name":"x"})).unwrap();
+        assert_eq!(keys(&c), [("org", "o1")]);
+        let c = Context::from_context(&json!({"key":"u1"})).unwrap();
+        assert_eq!(keys(&c), [("user", "u1")]);
+    }
+
+    #[test]
+    fn multi_context_gives_one_unit_per_kind() {
+        let c = Context::from_context(
+            &json!({"kind":"multi","user":{"key":"u1"},"org":{"key":"o1","name":"Acme"}}),
+        )
+        .unwrap();
+        let mut k = keys(&c);
+        k.sort();
+        assert_eq!(k, [("org", "o1"), ("user", "u1")]);
+    }
+
+    #[test]
+    fn context_keys_map() {
+        let c = Context::from_context_keys(&json!({"user":"u1","device":"d9"})).unwrap();
+        assert_eq!(c.units.len(), 2);
+    }
+
+    #[test]
+    fn bad_contexts_name_their_problem() {
+        assert_eq!(
+            Context::from_context(&json!({"kind":"user"})),
+            Err(ContextError::InvalidKey("context.key".into()))
+        );
+        assert_eq!(
+            Context::from_context(&json!({"kind":"user","key":""})),
+            Err(ContextError::InvalidKey("context.key".into()))
+        );
+        assert_eq!(
+            Context::from_context(&json!({"kind":"us er","key":"a"})),
+            Err(ContextError::InvalidKind("us er".into()))
+        );
+        assert_eq!(
+            Context::from_context(&json!({"kind":"multi"})),
+            Err(ContextError::EmptyMulti)
+        );
+        assert_eq!(
+            Context::from_context(&json!({"kind":"multi","user":"u1"})),
+            Err(ContextError::MultiEntryNotAnObject("user".into()))
+        );
+        assert_eq!(
+            Context::from_context(&json!({"kind":"multi","multi":{"key":"x"}})),
+            Err(ContextError::InvalidKind("multi".into()))
+        );
+        assert_eq!(
+            Context::from_context_keys(&json!({})),
+            Err(ContextError::NoKeys)
+        );
+        assert_eq!(
+            Context::from_context_keys(&json!({"user":5})),
+            Err(ContextError::InvalidKey("contextKeys.user".into()))
+        );
+        assert_eq!(
+            Context::from_context(&json!([1])),
+            Err(ContextError::NotAnObject)
+        );
+    }
+}

@@ -1,0 +1,559 @@
+//! LaunchDarkly analytics events (schema 4) → typed events.
+//!
+//! A payload is validated event by event: a bad event is reported with its index and reason and
+//! never causes the good events of the same payload to be lost.
+
+use crate::context::{Context, ContextError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// How far in the future a `creationDate` may be (client clock skew) before it is rejected.
+pub const MAX_FUTURE_SKEW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a conversion event was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversionKind {
+    Custom,
+    Click,
+    Pageview,
+}
+
+/// A flag evaluation the SDK reported in full (the only events that create exposures).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureEvent {
+    pub creation_date: i64,
+    pub flag_key: String,
+    pub version: Option<i64>,
+    /// Absent when the SDK served the default (flag not found, error): no exposure then.
+    pub variation: Option<u32>,
+    pub context: Context,
+}
+
+/// A `custom`, `click` or `pageview` event: something a metric can count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversionEvent {
+    pub kind: ConversionKind,
+    pub creation_date: i64,
+    /// Event key for `custom`; goal (metric) key for `click`/`pageview`.
+    pub key: String,
+    pub context: Context,
+    pub metric_value: Option<f64>,
+    pub url: Option<String>,
+    pub selector: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryEvent {
+    pub start_date: i64,
+    pub end_date: i64,
+    /// Total evaluations counted in the summary, over all flags and counters.
+    pub evaluations: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Feature(FeatureEvent),
+    Conversion(ConversionEvent),
+    Identify {
+        creation_date: i64,
+        context: Context,
+    },
+    Index {
+        creation_date: i64,
+        context: Context,
+    },
+    Summary(SummaryEvent),
+    /// Kinds we accept and deliberately do not process (`debug`, `migration_op`, ...).
+    Ignored {
+        kind: String,
+    },
+}
+
+/// Why one event was rejected.
+#[derive(Debug, Error, PartialEq)]
+pub enum EventError {
+    #[error("event must be a JSON object")]
+    NotAnObject,
+    #[error("`kind` is missing or not a string")]
+    MissingKind,
+    #[error("unknown event kind `{0}`")]
+    UnknownKind(String),
+    #[error("`{0}` is required")]
+    Missing(&'static str),
+    #[error("`{field}` must be {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("`{0}` is more than 24 hours in the future")]
+    InTheFuture(&'static str),
+    #[error("`endDate` is before `startDate`")]
+    EndBeforeStart,
+    #[error("event has neither `context` nor `contextKeys`")]
+    NoContext,
+    #[error(transparent)]
+    Context(#[from] ContextError),
+}
+
+/// One rejected event of a payload, as reported to the sender.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedEvent {
+    pub index: usize,
+    pub error: String,
+}
+
+/// The outcome of parsing one payload.
+#[derive(Debug, Default, PartialEq)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+/// Why a whole payload was refused (nothing in it is processed).
+#[derive(Debug, Error, PartialEq)]
+pub enum BatchError {
+    #[error("body is not valid JSON: {0}")]
+    Json(String),
+    #[error("body must be a JSON array of events")]
+    NotAnArray,
+}
+
+/// Parse a payload. `now_ms` bounds how far in the future timestamps may be.
+///
+/// A single diagnostic object (LaunchDarkly's JS SDK retries failed diagnostics to the analytics
+/// URL) is accepted as an empty batch.
+pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, BatchError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| BatchError::Json(e.to_string()))?;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(ref obj) if is_diagnostic(obj) => return Ok(Batch::default()),
+        _ => return Err(BatchError::NotAnArray),
+    };
+    let mut batch = Batch::default();
+    for (index, item) in items.iter().enumerate() {
+        match parse_event(item, now_ms) {
+            Ok(event) => batch.events.push(event),
+            Err(e) => batch.rejected.push(RejectedEvent {
+                index,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(batch)
+}
+
+fn is_diagnostic(obj: &Map<String, Value>) -> bool {
+    matches!(obj.get("kind").and_then(Value::as_str), Some(k) if k.starts_with("diagnostic"))
+}
+
+/// Parse and validate one event.
+pub fn parse_event(value: &Value, now_ms: i64) -> Result<Event, EventError> {
+    let obj = value.as_object().ok_or(EventError::NotAnObject)?;
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or(EventError::MissingKind)?;
+    let f = Fields { obj, now_ms };
+    Ok(match kind {
+        "feature" => Event::Feature(FeatureEvent {
+            creation_date: f.creation_date()?,
+            flag_key: f.required_str("key")?,
+            version: f.optional_int("version")?,
+            variation: f.optional_variation()?,
+            context: f.context()?,
+        }),
+        "custom" => f.conversion(ConversionKind::Custom)?,
+        "click" => f.conversion(ConversionKind::Click)?,
+        "pageview" => f.conversion(ConversionKind::Pageview)?,
+        "identify" => Event::Identify {
+            creation_date: f.creation_date()?,
+            context: f.context()?,
+        },
+        "index" => Event::Index {
+            creation_date: f.creation_date()?,
+            context: f.context()?,
+        },
+        "summary" => Event::Summary(f.summary()?),
+        "debug" | "migration_op" | "click_pageview" | "diagnostic" | "diagnostic-init" => {
+            Event::Ignored {
+                kind: kind.to_owned(),
+            }
+        }
+        other => return Err(EventError::UnknownKind(other.to_owned())),
+    })
+}
+
+/// Field accessors that turn a JSON object into typed values with precise errors.
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    now_ms: i64,
+}
+
+impl Fields<'_> {
+    fn present(&self, field: &str) -> Option<&Value> {
+        self.obj.get(field).filter(|v| !v.is_null())
+    }
+
+    fn required_str(&self, field: &'static str) -> Result<String, EventError> {
+        match self.present(field) {
+            None => Err(EventError::Missing(field)),
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(_) => Err(EventError::WrongType {
+                field,
+                expected: "a non-empty string",
+            }),
+        }
+    }
+
+    fn optional_str(&self, field: &'static str) -> Result<Option<String>, EventError> {
+        match self.present(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(EventError::WrongType {
+                field,
+                expected: "a string",
+            }),
+        }
+    }
+
+    fn optional_int(&self, field: &'static str) -> Result<Option<i64>, EventError> {
+        self.present(field)
+            .map(|v| {
+                as_integer(v).ok_or(EventError::WrongType {
+                    field,
+                    expected: "an integer",
+                })
+            })
+            .transpose()
+    }
+
+    fn optional_variation(&self) -> Result<Option<u32>, EventError> {
+        self.present("variation")
+            .map(|v| {
+                as_integer(v)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .ok_or(EventError::WrongType {
+                        field: "variation",
+                        expected: "a non-negative integer (variation index)",
+                    })
+            })
+            .transpose()
+    }
+
+    /// A Unix-millisecond timestamp: a positive integer, not more than a day ahead of `now`.
+    fn timestamp(&self, field: &'static str) -> Result<i64, EventError> {
+        let v = self.present(field).ok_or(EventError::Missing(field))?;
+        let ms = as_integer(v)
+            .filter(|ms| *ms > 0)
+            .ok_or(EventError::WrongType {
+                field,
+                expected: "a positive integer (Unix milliseconds)",
+            })?;
+        if ms > self.now_ms.saturating_add(MAX_FUTURE_SKEW_MS) {
+            return Err(EventError::InTheFuture(field));
+        }
+        Ok(ms)
+    }
+
+    fn creation_date(&self) -> Result<i64, EventError> {
+        self.timestamp("creationDate")
+    }
+
+    /// `context` is preferred; `contextKeys` is accepted on every kind.
+    fn context(&self) -> Result<Context, EventError> {
+        if let Some(c) = self.present("context") {
+            return Ok(Context::from_context(c)?);
+        }
+        if let Some(k) = self.present("contextKeys") {
+            return Ok(Context::from_context_keys(k)?);
+        }
+        Err(EventError::NoContext)
+    }
+
+    fn conversion(&self, kind: ConversionKind) -> Result<Event, EventError> {
+        let metric_value =
+            match self.present("metricValue") {
+                None => None,
+                Some(v) => Some(v.as_f64().filter(|f| f.is_finite()).ok_or(
+                    EventError::WrongType {
+                        field: "metricValue",
+                        expected: "a number",
+                    },
+                )?),
+            };
+        let (url, selector) = match kind {
+            ConversionKind::Custom => (self.optional_str("url")?, None),
+            ConversionKind::Pageview => (Some(self.required_str("url")?), None),
+            ConversionKind::Click => (
+                Some(self.required_str("url")?),
+                Some(self.required_str("selector")?),
+            ),
+        };
+        Ok(Event::Conversion(ConversionEvent {
+            kind,
+            creation_date: self.creation_date()?,
+            key: self.required_str("key")?,
+            context: self.context()?,
+            metric_value,
+            url,
+            selector,
+        }))
+    }
+
+    fn summary(&self) -> Result<SummaryEvent, EventError> {
+        let start_date = self.timestamp("startDate")?;
+        let end_date = self.timestamp("endDate")?;
+        if end_date < start_date {
+            return Err(EventError::EndBeforeStart);
+        }
+        let features = match self.present("features") {
+            Some(Value::Object(f)) => f,
+            Some(_) => {
+                return Err(EventError::WrongType {
+                    field: "features",
+                    expected: "an object keyed by flag key",
+                })
+            }
+            None => return Err(EventError::Missing("features")),
+        };
+        let mut evaluations: u64 = 0;
+        for flag in features.values() {
+            let counters = flag
+                .get("counters")
+                .and_then(Value::as_array)
+                .ok_or_else(bad_counters)?;
+            for counter in counters {
+                let count = counter
+                    .get("count")
+                    .and_then(as_integer)
+                    .and_then(|c| u64::try_from(c).ok())
+                    .ok_or_else(bad_counters)?;
+                evaluations = evaluations.saturating_add(count);
+            }
+        }
+        Ok(SummaryEvent {
+            start_date,
+            end_date,
+            evaluations,
+        })
+    }
+}
+
+fn bad_counters() -> EventError {
+    EventError::WrongType {
+        field: "features",
+        expected: "flag entries with `counters`: [{count: non-negative integer, ...}]",
+    }
+}
+
+/// An integer from JSON: an integer literal, or a float with no fractional part (Go SDKs write
+/// timestamps through float64).
+fn as_integer(v: &Value) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    let f = v.as_f64()?;
+    // 2^63 as f64; anything at or beyond it does not fit an i64.
+    (f.fract() == 0.0 && f.abs() < 9.223_372_036_854_776e18).then_some(f as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: i64 = 1_732_300_000_000;
+
+    fn parse(v: Value) -> Result<Event, EventError> {
+        parse_event(&v, NOW)
+    }
+
+    #[test]
+    fn feature_event_with_variation() {
+        let e = parse(
+            json!({"kind":"feature","creationDate":NOW,"key":"f","version":12,
+            "context":{"kind":"user","key":"u-1"},"variation":1,"value":true,"default":false}),
+        )
+        .unwrap();
+        let Event::Feature(f) = e else { panic!() };
+        assert_eq!(f.variation, Some(1));
+        assert_eq!(f.version, Some(12));
+        assert_eq!(f.context.units[0].key, "u-1");
+    }
+
+    #[test]
+    fn feature_event_served_default_has_no_variation() {
+        let e = parse(
+            json!({"kind":"feature","creationDate":NOW,"key":"f","variation":null,
+            "contextKeys":{"user":"u"},"value":false,"default":false}),
+        )
+        .unwrap();
+        let Event::Feature(f) = e else { panic!() };
+        assert_eq!(f.variation, None);
+    }
+
+    #[test]
+    fn go_style_float_timestamps_are_accepted() {
+        let e = parse(json!({"kind":"identify","creationDate":1.7323e12,"context":{"key":"u"}}));
+        assert!(matches!(
+            e,
+            Ok(Event::Identify {
+                creation_date: 1_732_300_000_000,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn conversions_of_each_kind() {
+        let c = parse(
+            json!({"kind":"custom","creationDate":NOW,"key":"Order placed",
+            "context":{"key":"u"},"metricValue":49.5,"data":{"x":1},"url":"https://a/"}),
+        )
+        .unwrap();
+        let Event::Conversion(c) = c else { panic!() };
+        assert_eq!(c.kind, ConversionKind::Custom);
+        assert_eq!(c.metric_value, Some(49.5));
+        let click = parse(
+            json!({"kind":"click","creationDate":NOW,"key":"buy","url":"https://a/",
+            "selector":"#buy","contextKeys":{"user":"u"}}),
+        )
+        .unwrap();
+        assert!(matches!(
+            click,
+            Event::Conversion(ConversionEvent {
+                kind: ConversionKind::Click,
+                ..
+            })
+        ));
+        let pv = parse(
+            json!({"kind":"pageview","creationDate":NOW,"key":"p","url":"https://a/",
+            "contextKeys":{"user":"u"},"data":null}),
+        )
+        .unwrap();
+        assert!(matches!(
+            pv,
+            Event::Conversion(ConversionEvent {
+                kind: ConversionKind::Pageview,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn summary_counts_evaluations() {
+        let s = parse(json!({"kind":"summary","startDate":NOW-9000,"endDate":NOW,
+            "features":{"f":{"default":false,"contextKinds":["user"],
+              "counters":[{"variation":1,"version":12,"value":true,"count":7},
+                          {"value":false,"count":1,"unknown":true}]}}}))
+        .unwrap();
+        assert_eq!(
+            s,
+            Event::Summary(SummaryEvent {
+                start_date: NOW - 9000,
+                end_date: NOW,
+                evaluations: 8
+            })
+        );
+    }
+
+    #[test]
+    fn each_error_names_the_problem() {
+        let cases = [
+            (json!(5), "event must be a JSON object"),
+            (
+                json!({"creationDate":NOW}),
+                "`kind` is missing or not a string",
+            ),
+            (json!({"kind":"bogus"}), "unknown event kind `bogus`"),
+            (
+                json!({"kind":"custom","key":"k","context":{"key":"u"}}),
+                "`creationDate` is required",
+            ),
+            (
+                json!({"kind":"custom","creationDate":"yesterday","key":"k","context":{"key":"u"}}),
+                "`creationDate` must be a positive integer (Unix milliseconds)",
+            ),
+            (
+                json!({"kind":"custom","creationDate":NOW+MAX_FUTURE_SKEW_MS+1,"key":"k","context":{"key":"u"}}),
+                "`creationDate` is more than 24 hours in the future",
+            ),
+            (
+                json!({"kind":"custom","creationDate":NOW,"context":{"key":"u"}}),
+                "`key` is required",
+            ),
+            (
+                json!({"kind":"custom","creationDate":NOW,"key":"k"}),
+                "event has neither `context` nor `contextKeys`",
+            ),
+            (
+                json!({"kind":"custom","creationDate":NOW,"key":"k","context":{"key":"u"},"metricValue":"5"}),
+                "`metricValue` must be a number",
+            ),
+            (
+                json!({"kind":"feature","creationDate":NOW,"key":"f","variation":-1,"context":{"key":"u"}}),
+                "`variation` must be a non-negative integer (variation index)",
+            ),
+            (
+                json!({"kind":"click","creationDate":NOW,"key":"b","url":"https://a/","contextKeys":{"user":"u"}}),
+                "`selector` is required",
+            ),
+            (
+                json!({"kind":"summary","startDate":NOW,"endDate":NOW-1,"features":{}}),
+                "`endDate` is before `startDate`",
+            ),
+            (
+                json!({"kind":"identify","creationDate":NOW,"context":{"kind":"user"}}),
+                "`context.key` must be a non-empty string",
+            ),
+        ];
+        for (input, message) in cases {
+            assert_eq!(
+                parse(input.clone()).unwrap_err().to_string(),
+                message,
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_keeps_good_events_and_reports_bad_ones() {
+        let body = json!([
+            {"kind":"identify","creationDate":NOW,"context":{"key":"u"}},
+            {"kind":"nope"},
+            {"kind":"debug","creationDate":NOW},
+            {"kind":"custom","creationDate":NOW,"key":"k","contextKeys":{"user":"u"}}
+        ])
+        .to_string();
+        let batch = parse_batch(body.as_bytes(), NOW).unwrap();
+        assert_eq!(batch.events.len(), 3);
+        assert_eq!(
+            batch.rejected,
+            [RejectedEvent {
+                index: 1,
+                error: "unknown event kind `nope`".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn whole_payload_errors() {
+        assert!(matches!(
+            parse_batch(b"{not json", NOW),
+            Err(BatchError::Json(_))
+        ));
+        assert_eq!(parse_batch(b"{\"a\":1}", NOW), Err(BatchError::NotAnArray));
+        assert!(parse_batch(b"", NOW)
+            .unwrap_err()
+            .to_string()
+            .starts_with("body is not valid JSON"));
+        // A diagnostic object retried to the analytics URL is accepted and ignored.
+        let diag = br#"{"kind":"diagnostic","id":{"diagnosticId":"x"},"creationDate":1}"#;
+        assert_eq!(parse_batch(diag, NOW), Ok(Batch::default()));
+        // Deep nesting is an error, not a stack overflow.
+        let deep = "[".repeat(100_000);
+        assert!(parse_batch(deep.as_bytes(), NOW).is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! Storage keys. Context keys and flag keys may contain any character (including the `:`
+//! separator) and be long, while KV keys are limited to 512 bytes, so identifying tuples are
+//! hashed: a fixed-length, unambiguous key.
+
+use sha2::{Digest, Sha256};
+
+/// Hash a tuple of strings with length prefixes, so ("a:b","c") and ("a","b:c") differ.
+fn tuple_digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// KV key of one unit's exposure history for one flag in one environment.
+pub fn exposure_key(project: &str, env: &str, flag: &str, kind: &str, key: &str) -> String {
+    format!("x:{}", tuple_digest(&[project, env, flag, kind, key]))
+}
+
+/// KV key recording that a payload ID was processed in an environment.
+pub fn payload_key(project: &str, env: &str, payload_id: &str) -> String {
+    format!("p:{}", tuple_digest(&[project, env, payload_id]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unambiguous_and_bounded() {
+        assert_ne!(
+            exposure_key("p", "e", "a:b", "user", "c"),
+            exposure_key("p", "e", "a", "b:user", "c")
+        );
+        let long = "k".repeat(10_000);
+        assert_eq!(exposure_key("p", "e", "f", "user", &long).len(), 66);
+        assert_ne!(payload_key("p", "e", "1"), payload_key("p", "f", "1"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Pure logic of the edge experimentation platform.
+//!
+//! Nothing here knows about wasm, Workers, KV or HTTP: the Worker (`src/`) and the browser
+//! snippet are thin adapters over these modules, so every rule is unit-tested natively.
+
+pub mod attribution;
+pub mod body;
+pub mod context;
+pub mod credentials;
+pub mod event;
+pub mod keys;
+
+pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
+pub use body::{decode_body, BodyError, MAX_BODY_BYTES};
+pub use context::{Context, ContextError, Unit};
+pub use event::{parse_batch, Batch, BatchError, Event, EventError, RejectedEvent};

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the Worker to build/ with worker-build, using the locally installed wasm-bindgen,
+# esbuild and wasm-opt (worker-build would otherwise download them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
+export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+worker-build --release
+printf 'worker wasm: %s bytes\n' "$(stat -c %s build/index_bg.wasm 2>/dev/null || find build -name '*.wasm' -exec stat -c %s {} +)"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, idempotently: the wasm32 target, worker-build,
+# wasm-bindgen-cli (exactly the version in Cargo.lock), npm packages, and .dev.vars.
+# Nothing is downloaded from outside the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+step() { printf '\n== %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! worker-build --version 2>/dev/null | grep -q "$WORKER_BUILD_VERSION"; then
+  step "installing worker-build $WORKER_BUILD_VERSION"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate exactly. (`--locked` fails for this crate
+# here on a missing locked dependency, so it is resolved fresh.)
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg_version\$"; then
+  step "installing wasm-bindgen-cli $wbg_version"
+  cargo install wasm-bindgen-cli --version "$wbg_version" --force
+fi
+
+if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "installing npm packages"
+  npm ci --no-audit --no-fund
+fi
+
+if [ ! -f .dev.vars ]; then
+  step "writing .dev.vars with fresh credentials"
+  node -e '
+    const fs = require("fs"), crypto = require("crypto");
+    const text = fs.readFileSync(".dev.vars.example", "utf8")
+      .replace(/random/g, () => crypto.randomBytes(12).toString("hex"));
+    fs.writeFileSync(".dev.vars", text, { mode: 0o600 });'
+fi

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, check formatting and lints, run the native tests, build the
+# Worker, and run the end-to-end tests against the real `wrangler dev`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== native tests"
+cargo test --workspace --quiet
+echo "== building the Worker"
+bash scripts/build.sh
+echo "== end-to-end tests (wrangler dev)"
+node --test --test-reporter=spec tests/*.test.mjs

@@ -1,0 +1,80 @@
+// Starts the real `wrangler dev` (workerd + Miniflare's local KV) on a loopback port and waits
+// until the Worker answers. Used by `npm start` (scripts/dev.mjs) and by the tests.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The credentials in .dev.vars, as an object. */
+export function devVars() {
+  const vars = {};
+  for (const line of readFileSync(join(ROOT, '.dev.vars'), 'utf8').split('\n')) {
+    const m = line.match(/^\s*([A-Z_]+)\s*=\s*(.*)\s*$/);
+    if (m) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start `wrangler dev`. Options: port (default: a free one), persistTo (state directory),
+ * quiet (hide wrangler's output unless it fails). Resolves to { base, port, stop, output }.
+ */
+export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000 } = {}) {
+  port ??= await freePort();
+  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
+    '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info'];
+  if (persistTo) args.push('--persist-to', persistTo);
+  const child = spawn('npx', args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  const collect = (chunk) => {
+    output += chunk;
+    if (!quiet) process.stdout.write(chunk);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  let exited = null;
+  child.on('exit', (code) => { exited = code; });
+
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () => new Promise((resolve) => {
+    if (exited !== null) return resolve();
+    child.once('exit', () => resolve());
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { resolve(); }
+    setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000).unref();
+  });
+
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited !== null) throw new Error(`wrangler dev exited with ${exited}:\n${output}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      await r.arrayBuffer();
+      return { base, port, stop, output: () => output };
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer on ${base} within ${timeoutMs} ms:\n${output}`);
+}

@@ -1,0 +1,69 @@
+//! Response helpers: JSON bodies, the `Date` header SDKs read, and CORS for browser routes.
+
+use crate::error::ApiError;
+use std::time::{Duration, UNIX_EPOCH};
+use worker::{Headers, Request, Response};
+
+/// Current time in Unix ms, from the JS clock (std's clock is unavailable on wasm32).
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+/// Headers browsers may send on SDK routes (LaunchDarkly's list, as its relay allows).
+const CORS_ALLOW_HEADERS: &str = "Content-Type, Content-Encoding, X-LaunchDarkly-User-Agent, \
+X-LaunchDarkly-Payload-ID, X-LaunchDarkly-Wrapper, X-LaunchDarkly-Event-Schema, X-LaunchDarkly-Tags";
+
+pub fn json(status: u16, body: &serde_json::Value) -> Response {
+    let mut resp = Response::builder()
+        .with_status(status)
+        .fixed(body.to_string().into_bytes());
+    set(resp.headers_mut(), "Content-Type", "application/json");
+    resp
+}
+
+pub fn error(e: &ApiError) -> Response {
+    json(e.status(), &e.body())
+}
+
+pub fn empty(status: u16) -> Response {
+    Response::builder().with_status(status).empty()
+}
+
+fn set(headers: &mut Headers, name: &str, value: &str) {
+    // Header names and values here are static ASCII, so this cannot fail; ignore rather than panic.
+    let _ = headers.set(name, value);
+}
+
+/// Add `Date` (LaunchDarkly SDKs read it as the server clock).
+pub fn with_date(mut resp: Response) -> Response {
+    let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(now_ms().max(0) as u64));
+    set(resp.headers_mut(), "Date", &date);
+    resp
+}
+
+/// Add CORS headers for a browser route, echoing the caller's origin.
+pub fn with_cors(req: &Request, mut resp: Response) -> Response {
+    let origin = req
+        .headers()
+        .get("Origin")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "*".into());
+    let h = resp.headers_mut();
+    set(h, "Access-Control-Allow-Origin", &origin);
+    set(
+        h,
+        "Access-Control-Allow-Methods",
+        "GET, POST, REPORT, OPTIONS",
+    );
+    set(h, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+    set(h, "Access-Control-Expose-Headers", "Date");
+    set(h, "Access-Control-Max-Age", "300");
+    set(h, "Vary", "Origin");
+    resp
+}
+
+/// A request header as a string, if present and readable.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}

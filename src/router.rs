@@ -1,0 +1,87 @@
+//! Path dispatch. Static assets (`www/`) are served by the platform before the Worker runs; every
+//! other path lands here. Errors become JSON responses in exactly one place (`http::error`).
+
+use crate::error::ApiError;
+use crate::http::{empty, error, with_cors, with_date};
+use crate::routes::{attribution, auth, events};
+use crate::store::config;
+use percent_encoding::percent_decode_str;
+use worker::{Env, Method, Request, Response};
+
+pub async fn handle(mut req: Request, env: &Env) -> Response {
+    let segments: Vec<String> = req
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let browser = is_browser_route(&segs);
+    let result = if browser && req.method() == Method::Options {
+        Ok(empty(204))
+    } else {
+        match config::ensure_seeded(env).await {
+            Ok(()) => dispatch(&mut req, env, &segs).await,
+            Err(e) => Err(e),
+        }
+    };
+    let resp = with_date(result.unwrap_or_else(|e| error(&e)));
+    if browser {
+        with_cors(&req, resp)
+    } else {
+        resp
+    }
+}
+
+/// Routes called from web pages (public client-side ID, no secret): they get CORS.
+fn is_browser_route(segs: &[&str]) -> bool {
+    matches!(segs, ["events", "bulk" | "diagnostic", _] | ["sdk", ..])
+}
+
+async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
+    let method = req.method();
+    let post_only = |m: &Method| {
+        if *m == Method::Post {
+            Ok(())
+        } else {
+            Err(ApiError::MethodNotAllowed)
+        }
+    };
+    match segs {
+        ["bulk"] | ["mobile"] | ["mobile", "events"] | ["mobile", "events", "bulk"] => {
+            post_only(&method)?;
+            let tenant = auth::sdk_key(req, env).await?;
+            events::ingest(req, env, &tenant).await
+        }
+        ["events", "bulk", client_side_id] => {
+            post_only(&method)?;
+            let tenant = auth::client_side_id(env, client_side_id).await?;
+            events::ingest(req, env, &tenant).await
+        }
+        ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
+        // Diagnostics are accepted and ignored.
+        ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {
+            post_only(&method)?;
+            Ok(empty(202))
+        }
+        ["api", "v2", "projects", project, "environments", env_key, "flags", flag, "first-variation", kind, key] =>
+        {
+            if method != Method::Get {
+                return Err(ApiError::MethodNotAllowed);
+            }
+            let q = attribution::Query {
+                project,
+                env: env_key,
+                flag,
+                kind,
+                key,
+            };
+            attribution::first_variation(req, env, q).await
+        }
+        _ => Err(ApiError::NotFound(format!(
+            "no route for {} /{}",
+            method,
+            segs.join("/")
+        ))),
+    }
+}

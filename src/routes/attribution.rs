@@ -1,0 +1,57 @@
+//! Read-out of the first-variation rule, for tests and debugging:
+//! `GET /api/v2/projects/{p}/environments/{e}/flags/{flag}/first-variation/{kind}/{key}?at=ms`.
+
+use crate::error::ApiError;
+use crate::http::{json, now_ms};
+use crate::routes::auth;
+use crate::store::{self, config, config::Role, exposures};
+use edge_exp_core::keys;
+use serde_json::json;
+use worker::{Env, Request, Response};
+
+pub struct Query<'a> {
+    pub project: &'a str,
+    pub env: &'a str,
+    pub flag: &'a str,
+    pub kind: &'a str,
+    pub key: &'a str,
+}
+
+pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<Response, ApiError> {
+    auth::api_token(req, env, Role::Reader).await?;
+    let at = match query_param(req, "at")? {
+        None => now_ms(),
+        Some(v) => v.parse::<i64>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "`at` must be an integer (Unix milliseconds), got `{v}`"
+            ))
+        })?,
+    };
+    if !config::environment_exists(env, q.project, q.env).await? {
+        return Err(ApiError::NotFound(format!(
+            "environment `{}` in project `{}` not found",
+            q.env, q.project
+        )));
+    }
+    let store = store::kv(env, store::ATTRIBUTION_KV)?;
+    let history = exposures::load(
+        &store,
+        &keys::exposure_key(q.project, q.env, q.flag, q.kind, q.key),
+    )
+    .await?;
+    match history.first_variation(at) {
+        Some(e) => Ok(json(200, &json!({"variation": e.variation, "firstSeen": e.at}))),
+        None => Err(ApiError::NotFound(format!(
+            "context `{}` of kind `{}` received no variation of flag `{}` in the 90 days before {at}",
+            q.key, q.kind, q.flag
+        ))),
+    }
+}
+
+fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    let url = req.url()?;
+    Ok(url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned()))
+}

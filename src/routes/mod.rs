@@ -1,0 +1,6 @@
+//! One module per route family. Handlers return `Result<Response, ApiError>`; the router turns
+//! errors into responses.
+
+pub mod attribution;
+pub mod auth;
+pub mod events;

@@ -1,0 +1,200 @@
+//! Tenancy and credentials.
+//!
+//! Projects contain environments; each environment has a public client-side ID and a secret SDK
+//! key. API access tokens have a role. Secrets are stored only as SHA-256 digests, looked up by
+//! digest and compared in constant time. The first environment and tokens are seeded from the
+//! Worker's secrets (`.dev.vars` locally), once per change of those secrets.
+
+use super::{kv, CONFIG_KV};
+use crate::error::ApiError;
+use crate::http::now_ms;
+use edge_exp_core::credentials;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use worker::{Env, KvStore};
+
+/// The environment an SDK credential belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub project: String,
+    pub env: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    Writer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub role: Role,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SdkKeyRecord {
+    #[serde(flatten)]
+    tenant: Tenant,
+    digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvironmentRecord {
+    project: String,
+    key: String,
+    client_side_id: String,
+}
+
+/// How long a positive credential lookup is trusted by this isolate before KV is asked again.
+const CACHE_MS: i64 = 60_000;
+
+thread_local! {
+    static SEEDED: Cell<bool> = const { Cell::new(false) };
+    static CACHE: RefCell<HashMap<String, (serde_json::Value, i64)>> = RefCell::new(HashMap::new());
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Read a KV JSON record, through the per-isolate cache.
+async fn cached<T: DeserializeOwned + Serialize>(
+    store: &KvStore,
+    key: &str,
+) -> Result<Option<T>, ApiError> {
+    let now = now_ms();
+    let hit = CACHE.with(|c| {
+        c.borrow()
+            .get(key)
+            .filter(|(_, at)| now - at < CACHE_MS)
+            .map(|(v, _)| v.clone())
+    });
+    if let Some(v) = hit {
+        return Ok(serde_json::from_value(v).ok());
+    }
+    let found: Option<T> = store.get(key).json().await?;
+    if let Some(v) = &found {
+        let json = serde_json::to_value(v)?;
+        CACHE.with(|c| c.borrow_mut().insert(key.to_owned(), (json, now)));
+    }
+    Ok(found)
+}
+
+/// Write the seed environment and tokens from the Worker's secrets, if they changed.
+pub async fn ensure_seeded(env: &Env) -> Result<(), ApiError> {
+    if SEEDED.with(Cell::get) {
+        return Ok(());
+    }
+    let project = var(env, "PROJECT_KEY").unwrap_or_else(|| "default".into());
+    let env_key = var(env, "ENVIRONMENT_KEY").unwrap_or_else(|| "production".into());
+    let (Some(sdk_key), Some(client_side_id)) = (var(env, "SDK_KEY"), var(env, "CLIENT_SIDE_ID"))
+    else {
+        // Nothing to seed from: the deployment manages its credentials another way.
+        SEEDED.with(|s| s.set(true));
+        return Ok(());
+    };
+    let tokens: Vec<(&str, Role, String)> = [
+        ("seed-writer", Role::Writer, var(env, "API_TOKEN")),
+        ("seed-reader", Role::Reader, var(env, "API_READER_TOKEN")),
+    ]
+    .into_iter()
+    .filter_map(|(id, role, secret)| secret.map(|s| (id, role, s)))
+    .collect();
+
+    let fingerprint = credentials::digest(&format!(
+        "{project}\n{env_key}\n{sdk_key}\n{client_side_id}\n{}",
+        tokens
+            .iter()
+            .map(|t| t.2.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    ));
+    let store = kv(env, CONFIG_KV)?;
+    if store.get("seed").text().await?.as_deref() == Some(fingerprint.as_str()) {
+        SEEDED.with(|s| s.set(true));
+        return Ok(());
+    }
+    let tenant = Tenant {
+        project: project.clone(),
+        env: env_key.clone(),
+    };
+    put_json(
+        &store,
+        &format!("env:{project}:{env_key}"),
+        &EnvironmentRecord {
+            project: project.clone(),
+            key: env_key.clone(),
+            client_side_id: client_side_id.clone(),
+        },
+    )
+    .await?;
+    let sdk_digest = credentials::digest(&sdk_key);
+    put_json(
+        &store,
+        &format!("sdk:{sdk_digest}"),
+        &SdkKeyRecord {
+            tenant: tenant.clone(),
+            digest: sdk_digest.clone(),
+        },
+    )
+    .await?;
+    put_json(&store, &format!("cid:{client_side_id}"), &tenant).await?;
+    for (id, role, secret) in tokens {
+        let digest = credentials::digest(&secret);
+        let record = TokenRecord {
+            id: id.into(),
+            role,
+            digest: digest.clone(),
+        };
+        put_json(&store, &format!("tok:{digest}"), &record).await?;
+    }
+    store.put("seed", fingerprint)?.execute().await?;
+    SEEDED.with(|s| s.set(true));
+    Ok(())
+}
+
+async fn put_json<T: Serialize>(store: &KvStore, key: &str, value: &T) -> Result<(), ApiError> {
+    store
+        .put(key, serde_json::to_string(value)?)?
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// The environment whose SDK (or mobile) key this is.
+pub async fn tenant_by_sdk_key(env: &Env, sdk_key: &str) -> Result<Option<Tenant>, ApiError> {
+    let digest = credentials::digest(sdk_key);
+    let record: Option<SdkKeyRecord> =
+        cached(&kv(env, CONFIG_KV)?, &format!("sdk:{digest}")).await?;
+    Ok(record
+        .filter(|r| credentials::matches(sdk_key, &r.digest))
+        .map(|r| r.tenant))
+}
+
+/// The environment with this public client-side ID.
+pub async fn tenant_by_client_side_id(env: &Env, id: &str) -> Result<Option<Tenant>, ApiError> {
+    cached(&kv(env, CONFIG_KV)?, &format!("cid:{id}")).await
+}
+
+/// The API access token with this secret.
+pub async fn token(env: &Env, secret: &str) -> Result<Option<TokenRecord>, ApiError> {
+    let digest = credentials::digest(secret);
+    let record: Option<TokenRecord> =
+        cached(&kv(env, CONFIG_KV)?, &format!("tok:{digest}")).await?;
+    Ok(record.filter(|r| credentials::matches(secret, &r.digest)))
+}
+
+/// Does this project/environment exist?
+pub async fn environment_exists(env: &Env, project: &str, env_key: &str) -> Result<bool, ApiError> {
+    let record: Option<EnvironmentRecord> =
+        cached(&kv(env, CONFIG_KV)?, &format!("env:{project}:{env_key}")).await?;
+    Ok(record.is_some())
+}

@@ -1,0 +1,57 @@
+// Test support: one real `wrangler dev` per test file, with its own empty state directory.
+import { after, before } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { devVars, startWorker } from '../../scripts/wrangler-dev.mjs';
+
+export const DAY = 24 * 60 * 60 * 1000;
+
+/** Registers before/after hooks; the returned object is filled in once the Worker answers. */
+export function useWorker() {
+  const ctx = { base: '', creds: devVars() };
+  let worker;
+  let dir;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edge-exp-test-'));
+    worker = await startWorker({ persistTo: dir });
+    ctx.base = worker.base;
+  });
+  after(async () => {
+    await worker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return ctx;
+}
+
+/** POST JSON (or raw bytes) and return { status, headers, body } with the body parsed as JSON. */
+export async function post(url, payload, headers = {}) {
+  const body = typeof payload === 'string' || payload instanceof Uint8Array ? payload : JSON.stringify(payload);
+  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+  return { status: r.status, headers: r.headers, body: await parse(r) };
+}
+
+export async function get(url, headers = {}) {
+  const r = await fetch(url, { headers });
+  return { status: r.status, headers: r.headers, body: await parse(r) };
+}
+
+async function parse(r) {
+  const text = await r.text();
+  try { return JSON.parse(text); } catch { return text; }
+}
+
+export const uid = (prefix = 'u') => `${prefix}-${randomUUID()}`;
+
+export function feature(flag, contextOrKeys, variation, at) {
+  const ctx = contextOrKeys.kind || contextOrKeys.key ? { context: contextOrKeys } : { contextKeys: contextOrKeys };
+  return { kind: 'feature', key: flag, creationDate: at, version: 3, variation, value: variation === 1, default: false, ...ctx };
+}
+
+/** GET the first-variation read-out. */
+export function firstVariation(ctx, { flag, kind = 'user', key, at, token = ctx.creds.API_TOKEN, project = 'default', env = 'production' }) {
+  const q = at === undefined ? '' : `?at=${at}`;
+  return get(`${ctx.base}/api/v2/projects/${project}/environments/${env}/flags/${encodeURIComponent(flag)}/first-variation/${encodeURIComponent(kind)}/${encodeURIComponent(key)}${q}`,
+    token ? { Authorization: token } : {});
+}
