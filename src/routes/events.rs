@@ -8,13 +8,9 @@ use crate::error::ApiError;
 use crate::http::{header, json, now_ms};
 use crate::store::{self, config::Tenant, exposures, payloads};
 use edge_exp_core::{decode_body, keys, parse_batch, Event, Exposure, MAX_BODY_BYTES};
-use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
 use std::collections::BTreeMap;
 use worker::{Env, Request, Response};
-
-/// How many KV read-modify-writes of one payload run at once.
-const KV_CONCURRENCY: usize = 16;
 
 pub async fn ingest(req: &mut Request, env: &Env, tenant: &Tenant) -> Result<Response, ApiError> {
     // Refuse obviously oversized bodies before reading them (gzip can only grow a little).
@@ -87,11 +83,5 @@ async fn record_exposures(
         return Ok(0);
     }
     let store = store::kv(env, store::ATTRIBUTION_KV)?;
-    let store = &store;
-    let written: Vec<bool> = stream::iter(by_key)
-        .map(|(key, list)| async move { exposures::record(store, &key, &list, now).await })
-        .buffer_unordered(KV_CONCURRENCY)
-        .try_collect()
-        .await?;
-    Ok(written.into_iter().filter(|w| *w).count())
+    exposures::record_all(&store, by_key.into_iter().collect(), now).await
 }

@@ -1,0 +1,92 @@
+// Load generator: drives POST /bulk with 100-event payloads from concurrent loopback senders for
+// a fixed time, against the real Worker and the JS baseline, and prints events/s, p50/p99
+// latency and the ratio. Figures only; nothing here passes or fails.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, devVars, freePort, startWorker } from '../scripts/wrangler-dev.mjs';
+
+const SECONDS = Number(process.env.BENCH_SECONDS || 10);
+const SENDERS = Number(process.env.BENCH_SENDERS || 8);
+const USERS = 2000;
+
+/** A server-SDK-like payload: 25 index, 25 feature (experiment exposures), 49 custom, 1 summary. */
+const FIXED_TIME = Date.now();
+/** `repeat`: every payload reuses one timestamp, so its exposures are already known (no writes). */
+function payload(seq, repeat) {
+  const t = repeat ? FIXED_TIME : Date.now();
+  const events = [];
+  for (let i = 0; i < 25; i++) {
+    const key = `bench-${(seq * 25 + i) % USERS}`;
+    const context = { kind: 'user', key };
+    events.push({ kind: 'index', creationDate: t, context });
+    events.push({ kind: 'feature', creationDate: t, key: 'bench-flag', version: 1, variation: (seq + i) % 2, value: true, default: false, context });
+  }
+  for (let i = 0; i < 49; i++) {
+    events.push({ kind: 'custom', creationDate: t, key: 'purchase', contextKeys: { user: `bench-${(seq * 49 + i) % USERS}` }, metricValue: i });
+  }
+  events.push({ kind: 'summary', startDate: t - 1000, endDate: t, features: { 'bench-flag': { default: false, counters: [{ variation: 1, version: 1, value: true, count: 25 }] } } });
+  return JSON.stringify(events);
+}
+
+async function drive(url, headers, { repeat = false } = {}) {
+  const latencies = [];
+  let events = 0;
+  let errors = 0;
+  let seq = 0;
+  const end = Date.now() + SECONDS * 1000;
+  await Promise.all(Array.from({ length: SENDERS }, async () => {
+    while (Date.now() < end) {
+      const body = payload(seq++, repeat);
+      const start = performance.now();
+      try {
+        const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+        await r.arrayBuffer();
+        if (r.status === 202) events += 100; else errors++;
+      } catch { errors++; }
+      latencies.push(performance.now() - start);
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { eventsPerSecond: events / SECONDS, p50: pct(0.5), p99: pct(0.99), requests: latencies.length, errors };
+}
+
+async function startBaseline() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'edge-exp-baseline-'));
+  const child = spawn('npx', ['wrangler', 'dev', '--config', 'bench/baseline/wrangler.toml', '--ip', '127.0.0.1',
+    '--port', String(port), '--persist-to', dir, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+  { cwd: ROOT, stdio: 'ignore', detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 240; i++) {
+    try { await (await fetch(base, { method: 'POST', body: '[]' })).arrayBuffer(); break; } catch { await new Promise((r) => setTimeout(r, 250)); }
+  }
+  return { base, stop: () => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const fmt = (r) => `${r.eventsPerSecond.toFixed(0).padStart(8)} events/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   (${r.requests} requests, ${r.errors} errors)`;
+
+const creds = devVars();
+const dir = mkdtempSync(join(tmpdir(), 'edge-exp-bench-'));
+const worker = await startWorker({ persistTo: dir });
+const baseline = await startBaseline();
+try {
+  console.log(`POST /bulk, 100-event payloads (25 exposures), ${SENDERS} concurrent senders, ${SECONDS} s each, after an equal warm-up run`);
+  // Warm up both (isolate start, KV files), then measure.
+  await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY });
+  await drive(baseline.base, {});
+  const fresh = await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY });
+  const repeat = await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY }, { repeat: true });
+  const base = await drive(baseline.base, {});
+  console.log(`edge-exp, new exposures (25 KV writes/payload):  ${fmt(fresh)}`);
+  console.log(`edge-exp, known exposures (no KV writes):       ${fmt(repeat)}`);
+  console.log(`JS baseline (parse + 1 KV read/event):          ${fmt(base)}`);
+  console.log(`ratio vs baseline, new exposures:   ${(fresh.eventsPerSecond / base.eventsPerSecond).toFixed(2)}  (target >= 0.8)`);
+  console.log(`ratio vs baseline, known exposures: ${(repeat.eventsPerSecond / base.eventsPerSecond).toFixed(2)}`);
+} finally {
+  await worker.stop();
+  baseline.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
