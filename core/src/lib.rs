@@ -9,6 +9,8 @@ pub mod context;
 pub mod credentials;
 pub mod event;
 pub mod keys;
+pub mod matcher;
+pub mod metric;
 
 pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
 pub use body::{decode_body, BodyError, MAX_BODY_BYTES};

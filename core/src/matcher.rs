@@ -1,0 +1,219 @@
+//! URL matchers of click and page-view metrics ("goals"), with the semantics LaunchDarkly's
+//! browser SDK applies to `location.href`. Shared by the Worker (validation, goals route) and the
+//! browser snippet, so the rules are written once.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One URL matcher, as in LaunchDarkly's goals JSON and metric `urls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum UrlMatcher {
+    /// The whole href equals `url`, allowing one trailing `/`.
+    Exact { url: String },
+    /// The href without query string and fragment equals `url`, allowing one trailing `/`.
+    Canonical { url: String },
+    /// `substring` occurs in the href without its query string (and without its fragment,
+    /// unless the fragment contains `/`, as hash-routed apps use).
+    Substring { substring: String },
+    /// `pattern` (unanchored search) matches that same href.
+    Regex { pattern: String },
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MatcherError {
+    #[error("`{0}` is required for a `{1}` URL matcher")]
+    Missing(&'static str, &'static str),
+    #[error("regex `{pattern}` is invalid: {reason}")]
+    BadRegex { pattern: String, reason: String },
+}
+
+impl UrlMatcher {
+    /// Check the matcher is usable (non-empty fields, compilable regex).
+    pub fn validate(&self) -> Result<(), MatcherError> {
+        match self {
+            UrlMatcher::Exact { url } if url.is_empty() => {
+                Err(MatcherError::Missing("url", "exact"))
+            }
+            UrlMatcher::Canonical { url } if url.is_empty() => {
+                Err(MatcherError::Missing("url", "canonical"))
+            }
+            UrlMatcher::Substring { substring } if substring.is_empty() => {
+                Err(MatcherError::Missing("substring", "substring"))
+            }
+            UrlMatcher::Regex { pattern } if pattern.is_empty() => {
+                Err(MatcherError::Missing("pattern", "regex"))
+            }
+            UrlMatcher::Regex { pattern } => {
+                regex_lite::Regex::new(pattern)
+                    .map(|_| ())
+                    .map_err(|e| MatcherError::BadRegex {
+                        pattern: pattern.clone(),
+                        reason: e.to_string(),
+                    })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Does this matcher match the page at `href`?
+    pub fn matches(&self, href: &str) -> bool {
+        let parts = Href::split(href);
+        match self {
+            UrlMatcher::Exact { url } => equal_allowing_slash(href, url),
+            UrlMatcher::Canonical { url } => equal_allowing_slash(&parts.canonical(false), url),
+            UrlMatcher::Substring { substring } => {
+                parts.canonical(true).contains(substring.as_str())
+            }
+            UrlMatcher::Regex { pattern } => regex_lite::Regex::new(pattern)
+                .map(|re| re.is_match(&parts.canonical(true)))
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// `href` equals `url` or `url` + "/".
+fn equal_allowing_slash(href: &str, url: &str) -> bool {
+    href == url || href.strip_suffix('/') == Some(url)
+}
+
+/// An href split into base (scheme..path), query and fragment.
+struct Href<'a> {
+    base: &'a str,
+    fragment: &'a str,
+}
+
+impl<'a> Href<'a> {
+    fn split(href: &'a str) -> Self {
+        let (before_hash, fragment) = match href.find('#') {
+            Some(i) => (&href[..i], &href[i..]),
+            None => (href, ""),
+        };
+        let base = match before_hash.find('?') {
+            Some(i) => &before_hash[..i],
+            None => before_hash,
+        };
+        Href { base, fragment }
+    }
+
+    /// The href without query string, and without the fragment unless `keep_path_fragment` and
+    /// the fragment contains `/`.
+    fn canonical(&self, keep_path_fragment: bool) -> std::borrow::Cow<'a, str> {
+        if keep_path_fragment && self.fragment.contains('/') {
+            std::borrow::Cow::Owned(format!("{}{}", self.base, self.fragment))
+        } else {
+            std::borrow::Cow::Borrowed(self.base)
+        }
+    }
+}
+
+/// A goal as LaunchDarkly's browser SDK fetches it from `/sdk/goals/{clientSideId}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Goal {
+    pub key: String,
+    pub kind: GoalKind,
+    pub urls: Vec<UrlMatcher>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub selector: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GoalKind {
+    Click,
+    Pageview,
+}
+
+impl Goal {
+    /// Does the page at `href` match any of this goal's URLs? (No URLs: never.)
+    pub fn matches_page(&self, href: &str) -> bool {
+        self.urls.iter().any(|m| m.matches(href))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(v: serde_json::Value) -> UrlMatcher {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn exact_compares_the_whole_href() {
+        let x = m(json!({"kind":"exact","url":"https://shop.example/product/9?x=1"}));
+        assert!(x.matches("https://shop.example/product/9?x=1"));
+        assert!(!x.matches("https://shop.example/product/9"));
+        let x = m(json!({"kind":"exact","url":"https://shop.example/cart"}));
+        assert!(x.matches("https://shop.example/cart/"));
+        assert!(!x.matches("https://shop.example/cart//"));
+        assert!(!x.matches("https://shop.example/cart#top"));
+    }
+
+    #[test]
+    fn canonical_ignores_query_and_fragment() {
+        let c = m(json!({"kind":"canonical","url":"https://shop.example/product"}));
+        assert!(c.matches("https://shop.example/product?ref=ad#reviews"));
+        assert!(c.matches("https://shop.example/product/"));
+        assert!(c.matches("https://shop.example/product#/a/b"));
+        assert!(!c.matches("https://shop.example/product/9"));
+    }
+
+    #[test]
+    fn substring_keeps_path_like_fragments() {
+        let s = m(json!({"kind":"substring","substring":"/cart/2"}));
+        assert!(s.matches("https://app.example/#/cart/2"));
+        let q = m(json!({"kind":"substring","substring":"step=3"}));
+        assert!(
+            !q.matches("https://shop.example/cart?step=3"),
+            "query string is dropped"
+        );
+        let f = m(json!({"kind":"substring","substring":"reviews"}));
+        assert!(
+            !f.matches("https://shop.example/p#reviews"),
+            "plain fragment is dropped"
+        );
+    }
+
+    #[test]
+    fn regex_is_an_unanchored_search() {
+        let r = m(json!({"kind":"regex","pattern":r"shop\.example/p/\d+"}));
+        assert!(r.matches("https://shop.example/p/42?x"));
+        assert!(!r.matches("https://shop.example/p/x"));
+        assert!(
+            !r.matches("https://shop.example/?u=shop.example/p/1"),
+            "query ignored"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        assert_eq!(
+            m(json!({"kind":"exact","url":""})).validate(),
+            Err(MatcherError::Missing("url", "exact"))
+        );
+        let bad = m(json!({"kind":"regex","pattern":"(unclosed"})).validate();
+        assert!(matches!(bad, Err(MatcherError::BadRegex { .. })));
+        assert!(m(json!({"kind":"regex","pattern":"a+"})).validate().is_ok());
+        assert!(serde_json::from_value::<UrlMatcher>(json!({"kind":"glob","url":"x"})).is_err());
+    }
+
+    #[test]
+    fn goals_serialise_in_the_sdk_format() {
+        let g = Goal {
+            key: "buy".into(),
+            kind: GoalKind::Click,
+            urls: vec![UrlMatcher::Substring {
+                substring: "/p/".into(),
+            }],
+            selector: Some("#buy".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&g).unwrap(),
+            json!({"key":"buy","kind":"click","urls":[{"kind":"substring","substring":"/p/"}],"selector":"#buy"})
+        );
+        assert!(g.matches_page("https://a/p/1"));
+    }
+}

@@ -1,0 +1,889 @@
+//! Metrics, LaunchDarkly REST v2 compatible: validation of what users send, the stored model, the
+//! representation clients expect (`MetricRep`), JSON Patch, and list filtering/sorting/paging.
+//!
+//! Kinds: `custom` (an event key sent by `track()`), `click` and `pageview` (URL matchers, and for
+//! clicks a CSS selector). Custom metrics are either conversions (`isNumeric: false`; per unit
+//! `unitAggregationType: average` = binary occurrence, `sum` = count of events) or numeric
+//! (`isNumeric: true`; per-unit `average` or `sum` of values, analysed by `mean` or `percentile`).
+
+use crate::context::valid_kind;
+use crate::matcher::{Goal, GoalKind, UrlMatcher};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum MetricError {
+    /// 400: which field and why.
+    #[error("{0}")]
+    Invalid(String),
+    /// 404.
+    #[error("metric `{0}` not found")]
+    NotFound(String),
+    /// 409: key taken, or the metric is in use.
+    #[error("{0}")]
+    Conflict(String),
+    /// 409: a `test` of `/_version` failed (optimistic concurrency).
+    #[error("metric `{key}` is at version {current}, not {expected}: reload and retry")]
+    VersionConflict {
+        key: String,
+        current: u64,
+        expected: Value,
+    },
+}
+
+fn invalid(msg: impl Into<String>) -> MetricError {
+    MetricError::Invalid(msg.into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    Custom,
+    Click,
+    Pageview,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuccessCriteria {
+    HigherThanBaseline,
+    LowerThanBaseline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitAggregation {
+    Average,
+    Sum,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnalysisType {
+    Mean,
+    Percentile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EventDefault {
+    pub disabled: bool,
+    pub value: f64,
+}
+
+/// What a metric measures, as users set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSpec {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: MetricKind,
+    pub event_key: Option<String>,
+    pub is_numeric: bool,
+    pub unit: Option<String>,
+    pub urls: Vec<UrlMatcher>,
+    pub selector: Option<String>,
+    pub success_criteria: SuccessCriteria,
+    pub randomization_units: Vec<String>,
+    pub unit_aggregation_type: UnitAggregation,
+    pub analysis_type: AnalysisType,
+    pub percentile_value: Option<u8>,
+    pub event_default: EventDefault,
+    pub tags: Vec<String>,
+    pub maintainer_id: Option<String>,
+}
+
+/// The partner integration that created a metric, from a `{product}-{source}-int/{version}`
+/// User-Agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integration {
+    pub product: String,
+    pub source: String,
+    pub version: String,
+}
+
+impl Integration {
+    pub fn from_user_agent(ua: &str) -> Option<Self> {
+        let token = ua.split_whitespace().next()?;
+        let (name, version) = token.split_once('/')?;
+        let name = name.strip_suffix("-int")?;
+        let (product, source) = name.split_once('-')?;
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        };
+        (ok(product) && ok(source) && ok(version)).then(|| Integration {
+            product: product.into(),
+            source: source.into(),
+            version: version.into(),
+        })
+    }
+}
+
+/// A stored metric: the spec plus what the server keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metric {
+    pub spec: MetricSpec,
+    pub id: String,
+    pub version: u64,
+    pub creation_date: i64,
+    pub last_modified: i64,
+    pub creator_integration: Option<Integration>,
+    /// Experiments using this metric, and those of them running now.
+    pub experiments: BTreeSet<String>,
+    pub running_experiments: BTreeSet<String>,
+}
+
+/// The key rule for metrics (and other resources): starts with a letter or digit, then letters,
+/// digits, `.`, `_` or `-`; at most 256 characters.
+pub fn valid_key(key: &str) -> bool {
+    key.len() <= 256
+        && key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+const KEY_RULE: &str = "must start with a letter or digit and contain only letters, digits, '.', '_' or '-' (at most 256 characters)";
+
+/// Fields the server sets; a patch may not change them.
+const SERVER_FIELDS: &[&str] = &[
+    "_id",
+    "_versionId",
+    "_version",
+    "_creationDate",
+    "_links",
+    "lastModified",
+    "experimentCount",
+    "activeExperimentCount",
+    "dataSource",
+    "_creatorIntegration",
+    "isActive",
+    "archived",
+];
+
+/// Typed access to a JSON object's fields with messages that name the field.
+struct Body<'a>(&'a Map<String, Value>);
+
+impl Body<'_> {
+    fn get(&self, f: &str) -> Option<&Value> {
+        self.0.get(f).filter(|v| !v.is_null())
+    }
+    fn string(&self, f: &str) -> Result<Option<String>, MetricError> {
+        match self.get(f) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(invalid(format!("`{f}` must be a string"))),
+        }
+    }
+    fn non_empty(&self, f: &str) -> Result<Option<String>, MetricError> {
+        match self.string(f)? {
+            Some(s) if s.trim().is_empty() => Err(invalid(format!("`{f}` must not be empty"))),
+            other => Ok(other),
+        }
+    }
+    fn boolean(&self, f: &str) -> Result<Option<bool>, MetricError> {
+        match self.get(f) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(invalid(format!("`{f}` must be true or false"))),
+        }
+    }
+    fn strings(&self, f: &str) -> Result<Option<Vec<String>>, MetricError> {
+        match self.get(f) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| invalid(format!("`{f}` must be an array of strings")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(invalid(format!("`{f}` must be an array of strings"))),
+        }
+    }
+    /// An enum field, with the accepted values in the message.
+    fn choice<T: for<'de> Deserialize<'de>>(
+        &self,
+        f: &str,
+        allowed: &str,
+    ) -> Result<Option<T>, MetricError> {
+        match self.get(f) {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|_| invalid(format!("`{f}` must be one of {allowed}, got {v}"))),
+        }
+    }
+}
+
+impl MetricSpec {
+    /// Validate a metric as sent to `POST /api/v2/metrics/{projectKey}` (or as it stands after a
+    /// patch). Unknown fields are ignored; `null` means absent.
+    pub fn from_json(value: &Value) -> Result<Self, MetricError> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| invalid("body must be a JSON object"))?;
+        let b = Body(obj);
+
+        let key = b
+            .string("key")?
+            .ok_or_else(|| invalid("`key` is required"))?;
+        if !valid_key(&key) {
+            return Err(invalid(format!("`key` {KEY_RULE}")));
+        }
+        let kind: MetricKind = b
+            .choice("kind", "`custom`, `click`, `pageview`")?
+            .ok_or_else(|| invalid("`kind` is required (`custom`, `click` or `pageview`)"))?;
+        let name = b.non_empty("name")?.unwrap_or_else(|| key.clone());
+        if name.chars().count() > 256 {
+            return Err(invalid("`name` must be at most 256 characters"));
+        }
+
+        let event_key = b.non_empty("eventKey")?;
+        let is_numeric = b.boolean("isNumeric")?.unwrap_or(false);
+        let selector = b.non_empty("selector")?;
+        let urls = parse_urls(b.get("urls"))?;
+        match kind {
+            MetricKind::Custom => {
+                if event_key.is_none() {
+                    return Err(invalid("`eventKey` is required for custom metrics"));
+                }
+                if selector.is_some() {
+                    return Err(invalid("`selector` applies only to click metrics"));
+                }
+                if !urls.is_empty() {
+                    return Err(invalid("`urls` apply only to click and page-view metrics"));
+                }
+            }
+            MetricKind::Click | MetricKind::Pageview => {
+                let kind_name = if kind == MetricKind::Click {
+                    "click"
+                } else {
+                    "page-view"
+                };
+                if urls.is_empty() {
+                    return Err(invalid(format!(
+                        "`urls` is required for {kind_name} metrics (at least one URL matcher)"
+                    )));
+                }
+                if kind == MetricKind::Click && selector.is_none() {
+                    return Err(invalid("`selector` is required for click metrics"));
+                }
+                if kind == MetricKind::Pageview && selector.is_some() {
+                    return Err(invalid("`selector` applies only to click metrics"));
+                }
+                if event_key.is_some() {
+                    return Err(invalid("`eventKey` applies only to custom metrics"));
+                }
+                if is_numeric {
+                    return Err(invalid("`isNumeric` applies only to custom metrics"));
+                }
+            }
+        }
+
+        let unit_aggregation_type = b
+            .choice("unitAggregationType", "`average`, `sum`")?
+            .unwrap_or(UnitAggregation::Average);
+        let analysis_type = b
+            .choice("analysisType", "`mean`, `percentile`")?
+            .unwrap_or(AnalysisType::Mean);
+        let percentile_value = match b.get("percentileValue") {
+            None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|p| *p <= 100)
+                    .map(|p| p as u8)
+                    .ok_or_else(|| invalid("`percentileValue` must be an integer from 0 to 100"))?,
+            ),
+        };
+        let unit = b.string("unit")?;
+        let event_default = parse_event_default(b.get("eventDefault"))?;
+        if is_numeric {
+            match (analysis_type, percentile_value) {
+                (AnalysisType::Percentile, None) => {
+                    return Err(invalid(
+                        "`percentileValue` is required when `analysisType` is `percentile`",
+                    ))
+                }
+                (AnalysisType::Mean, Some(_)) => {
+                    return Err(invalid(
+                        "`percentileValue` applies only when `analysisType` is `percentile`",
+                    ))
+                }
+                _ => {}
+            }
+        } else {
+            for (field, set) in [
+                ("unit", unit.is_some()),
+                ("percentileValue", percentile_value.is_some()),
+                ("eventDefault", b.get("eventDefault").is_some()),
+                (
+                    "analysisType` `percentile",
+                    analysis_type == AnalysisType::Percentile,
+                ),
+            ] {
+                if set {
+                    return Err(invalid(format!(
+                        "`{field}` applies only to numeric metrics (`isNumeric: true`)"
+                    )));
+                }
+            }
+        }
+
+        let success_criteria = b
+            .choice(
+                "successCriteria",
+                "`HigherThanBaseline`, `LowerThanBaseline`",
+            )?
+            .unwrap_or(SuccessCriteria::HigherThanBaseline);
+        let randomization_units = match b.strings("randomizationUnits")? {
+            Some(u) => u,
+            None => b
+                .strings("analysisUnits")?
+                .unwrap_or_else(|| vec!["user".into()]),
+        };
+        if randomization_units.is_empty() {
+            return Err(invalid(
+                "`randomizationUnits` must name at least one context kind",
+            ));
+        }
+        if let Some(bad) = randomization_units.iter().find(|k| !valid_kind(k)) {
+            return Err(invalid(format!(
+                "`randomizationUnits` entry `{bad}` is not a valid context kind"
+            )));
+        }
+        let mut tags = b.strings("tags")?.unwrap_or_default();
+        if let Some(bad) = tags.iter().find(|t| !valid_key(t)) {
+            return Err(invalid(format!("tag `{bad}` {KEY_RULE}")));
+        }
+        tags.sort();
+        tags.dedup();
+
+        Ok(MetricSpec {
+            key,
+            name,
+            description: b.string("description")?,
+            kind,
+            event_key,
+            is_numeric,
+            unit: if is_numeric { unit } else { None },
+            urls,
+            selector,
+            success_criteria,
+            randomization_units,
+            unit_aggregation_type,
+            analysis_type,
+            percentile_value,
+            event_default,
+            tags,
+            maintainer_id: b.string("maintainerId")?,
+        })
+    }
+}
+
+fn parse_urls(value: Option<&Value>) -> Result<Vec<UrlMatcher>, MetricError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| invalid("`urls` must be an array of URL matchers"))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let matcher: UrlMatcher = serde_json::from_value(item.clone()).map_err(|_| {
+                invalid(format!(
+                    "`urls[{i}]` must be {{\"kind\": \"exact\"|\"canonical\", \"url\": ...}}, \
+                     {{\"kind\": \"substring\", \"substring\": ...}} or {{\"kind\": \"regex\", \"pattern\": ...}}"
+                ))
+            })?;
+            matcher
+                .validate()
+                .map_err(|e| invalid(format!("`urls[{i}]`: {e}")))?;
+            Ok(matcher)
+        })
+        .collect()
+}
+
+fn parse_event_default(value: Option<&Value>) -> Result<EventDefault, MetricError> {
+    let Some(value) = value else {
+        return Ok(EventDefault {
+            disabled: false,
+            value: 0.0,
+        });
+    };
+    let obj = value.as_object().ok_or_else(|| {
+        invalid("`eventDefault` must be an object {\"disabled\": bool, \"value\": number}")
+    })?;
+    let b = Body(obj);
+    let disabled = b
+        .boolean("disabled")
+        .map_err(|_| invalid("`eventDefault.disabled` must be true or false"))?;
+    let value = match b.get("value") {
+        None => 0.0,
+        Some(v) => v
+            .as_f64()
+            .ok_or_else(|| invalid("`eventDefault.value` must be a number"))?,
+    };
+    Ok(EventDefault {
+        disabled: disabled.unwrap_or(false),
+        value,
+    })
+}
+
+/// RFC 3339 UTC timestamp with milliseconds, for `lastModified.date`.
+fn rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn link(href: String) -> Value {
+    json!({"href": href, "type": "application/json"})
+}
+
+impl Metric {
+    /// A new metric. The ID is derived from project, key and creation time: stable and unique
+    /// without a random source.
+    pub fn create(
+        project: &str,
+        spec: MetricSpec,
+        now_ms: i64,
+        creator_integration: Option<Integration>,
+    ) -> Self {
+        let id = crate::credentials::digest(&format!("metric\n{project}\n{}\n{now_ms}", spec.key))
+            [..24]
+            .to_owned();
+        Metric {
+            spec,
+            id,
+            version: 1,
+            creation_date: now_ms,
+            last_modified: now_ms,
+            creator_integration,
+            experiments: BTreeSet::new(),
+            running_experiments: BTreeSet::new(),
+        }
+    }
+
+    /// The `MetricRep` LaunchDarkly's clients expect.
+    pub fn to_rep(&self, project: &str) -> Value {
+        let s = &self.spec;
+        let base = format!("/api/v2/metrics/{project}");
+        let mut rep = json!({
+            "_id": self.id,
+            "_versionId": format!("{}-{}", self.id, self.version),
+            "_version": self.version,
+            "key": s.key,
+            "name": s.name,
+            "kind": s.kind,
+            "_links": {
+                "self": link(format!("{base}/{}", s.key)),
+                "parent": link(base),
+            },
+            "tags": s.tags,
+            "_creationDate": self.creation_date,
+            "lastModified": {"date": rfc3339(self.last_modified)},
+            "successCriteria": s.success_criteria,
+            "randomizationUnits": s.randomization_units,
+            "experimentCount": self.experiments.len(),
+            "activeExperimentCount": self.running_experiments.len(),
+            "isActive": true,
+            "archived": false,
+            "dataSource": {"key": "edge", "_name": "Edge events"},
+        });
+        let obj = rep.as_object_mut().expect("a JSON object literal");
+        let mut put = |k: &str, v: Value| {
+            obj.insert(k.to_owned(), v);
+        };
+        if let Some(d) = &s.description {
+            put("description", json!(d));
+        }
+        if let Some(m) = &s.maintainer_id {
+            put("maintainerId", json!(m));
+        }
+        if let Some(i) = &self.creator_integration {
+            put("_creatorIntegration", json!(i));
+        }
+        match s.kind {
+            MetricKind::Custom => {
+                put("eventKey", json!(s.event_key));
+                put("isNumeric", json!(s.is_numeric));
+                put("unitAggregationType", json!(s.unit_aggregation_type));
+                if s.is_numeric {
+                    put("analysisType", json!(s.analysis_type));
+                    put("eventDefault", json!(s.event_default));
+                    if let Some(u) = &s.unit {
+                        put("unit", json!(u));
+                    }
+                    if let Some(p) = s.percentile_value {
+                        put("percentileValue", json!(p));
+                    }
+                }
+            }
+            MetricKind::Click => {
+                put("urls", json!(s.urls));
+                put("selector", json!(s.selector));
+            }
+            MetricKind::Pageview => put("urls", json!(s.urls)),
+        }
+        rep
+    }
+
+    /// Apply a JSON Patch (RFC 6902) to the metric's representation and validate the result as
+    /// a whole. Accepts a bare array or `{"comment": ..., "patch": [...]}`.
+    pub fn patched(
+        &self,
+        project: &str,
+        patch: &Value,
+        now_ms: i64,
+    ) -> Result<Metric, MetricError> {
+        let ops = match patch {
+            Value::Array(_) => patch,
+            Value::Object(o) => o
+                .get("patch")
+                .filter(|p| p.is_array())
+                .ok_or_else(|| invalid("body must be a JSON Patch array, or {\"patch\": [...]}"))?,
+            _ => return Err(invalid("body must be a JSON Patch array")),
+        };
+        // `test` of `/_version` is the optimistic-concurrency check: a mismatch is a conflict.
+        for op in ops.as_array().into_iter().flatten() {
+            if op.get("op") == Some(&json!("test")) && op.get("path") == Some(&json!("/_version")) {
+                let expected = op.get("value").cloned().unwrap_or(Value::Null);
+                if expected != json!(self.version) {
+                    return Err(MetricError::VersionConflict {
+                        key: self.spec.key.clone(),
+                        current: self.version,
+                        expected,
+                    });
+                }
+            }
+        }
+        let parsed: json_patch::Patch = serde_json::from_value(ops.clone())
+            .map_err(|e| invalid(format!("invalid JSON Patch: {e}")))?;
+        let before = self.to_rep(project);
+        let mut doc = before.clone();
+        json_patch::patch(&mut doc, &parsed).map_err(|e| {
+            invalid(format!(
+                "patch operation {} failed: {}",
+                e.operation, e.kind
+            ))
+        })?;
+        for field in SERVER_FIELDS {
+            if doc.get(field) != before.get(field) {
+                return Err(invalid(format!(
+                    "`{field}` is set by the server and cannot be patched"
+                )));
+            }
+        }
+        let spec = MetricSpec::from_json(&doc)?;
+        if spec.key != self.spec.key {
+            return Err(invalid("`key` cannot be changed"));
+        }
+        if !self.running_experiments.is_empty()
+            && (spec.kind != self.spec.kind || spec.event_key != self.spec.event_key)
+        {
+            return Err(MetricError::Conflict(format!(
+                "metric `{}` is used by a running experiment ({}): its kind and event key cannot change",
+                self.spec.key,
+                self.running_list()
+            )));
+        }
+        if spec == self.spec {
+            return Ok(self.clone());
+        }
+        Ok(Metric {
+            spec,
+            version: self.version + 1,
+            last_modified: now_ms,
+            ..self.clone()
+        })
+    }
+
+    /// May this metric be deleted?
+    pub fn check_deletable(&self) -> Result<(), MetricError> {
+        if self.running_experiments.is_empty() {
+            Ok(())
+        } else {
+            Err(MetricError::Conflict(format!(
+                "metric `{}` is used by a running experiment ({}): stop it first",
+                self.spec.key,
+                self.running_list()
+            )))
+        }
+    }
+
+    fn running_list(&self) -> String {
+        self.running_experiments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The metric as a browser goal, for click and page-view metrics.
+    pub fn goal(&self) -> Option<Goal> {
+        let kind = match self.spec.kind {
+            MetricKind::Click => GoalKind::Click,
+            MetricKind::Pageview => GoalKind::Pageview,
+            MetricKind::Custom => return None,
+        };
+        Some(Goal {
+            key: self.spec.key.clone(),
+            kind,
+            urls: self.spec.urls.clone(),
+            selector: self.spec.selector.clone(),
+        })
+    }
+}
+
+/// How to sort a metric list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Name,
+    CreatedAt,
+}
+
+/// A parsed `GET /api/v2/metrics/{projectKey}` query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    pub limit: usize,
+    pub offset: usize,
+    pub sort: SortField,
+    pub descending: bool,
+    pub query: Option<String>,
+    pub tags: Vec<String>,
+    pub kinds: Vec<MetricKind>,
+    pub is_numeric: Option<bool>,
+    pub event_key: Option<String>,
+    pub maintainer_ids: Vec<String>,
+    /// The original query pairs (other than offset), for `_links`.
+    pairs: Vec<(String, String)>,
+}
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 50;
+
+impl ListQuery {
+    /// Parse decoded query pairs. `filter` is comma-separated `field:value` terms; multiple values
+    /// in one term are joined by `+` (or a space, which is what `+` decodes to).
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, MetricError> {
+        let mut q = ListQuery {
+            limit: DEFAULT_LIMIT,
+            offset: 0,
+            sort: SortField::CreatedAt,
+            descending: true,
+            query: None,
+            tags: Vec::new(),
+            kinds: Vec::new(),
+            is_numeric: None,
+            event_key: None,
+            maintainer_ids: Vec::new(),
+            pairs: pairs
+                .iter()
+                .filter(|(k, _)| k != "offset")
+                .cloned()
+                .collect(),
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "limit" => {
+                    q.limit = v
+                        .parse()
+                        .ok()
+                        .filter(|l| (1..=MAX_LIMIT).contains(l))
+                        .ok_or_else(|| {
+                            invalid(format!("`limit` must be an integer from 1 to {MAX_LIMIT}"))
+                        })?
+                }
+                "offset" => {
+                    q.offset = v
+                        .parse()
+                        .map_err(|_| invalid("`offset` must be a non-negative integer"))?
+                }
+                "sort" => {
+                    let (desc, field) = match v.strip_prefix('-') {
+                        Some(f) => (true, f),
+                        None => (false, v.as_str()),
+                    };
+                    q.sort = match field {
+                        "name" => SortField::Name,
+                        "createdAt" | "creationDate" => SortField::CreatedAt,
+                        _ => {
+                            return Err(invalid(format!(
+                                "`sort` must be `name` or `createdAt` (prefix `-` for descending), got `{v}`"
+                            )))
+                        }
+                    };
+                    q.descending = desc;
+                }
+                "filter" => q.add_filter(v)?,
+                "expand" => {}
+                other => return Err(invalid(format!("unknown query parameter `{other}`"))),
+            }
+        }
+        Ok(q)
+    }
+
+    fn add_filter(&mut self, filter: &str) -> Result<(), MetricError> {
+        for term in filter.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (field, value) = term
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("filter term `{term}` must be `field:value`")))?;
+            let values = || -> Vec<String> {
+                value
+                    .split(['+', ' '])
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            match field.trim() {
+                "query" => self.query = Some(value.trim().to_lowercase()),
+                "tags" => self.tags.extend(values()),
+                "kind" | "eventKind" => {
+                    for v in values() {
+                        self.kinds.push(serde_json::from_value(json!(v)).map_err(|_| {
+                            invalid(format!("filter `{field}` must be `custom`, `click` or `pageview`, got `{v}`"))
+                        })?);
+                    }
+                }
+                "isNumeric" => {
+                    self.is_numeric = Some(value.trim().parse().map_err(|_| {
+                        invalid("filter `isNumeric` must be `true` or `false`")
+                    })?)
+                }
+                "eventKey" => self.event_key = Some(value.to_owned()),
+                "maintainerIds" => self.maintainer_ids.extend(values()),
+                other => {
+                    return Err(invalid(format!(
+                        "unknown filter field `{other}` (use query, tags, eventKind, isNumeric, eventKey, maintainerIds)"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn keeps(&self, m: &Metric) -> bool {
+        let s = &m.spec;
+        let text_match = |q: &str| {
+            [
+                Some(&s.key),
+                Some(&s.name),
+                s.event_key.as_ref(),
+                s.description.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|t| t.to_lowercase().contains(q))
+        };
+        self.query.as_deref().is_none_or(text_match)
+            && self.tags.iter().all(|t| s.tags.contains(t))
+            && (self.kinds.is_empty() || self.kinds.contains(&s.kind))
+            && self.is_numeric.is_none_or(|n| n == s.is_numeric)
+            && self
+                .event_key
+                .as_ref()
+                .is_none_or(|k| s.event_key.as_ref() == Some(k))
+            && (self.maintainer_ids.is_empty()
+                || s.maintainer_id
+                    .as_ref()
+                    .is_some_and(|m| self.maintainer_ids.contains(m)))
+    }
+
+    /// Filter, sort and page `metrics`; returns the page and the filtered total.
+    pub fn apply<'a>(
+        &self,
+        metrics: impl IntoIterator<Item = &'a Metric>,
+    ) -> (Vec<&'a Metric>, usize) {
+        let mut kept: Vec<&Metric> = metrics.into_iter().filter(|m| self.keeps(m)).collect();
+        kept.sort_by(|a, b| {
+            let order = match self.sort {
+                SortField::Name => a.spec.name.to_lowercase().cmp(&b.spec.name.to_lowercase()),
+                SortField::CreatedAt => a.creation_date.cmp(&b.creation_date),
+            }
+            .then_with(|| a.spec.key.cmp(&b.spec.key));
+            if self.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        let total = kept.len();
+        let page = kept
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        (page, total)
+    }
+
+    /// `_links` of a page: self, first, last, and prev/next where they exist.
+    pub fn links(&self, base: &str, total: usize) -> Value {
+        let href = |offset: usize| {
+            let mut pairs = self.pairs.clone();
+            pairs.push(("offset".into(), offset.to_string()));
+            let query: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            link(format!("{base}?{}", query.join("&")))
+        };
+        let last = if total == 0 {
+            0
+        } else {
+            (total - 1) / self.limit * self.limit
+        };
+        let mut links = json!({"self": href(self.offset), "first": href(0), "last": href(last)});
+        if self.offset + self.limit < total {
+            links["next"] = href(self.offset + self.limit);
+        }
+        if self.offset > 0 {
+            links["prev"] = href(self.offset.saturating_sub(self.limit));
+        }
+        links
+    }
+}
+
+/// Percent-encode a query component (RFC 3986 unreserved characters kept).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b',') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
