@@ -1,6 +1,7 @@
 //! Every error the Worker can answer with, mapped to an HTTP status and a JSON body in one place:
 //! `{"code": "...", "message": "..."}` (LaunchDarkly's REST error shape).
 
+use edge_exp_core::metric::MetricError;
 use edge_exp_core::{BatchError, BodyError};
 
 #[derive(Debug)]
@@ -9,6 +10,10 @@ pub enum ApiError {
     Unauthorized(String),
     Forbidden(String),
     NotFound(String),
+    /// 409: the resource exists already, or is in use.
+    Conflict(String),
+    /// 409: optimistic concurrency check failed.
+    VersionConflict(String),
     MethodNotAllowed,
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
@@ -23,6 +28,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) | ApiError::VersionConflict(_) => 409,
             ApiError::MethodNotAllowed => 405,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,
@@ -36,6 +42,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::VersionConflict(_) => "optimistic_locking_error",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -50,6 +58,8 @@ impl ApiError {
             | ApiError::Unauthorized(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::VersionConflict(m)
             | ApiError::PayloadTooLarge(m)
             | ApiError::UnsupportedMediaType(m)
             | ApiError::Internal(m) => m.clone(),
@@ -67,6 +77,17 @@ impl From<BodyError> for ApiError {
             BodyError::TooLarge => ApiError::PayloadTooLarge(e.to_string()),
             BodyError::UnsupportedEncoding(_) => ApiError::UnsupportedMediaType(e.to_string()),
             BodyError::BadGzip(_) => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<MetricError> for ApiError {
+    fn from(e: MetricError) -> Self {
+        match e {
+            MetricError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            MetricError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            MetricError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            MetricError::VersionConflict { .. } => ApiError::VersionConflict(e.to_string()),
         }
     }
 }

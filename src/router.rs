@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::http::{empty, error, with_cors, with_date};
-use crate::routes::{attribution, auth, events};
+use crate::routes::{attribution, auth, events, metrics, sdk, tokens};
 use crate::store::config;
 use percent_encoding::percent_decode_str;
 use worker::{Env, Method, Request, Response};
@@ -78,6 +78,11 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
             };
             attribution::first_variation(req, env, q).await
         }
+        ["api", "v2", "metrics", project] => metrics::collection(req, env, project).await,
+        ["api", "v2", "metrics", project, key] => metrics::item(req, env, project, key).await,
+        ["api", "v2", "tokens"] => tokens::collection(req, env).await,
+        ["api", "v2", "tokens", id] => tokens::item(req, env, id).await,
+        ["sdk", "goals", client_side_id] => sdk::goals(req, env, client_side_id).await,
         _ => Err(ApiError::NotFound(format!(
             "no route for {} /{}",
             method,

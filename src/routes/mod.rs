@@ -3,4 +3,8 @@
 
 pub mod attribution;
 pub mod auth;
+pub mod body;
 pub mod events;
+pub mod metrics;
+pub mod sdk;
+pub mod tokens;

@@ -147,14 +147,22 @@ pub async fn ensure_seeded(env: &Env) -> Result<(), ApiError> {
     )
     .await?;
     put_json(&store, &format!("cid:{client_side_id}"), &tenant).await?;
+    put_json(
+        &store,
+        &format!("project:{project}"),
+        &serde_json::json!({"key": project, "environments": [env_key]}),
+    )
+    .await?;
     for (id, role, secret) in tokens {
-        let digest = credentials::digest(&secret);
-        let record = TokenRecord {
-            id: id.into(),
+        store_token(
+            &store,
+            id,
+            &format!("Seed {role:?} token"),
             role,
-            digest: digest.clone(),
-        };
-        put_json(&store, &format!("tok:{digest}"), &record).await?;
+            &secret,
+            now_ms(),
+        )
+        .await?;
     }
     store.put("seed", fingerprint)?.execute().await?;
     SEEDED.with(|s| s.set(true));
@@ -190,6 +198,137 @@ pub async fn token(env: &Env, secret: &str) -> Result<Option<TokenRecord>, ApiEr
     let record: Option<TokenRecord> =
         cached(&kv(env, CONFIG_KV)?, &format!("tok:{digest}")).await?;
     Ok(record.filter(|r| credentials::matches(secret, &r.digest)))
+}
+
+/// Does this project exist?
+pub async fn project_exists(env: &Env, project: &str) -> Result<bool, ApiError> {
+    let record: Option<serde_json::Value> =
+        cached(&kv(env, CONFIG_KV)?, &format!("project:{project}")).await?;
+    Ok(record.is_some())
+}
+
+/// An access token as the tokens API shows it. The secret itself is never stored; `hint` is its
+/// last four characters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub creation_date: i64,
+    pub hint: String,
+    pub digest: String,
+}
+
+impl TokenInfo {
+    /// The representation; `secret` only at creation, otherwise obfuscated.
+    pub fn to_rep(&self, secret: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "_id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "creationDate": self.creation_date,
+            "token": secret.map(str::to_owned).unwrap_or_else(|| format!("api-…{}", self.hint)),
+            "_links": {"self": {"href": format!("/api/v2/tokens/{}", self.id), "type": "application/json"}},
+        })
+    }
+}
+
+async fn store_token(
+    store: &KvStore,
+    id: &str,
+    name: &str,
+    role: Role,
+    secret: &str,
+    now: i64,
+) -> Result<TokenInfo, ApiError> {
+    let digest = credentials::digest(secret);
+    let hint: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let info = TokenInfo {
+        id: id.into(),
+        name: name.into(),
+        role,
+        creation_date: now,
+        hint,
+        digest: digest.clone(),
+    };
+    let record = TokenRecord {
+        id: id.into(),
+        role,
+        digest: digest.clone(),
+    };
+    put_json(store, &format!("tok:{digest}"), &record).await?;
+    put_json(store, &format!("tokid:{id}"), &info).await?;
+    Ok(info)
+}
+
+/// Random lowercase hex from the runtime's CSPRNG.
+fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| ApiError::Internal(format!("no random source: {e}")))?;
+    Ok(hex::encode(buf))
+}
+
+/// Create a token; returns it and its secret (shown once).
+pub async fn create_token(
+    env: &Env,
+    name: &str,
+    role: Role,
+) -> Result<(TokenInfo, String), ApiError> {
+    let secret = format!("api-{}", random_hex(16)?);
+    let id = random_hex(12)?;
+    let info = store_token(&kv(env, CONFIG_KV)?, &id, name, role, &secret, now_ms()).await?;
+    Ok((info, secret))
+}
+
+pub async fn list_tokens(env: &Env) -> Result<Vec<TokenInfo>, ApiError> {
+    let store = kv(env, CONFIG_KV)?;
+    let mut infos = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut list = store.list().prefix("tokid:".into());
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await?;
+        for key in page.keys {
+            if let Some(info) = store.get(&key.name).json::<TokenInfo>().await? {
+                infos.push(info);
+            }
+        }
+        match page.cursor {
+            Some(c) if !page.list_complete => cursor = Some(c),
+            _ => break,
+        }
+    }
+    infos.sort_by(|a, b| a.creation_date.cmp(&b.creation_date).then(a.id.cmp(&b.id)));
+    Ok(infos)
+}
+
+/// Delete a token by ID. Returns false if there is no such token.
+pub async fn delete_token(env: &Env, id: &str) -> Result<bool, ApiError> {
+    let store = kv(env, CONFIG_KV)?;
+    let Some(info) = store
+        .get(&format!("tokid:{id}"))
+        .json::<TokenInfo>()
+        .await?
+    else {
+        return Ok(false);
+    };
+    let token_key = format!("tok:{}", info.digest);
+    store.delete(&token_key).await?;
+    store.delete(&format!("tokid:{id}")).await?;
+    // This isolate forgets it now; others within the cache lifetime (CACHE_MS).
+    CACHE.with(|c| c.borrow_mut().remove(&token_key));
+    Ok(true)
 }
 
 /// Does this project/environment exist?

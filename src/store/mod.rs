@@ -3,6 +3,7 @@
 pub mod config;
 pub mod exposures;
 pub mod payloads;
+pub mod projects;
 
 use crate::error::ApiError;
 use worker::{Env, KvStore};

@@ -55,3 +55,12 @@ export function firstVariation(ctx, { flag, kind = 'user', key, at, token = ctx.
   return get(`${ctx.base}/api/v2/projects/${project}/environments/${env}/flags/${encodeURIComponent(flag)}/first-variation/${encodeURIComponent(kind)}/${encodeURIComponent(key)}${q}`,
     token ? { Authorization: token } : {});
 }
+
+/** A JSON request with any method; returns { status, headers, body }. */
+export async function request(method, url, { token, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = token;
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  const r = await fetch(url, { method, headers: h, body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)) });
+  return { status: r.status, headers: r.headers, body: await parse(r) };
+}
