@@ -39,3 +39,11 @@ if [ ! -f .dev.vars ]; then
       .replace(/random/g, () => crypto.randomBytes(12).toString("hex"));
     fs.writeFileSync(".dev.vars", text, { mode: 0o600 });'
 fi
+
+# LaunchDarkly's generated Python REST client, for the compatibility test.
+LD_API_VERSION=25.0.1
+if ! .venv/bin/python -c "import launchdarkly_api, sys; sys.exit(launchdarkly_api.__version__ != '$LD_API_VERSION')" 2>/dev/null; then
+  step "installing launchdarkly-api $LD_API_VERSION into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "launchdarkly-api==$LD_API_VERSION"
+fi
