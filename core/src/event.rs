@@ -28,6 +28,8 @@ pub struct FeatureEvent {
     pub version: Option<i64>,
     /// Absent when the SDK served the default (flag not found, error): no exposure then.
     pub variation: Option<u32>,
+    /// `reason.inExperiment`, when the SDK sent a reason.
+    pub in_experiment: Option<bool>,
     pub context: Context,
 }
 
@@ -162,6 +164,11 @@ pub fn parse_event(value: &Value, now_ms: i64) -> Result<Event, EventError> {
             flag_key: f.required_str("key")?,
             version: f.optional_int("version")?,
             variation: f.optional_variation()?,
+            in_experiment: f.present("reason").map(|r| {
+                r.get("inExperiment")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            }),
             context: f.context()?,
         }),
         "custom" => f.conversion(ConversionKind::Custom)?,

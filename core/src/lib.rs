@@ -5,12 +5,18 @@
 
 pub mod attribution;
 pub mod body;
+pub mod bucketing;
 pub mod context;
 pub mod credentials;
 pub mod event;
+pub mod experiment;
+pub mod flag;
 pub mod keys;
 pub mod matcher;
 pub mod metric;
+pub mod patch;
+pub mod results;
+pub mod stats;
 
 pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
 pub use body::{decode_body, BodyError, MAX_BODY_BYTES};

@@ -565,44 +565,17 @@ impl Metric {
         patch: &Value,
         now_ms: i64,
     ) -> Result<Metric, MetricError> {
-        let ops = match patch {
-            Value::Array(_) => patch,
-            Value::Object(o) => o
-                .get("patch")
-                .filter(|p| p.is_array())
-                .ok_or_else(|| invalid("body must be a JSON Patch array, or {\"patch\": [...]}"))?,
-            _ => return Err(invalid("body must be a JSON Patch array")),
-        };
-        // `test` of `/_version` is the optimistic-concurrency check: a mismatch is a conflict.
-        for op in ops.as_array().into_iter().flatten() {
-            if op.get("op") == Some(&json!("test")) && op.get("path") == Some(&json!("/_version")) {
-                let expected = op.get("value").cloned().unwrap_or(Value::Null);
-                if expected != json!(self.version) {
-                    return Err(MetricError::VersionConflict {
+        let doc = crate::patch::apply(&self.to_rep(project), patch, self.version, SERVER_FIELDS)
+            .map_err(|e| match e {
+                crate::patch::PatchError::Invalid(m) => MetricError::Invalid(m),
+                crate::patch::PatchError::Version { current, expected } => {
+                    MetricError::VersionConflict {
                         key: self.spec.key.clone(),
-                        current: self.version,
+                        current,
                         expected,
-                    });
+                    }
                 }
-            }
-        }
-        let parsed: json_patch::Patch = serde_json::from_value(ops.clone())
-            .map_err(|e| invalid(format!("invalid JSON Patch: {e}")))?;
-        let before = self.to_rep(project);
-        let mut doc = before.clone();
-        json_patch::patch(&mut doc, &parsed).map_err(|e| {
-            invalid(format!(
-                "patch operation {} failed: {}",
-                e.operation, e.kind
-            ))
-        })?;
-        for field in SERVER_FIELDS {
-            if doc.get(field) != before.get(field) {
-                return Err(invalid(format!(
-                    "`{field}` is set by the server and cannot be patched"
-                )));
-            }
-        }
+            })?;
         let spec = MetricSpec::from_json(&doc)?;
         if spec.key != self.spec.key {
             return Err(invalid("`key` cannot be changed"));

@@ -1,0 +1,584 @@
+//! Experiments: a flag, its treatments (variations, one the baseline, with an allocation), a
+//! randomization unit and metrics. Iterations are started and stopped; each has its own window,
+//! its own metric snapshot and its own counts.
+//!
+//! Counting happens per unit in a [`UnitLedger`]: the unit's exposures (first-variation rule)
+//! and its conversion events per metric. A unit belongs to the variation of its first exposure in
+//! the iteration; a conversion at `t` counts for it when the first variation the unit received in
+//! the 90 days before `t` is that variation. Per-unit values then follow the metric's measure.
+
+use crate::attribution::{Exposure, ExposureHistory};
+use crate::context::valid_kind;
+use crate::metric::{valid_key, Metric, MetricKind, SuccessCriteria, UnitAggregation};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ExperimentError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("experiment `{0}` not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+fn invalid(m: impl Into<String>) -> ExperimentError {
+    ExperimentError::Invalid(m.into())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Treatment {
+    pub name: String,
+    pub variation: usize,
+    pub baseline: bool,
+    /// Percent of experiment traffic, as a string like LaunchDarkly's API ("50").
+    pub allocation_percent: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRef {
+    pub key: String,
+    #[serde(default)]
+    pub primary: bool,
+}
+
+/// How a metric turns a unit's events into one number.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Measure {
+    /// 1 if the unit converted at least once, else 0.
+    Binary,
+    /// Number of events.
+    Count,
+    /// Average or sum of `metricValue`s; units with no event get `default` (or are left out).
+    Numeric {
+        aggregation: UnitAggregation,
+        default: Option<f64>,
+    },
+}
+
+/// What an iteration keeps of a metric when it starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSnapshot {
+    pub key: String,
+    pub kind: MetricKind,
+    /// The event key for custom metrics; the metric (goal) key for click and page-view metrics.
+    pub event_key: String,
+    pub measure: Measure,
+    pub success_criteria: SuccessCriteria,
+    pub primary: bool,
+}
+
+impl MetricSnapshot {
+    pub fn of(metric: &Metric, primary: bool) -> Self {
+        let s = &metric.spec;
+        let measure = if s.is_numeric {
+            Measure::Numeric {
+                aggregation: s.unit_aggregation_type,
+                default: (!s.event_default.disabled).then_some(s.event_default.value),
+            }
+        } else if s.kind == MetricKind::Custom && s.unit_aggregation_type == UnitAggregation::Sum {
+            Measure::Count
+        } else {
+            Measure::Binary
+        };
+        MetricSnapshot {
+            key: s.key.clone(),
+            kind: s.kind,
+            event_key: s.event_key.clone().unwrap_or_else(|| s.key.clone()),
+            measure,
+            success_criteria: s.success_criteria,
+            primary,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationStatus {
+    Running,
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Iteration {
+    pub id: u32,
+    pub status: IterationStatus,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub treatments: Vec<Treatment>,
+    pub metrics: Vec<MetricSnapshot>,
+    pub randomization_unit: String,
+    pub flag_key: String,
+}
+
+impl Iteration {
+    /// Is an event at `t` inside this iteration's window?
+    pub fn contains(&self, t: i64) -> bool {
+        t >= self.started_at && self.ended_at.is_none_or(|end| t <= end)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Experiment {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub hypothesis: Option<String>,
+    pub environment: String,
+    pub flag_key: String,
+    pub randomization_unit: String,
+    pub treatments: Vec<Treatment>,
+    pub metrics: Vec<MetricRef>,
+    pub creation_date: i64,
+    pub iterations: Vec<Iteration>,
+}
+
+impl Experiment {
+    /// Validate `POST .../experiments`. `variations` is the flag's number of variations.
+    pub fn from_json(
+        body: &Value,
+        environment: &str,
+        variations: usize,
+        now: i64,
+    ) -> Result<Self, ExperimentError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| invalid("body must be a JSON object"))?;
+        let get = |f: &str| obj.get(f).filter(|v| !v.is_null());
+        let string = |f: &str| -> Result<Option<String>, ExperimentError> {
+            match get(f) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(invalid(format!("`{f}` must be a string"))),
+            }
+        };
+        let key = string("key")?.ok_or_else(|| invalid("`key` is required"))?;
+        if !valid_key(&key) {
+            return Err(invalid("`key` must start with a letter or digit and contain only letters, digits, '.', '_' or '-'"));
+        }
+        let flag_key = string("flagKey")?.ok_or_else(|| invalid("`flagKey` is required"))?;
+        let randomization_unit = string("randomizationUnit")?.unwrap_or_else(|| "user".into());
+        if !valid_kind(&randomization_unit) {
+            return Err(invalid("`randomizationUnit` is not a valid context kind"));
+        }
+        let treatments: Vec<Treatment> = match get("treatments") {
+            None => {
+                let share = 100.0 / variations as f64;
+                (0..variations)
+                    .map(|i| Treatment {
+                        name: format!("Variation {i}"),
+                        variation: i,
+                        baseline: i == 0,
+                        allocation_percent: format!("{share}"),
+                    })
+                    .collect()
+            }
+            Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+                invalid("`treatments` must be [{\"name\", \"variation\": index, \"baseline\": bool, \"allocationPercent\": \"50\"}]")
+            })?,
+        };
+        if treatments.len() < 2 {
+            return Err(invalid("`treatments` needs at least two treatments"));
+        }
+        if treatments.iter().filter(|t| t.baseline).count() != 1 {
+            return Err(invalid("exactly one treatment must be the baseline"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut total = 0.0;
+        for t in &treatments {
+            if t.variation >= variations {
+                return Err(invalid(format!(
+                    "treatment `{}`: variation {} does not exist on flag `{flag_key}`",
+                    t.name, t.variation
+                )));
+            }
+            if !seen.insert(t.variation) {
+                return Err(invalid(format!(
+                    "variation {} is in two treatments",
+                    t.variation
+                )));
+            }
+            let pct: f64 = t.allocation_percent.trim().parse().ok().filter(|p: &f64| *p > 0.0 && *p <= 100.0).ok_or_else(|| {
+                invalid(format!("treatment `{}`: `allocationPercent` must be a number in (0, 100], as a string", t.name))
+            })?;
+            total += pct;
+        }
+        if (total - 100.0).abs() > 0.01 {
+            return Err(invalid(format!(
+                "treatment allocations must add up to 100, not {total}"
+            )));
+        }
+        let metrics: Vec<MetricRef> = match get("metrics") {
+            None => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|_| invalid("`metrics` must be [{\"key\", \"primary\": bool}]"))?,
+        };
+        if metrics.is_empty() {
+            return Err(invalid("`metrics` needs at least one metric"));
+        }
+        if metrics.iter().filter(|m| m.primary).count() > 1 {
+            return Err(invalid("at most one metric can be primary"));
+        }
+        Ok(Experiment {
+            key,
+            name: string("name")?.unwrap_or_default(),
+            description: string("description")?,
+            hypothesis: string("hypothesis")?,
+            environment: environment.into(),
+            flag_key,
+            randomization_unit,
+            treatments,
+            metrics,
+            creation_date: now,
+            iterations: Vec::new(),
+        })
+    }
+
+    pub fn current(&self) -> Option<&Iteration> {
+        self.iterations.last()
+    }
+
+    pub fn running(&self) -> Option<&Iteration> {
+        self.current()
+            .filter(|i| i.status == IterationStatus::Running)
+    }
+
+    /// Start a new iteration with these metric definitions (one per `metrics` entry, in order).
+    pub fn start(&mut self, metrics: &[Metric], now: i64) -> Result<&Iteration, ExperimentError> {
+        if self.running().is_some() {
+            return Err(ExperimentError::Conflict(format!(
+                "experiment `{}` already has a running iteration",
+                self.key
+            )));
+        }
+        let mut snapshots = Vec::new();
+        for (r, m) in self.metrics.iter().zip(metrics) {
+            if !m
+                .spec
+                .randomization_units
+                .contains(&self.randomization_unit)
+            {
+                return Err(invalid(format!(
+                    "metric `{}` does not measure `{}` units (its randomizationUnits are {:?})",
+                    r.key, self.randomization_unit, m.spec.randomization_units
+                )));
+            }
+            snapshots.push(MetricSnapshot::of(m, r.primary));
+        }
+        if snapshots.iter().all(|s| !s.primary) {
+            if let Some(first) = snapshots.first_mut() {
+                first.primary = true;
+            }
+        }
+        let id = self.iterations.last().map_or(1, |i| i.id + 1);
+        self.iterations.push(Iteration {
+            id,
+            status: IterationStatus::Running,
+            started_at: now,
+            ended_at: None,
+            treatments: self.treatments.clone(),
+            metrics: snapshots,
+            randomization_unit: self.randomization_unit.clone(),
+            flag_key: self.flag_key.clone(),
+        });
+        Ok(self.iterations.last().expect("just pushed"))
+    }
+
+    pub fn stop(&mut self, now: i64) -> Result<(), ExperimentError> {
+        let key = self.key.clone();
+        let it = self
+            .iterations
+            .last_mut()
+            .filter(|i| i.status == IterationStatus::Running)
+            .ok_or_else(|| {
+                ExperimentError::Conflict(format!("experiment `{key}` has no running iteration"))
+            })?;
+        it.status = IterationStatus::Stopped;
+        it.ended_at = Some(now.max(it.started_at));
+        Ok(())
+    }
+
+    pub fn to_rep(&self, project: &str) -> Value {
+        let base = format!(
+            "/api/v2/projects/{project}/environments/{}/experiments",
+            self.environment
+        );
+        json!({
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "hypothesis": self.hypothesis,
+            "environmentKey": self.environment,
+            "flagKey": self.flag_key,
+            "randomizationUnit": self.randomization_unit,
+            "treatments": self.treatments,
+            "metrics": self.metrics,
+            "_creationDate": self.creation_date,
+            "_maintainerId": "edge",
+            "_links": {"self": {"href": format!("{base}/{}", self.key), "type": "application/json"},
+                       "parent": {"href": base, "type": "application/json"},
+                       "results": {"href": format!("{base}/{}/results", self.key), "type": "application/json"}},
+            "currentIteration": self.current(),
+            "iterations": self.iterations,
+        })
+    }
+}
+
+/// The instructions of `PATCH .../experiments/{key}` (LaunchDarkly semantic patch).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Instruction {
+    StartIteration,
+    StopIteration,
+    UpdateName(String),
+    UpdateDescription(String),
+}
+
+pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentError> {
+    let list = body
+        .get("instructions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("body must be {\"instructions\": [{\"kind\": \"startIteration\" | \"stopIteration\" | \"updateName\" | \"updateDescription\"}]}"))?;
+    if list.is_empty() {
+        return Err(invalid("`instructions` is empty"));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, ins)| {
+            let value = || ins.get("value").and_then(Value::as_str).map(str::to_owned);
+            match ins.get("kind").and_then(Value::as_str) {
+                Some("startIteration") => Ok(Instruction::StartIteration),
+                Some("stopIteration") => Ok(Instruction::StopIteration),
+                Some("updateName") => value().map(Instruction::UpdateName).ok_or_else(|| {
+                    invalid(format!(
+                        "instruction {i}: `updateName` needs a string `value`"
+                    ))
+                }),
+                Some("updateDescription") => {
+                    value().map(Instruction::UpdateDescription).ok_or_else(|| {
+                        invalid(format!(
+                            "instruction {i}: `updateDescription` needs a string `value`"
+                        ))
+                    })
+                }
+                Some(other) => Err(invalid(format!("instruction {i}: unknown kind `{other}`"))),
+                None => Err(invalid(format!("instruction {i}: `kind` is required"))),
+            }
+        })
+        .collect()
+}
+
+/// One unit's record in an iteration: its exposures and its conversion events per metric.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnitLedger {
+    #[serde(rename = "x")]
+    pub exposures: ExposureHistory,
+    /// metric key → (time, value) of each conversion event.
+    #[serde(rename = "c", default)]
+    pub conversions: BTreeMap<String, Vec<(i64, f64)>>,
+}
+
+impl UnitLedger {
+    /// The variation this unit is counted in: that of its first exposure in the iteration.
+    pub fn variation(&self) -> Option<u32> {
+        self.exposures.points().next().map(|e| e.variation)
+    }
+
+    pub fn expose(&mut self, e: Exposure) -> bool {
+        self.exposures.record(e)
+    }
+
+    pub fn convert(&mut self, metric: &str, at: i64, value: f64) {
+        self.conversions
+            .entry(metric.to_owned())
+            .or_default()
+            .push((at, value));
+    }
+
+    /// The unit's value for a metric, or `None` when it is left out (not exposed, or a numeric
+    /// metric with no event and defaulting disabled).
+    pub fn value(&self, metric: &MetricSnapshot) -> Option<f64> {
+        let variation = self.variation()?;
+        let counted: Vec<f64> = self
+            .conversions
+            .get(&metric.key)
+            .into_iter()
+            .flatten()
+            .filter(|(at, _)| {
+                self.exposures
+                    .first_variation(*at)
+                    .is_some_and(|e| e.variation == variation)
+            })
+            .map(|(_, v)| *v)
+            .collect();
+        match metric.measure {
+            Measure::Binary => Some(if counted.is_empty() { 0.0 } else { 1.0 }),
+            Measure::Count => Some(counted.len() as f64),
+            Measure::Numeric {
+                aggregation,
+                default,
+            } => {
+                if counted.is_empty() {
+                    return default;
+                }
+                let sum: f64 = counted.iter().sum();
+                Some(match aggregation {
+                    UnitAggregation::Sum => sum,
+                    UnitAggregation::Average => sum / counted.len() as f64,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::{Metric, MetricSpec};
+
+    fn metric(v: Value) -> Metric {
+        Metric::create("p", MetricSpec::from_json(&v).unwrap(), 1, None)
+    }
+
+    fn experiment() -> Experiment {
+        Experiment::from_json(
+            &json!({"key":"e1","flagKey":"f","metrics":[{"key":"m"}],
+            "treatments":[{"name":"A","variation":0,"baseline":true,"allocationPercent":"50"},
+                          {"name":"B","variation":1,"baseline":false,"allocationPercent":"50"}]}),
+            "production",
+            2,
+            10,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn validation() {
+        let e = |v: Value| {
+            Experiment::from_json(&v, "p", 2, 0)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(e(json!({"flagKey":"f"})), "`key` is required");
+        assert_eq!(e(json!({"key":"k"})), "`flagKey` is required");
+        assert_eq!(
+            e(json!({"key":"k","flagKey":"f"})),
+            "`metrics` needs at least one metric"
+        );
+        assert!(e(json!({"key":"k","flagKey":"f","metrics":[{"key":"m"}],"treatments":[
+            {"name":"A","variation":0,"baseline":true,"allocationPercent":"50"},{"name":"B","variation":5,"baseline":false,"allocationPercent":"50"}]}))
+            .contains("variation 5 does not exist"));
+        assert!(e(json!({"key":"k","flagKey":"f","metrics":[{"key":"m"}],"treatments":[
+            {"name":"A","variation":0,"baseline":true,"allocationPercent":"60"},{"name":"B","variation":1,"baseline":false,"allocationPercent":"50"}]}))
+            .contains("add up to 100"));
+        assert_eq!(
+            e(
+                json!({"key":"k","flagKey":"f","metrics":[{"key":"m"}],"treatments":[
+            {"name":"A","variation":0,"baseline":false,"allocationPercent":"50"},{"name":"B","variation":1,"baseline":false,"allocationPercent":"50"}]})
+            ),
+            "exactly one treatment must be the baseline"
+        );
+        // Default treatments: every variation, equal split, variation 0 the baseline.
+        let d = Experiment::from_json(
+            &json!({"key":"k","flagKey":"f","metrics":[{"key":"m"}]}),
+            "p",
+            2,
+            0,
+        )
+        .unwrap();
+        assert_eq!(d.treatments.len(), 2);
+        assert!(d.treatments[0].baseline);
+    }
+
+    #[test]
+    fn iterations_start_and_stop() {
+        let mut e = experiment();
+        let m = metric(json!({"key":"m","kind":"custom","eventKey":"buy"}));
+        let it = e.start(std::slice::from_ref(&m), 100).unwrap();
+        assert_eq!(
+            (it.id, it.status, it.started_at),
+            (1, IterationStatus::Running, 100)
+        );
+        assert!(it.metrics[0].primary, "the only metric is primary");
+        assert!(matches!(
+            e.start(std::slice::from_ref(&m), 101),
+            Err(ExperimentError::Conflict(_))
+        ));
+        e.stop(200).unwrap();
+        assert!(e.stop(201).is_err());
+        let it = &e.iterations[0];
+        assert!(it.contains(100) && it.contains(200) && !it.contains(201) && !it.contains(99));
+        assert_eq!(e.start(&[m], 300).unwrap().id, 2);
+        let wrong_unit = metric(
+            json!({"key":"m","kind":"custom","eventKey":"buy","randomizationUnits":["org"]}),
+        );
+        let mut e2 = experiment();
+        assert!(e2
+            .start(&[wrong_unit], 1)
+            .unwrap_err()
+            .to_string()
+            .contains("does not measure `user` units"));
+    }
+
+    #[test]
+    fn instructions() {
+        assert_eq!(
+            parse_instructions(&json!({"instructions":[{"kind":"startIteration"}]})).unwrap(),
+            [Instruction::StartIteration]
+        );
+        assert!(
+            parse_instructions(&json!({"instructions":[{"kind":"explode"}]}))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown kind `explode`")
+        );
+        assert!(parse_instructions(&json!([])).is_err());
+    }
+
+    #[test]
+    fn measures() {
+        let snap = |v: Value| MetricSnapshot::of(&metric(v), true);
+        let binary = snap(json!({"key":"b","kind":"custom","eventKey":"buy"}));
+        let count =
+            snap(json!({"key":"c","kind":"custom","eventKey":"buy","unitAggregationType":"sum"}));
+        let avg = snap(json!({"key":"a","kind":"custom","eventKey":"buy","isNumeric":true}));
+        let sum_no_default = snap(
+            json!({"key":"s","kind":"custom","eventKey":"buy","isNumeric":true,"unitAggregationType":"sum","eventDefault":{"disabled":true}}),
+        );
+        let click = snap(
+            json!({"key":"k","kind":"click","selector":"#b","urls":[{"kind":"substring","substring":"/"}]}),
+        );
+        assert_eq!(binary.measure, Measure::Binary);
+        assert_eq!(count.measure, Measure::Count);
+        assert_eq!(click.measure, Measure::Binary);
+        assert_eq!(click.event_key, "k", "goals are keyed by metric key");
+
+        let mut u = UnitLedger::default();
+        assert_eq!(u.value(&binary), None, "not exposed: not counted");
+        u.convert("b", 5, 0.0); // before the exposure: does not count
+        u.expose(Exposure {
+            at: 10,
+            variation: 1,
+        });
+        assert_eq!(u.value(&binary), Some(0.0));
+        assert_eq!(u.value(&sum_no_default), None);
+        assert_eq!(u.value(&avg), Some(0.0), "default value 0");
+        for (t, v) in [(20, 10.0), (30, 20.0)] {
+            for m in ["b", "c", "a", "s"] {
+                u.convert(m, t, v);
+            }
+        }
+        assert_eq!(u.value(&binary), Some(1.0));
+        assert_eq!(u.value(&count), Some(2.0));
+        assert_eq!(u.value(&avg), Some(15.0));
+        assert_eq!(u.value(&sum_no_default), Some(30.0));
+        assert_eq!(u.variation(), Some(1));
+    }
+}

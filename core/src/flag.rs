@@ -1,0 +1,636 @@
+//! Feature flags: variations, per-environment targeting (on/off, individual targets, fallthrough
+//! as a fixed variation, percentage rollout or experiment rollout), evaluation with
+//! LaunchDarkly-compatible bucketing, and the per-flag JSON LaunchDarkly's browser SDKs expect.
+
+use crate::bucketing::{bucket, pick, WeightedVariation};
+use crate::context::valid_kind;
+use crate::metric::valid_key;
+use crate::patch::{self, PatchError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum FlagError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("flag `{0}` not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("flag `{key}` is at version {current}, not {expected}: reload and retry")]
+    VersionConflict {
+        key: String,
+        current: u64,
+        expected: Value,
+    },
+}
+
+fn invalid(m: impl Into<String>) -> FlagError {
+    FlagError::Invalid(m.into())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variation {
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub values: Vec<String>,
+    pub variation: usize,
+    #[serde(default = "user_kind")]
+    pub context_kind: String,
+}
+
+fn user_kind() -> String {
+    "user".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutKind {
+    #[default]
+    Rollout,
+    Experiment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSlot {
+    pub variation: usize,
+    pub weight: u32,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untracked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rollout {
+    #[serde(default)]
+    pub kind: RolloutKind,
+    pub variations: Vec<RolloutSlot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_by: Option<String>,
+    #[serde(default = "user_kind")]
+    pub context_kind: String,
+}
+
+/// What a fallthrough serves: one variation, or a rollout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VariationOrRollout {
+    Fixed { variation: usize },
+    Rollout { rollout: Rollout },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentConfig {
+    pub on: bool,
+    pub off_variation: Option<usize>,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    pub fallthrough: VariationOrRollout,
+    #[serde(default)]
+    pub track_events: bool,
+    #[serde(default)]
+    pub track_events_fallthrough: bool,
+}
+
+impl Default for EnvironmentConfig {
+    fn default() -> Self {
+        EnvironmentConfig {
+            on: false,
+            off_variation: Some(0),
+            targets: Vec::new(),
+            fallthrough: VariationOrRollout::Fixed { variation: 0 },
+            track_events: false,
+            track_events_fallthrough: false,
+        }
+    }
+}
+
+/// What users set on a flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagSpec {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub variations: Vec<Variation>,
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Flag {
+    pub spec: FlagSpec,
+    pub salt: String,
+    pub version: u64,
+    pub creation_date: i64,
+}
+
+const SERVER_FIELDS: &[&str] = &["_version", "_creationDate", "_links", "salt"];
+
+impl FlagSpec {
+    pub fn from_json(value: &Value) -> Result<Self, FlagError> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| invalid("body must be a JSON object"))?;
+        let get = |f: &str| obj.get(f).filter(|v| !v.is_null());
+        let key = get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("`key` is required"))?;
+        if !valid_key(key) {
+            return Err(invalid(
+                "`key` must start with a letter or digit and contain only letters, digits, '.', '_' or '-' (at most 256 characters)",
+            ));
+        }
+        let name = match get("name") {
+            None => key.to_owned(),
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(_) => return Err(invalid("`name` must be a non-empty string")),
+        };
+        let description = match get("description") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(invalid("`description` must be a string")),
+        };
+        let mut tags: Vec<String> = match get("tags") {
+            None => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|_| invalid("`tags` must be an array of strings"))?,
+        };
+        tags.sort();
+        tags.dedup();
+        let variations: Vec<Variation> = match get("variations") {
+            None => vec![
+                Variation {
+                    value: json!(true),
+                    name: None,
+                },
+                Variation {
+                    value: json!(false),
+                    name: None,
+                },
+            ],
+            Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+                invalid("`variations` must be an array of {\"value\": any JSON, \"name\"?: string}")
+            })?,
+        };
+        if variations.len() < 2 {
+            return Err(invalid("`variations` needs at least two variations"));
+        }
+        let environments: BTreeMap<String, EnvironmentConfig> = match get("environments") {
+            None => BTreeMap::new(),
+            Some(Value::Object(envs)) => envs
+                .iter()
+                .map(|(k, v)| parse_env(k, v).map(|c| (k.clone(), c)))
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(invalid(
+                    "`environments` must be an object keyed by environment key",
+                ))
+            }
+        };
+        let spec = FlagSpec {
+            key: key.to_owned(),
+            name,
+            description,
+            tags,
+            variations,
+            environments,
+        };
+        spec.check_indices()?;
+        Ok(spec)
+    }
+
+    /// Every variation index named anywhere must exist; rollouts must total 100%.
+    fn check_indices(&self) -> Result<(), FlagError> {
+        let n = self.variations.len();
+        let check = |i: usize, at: String| {
+            if i < n {
+                Ok(())
+            } else {
+                Err(invalid(format!(
+                    "{at}: variation {i} does not exist (the flag has {n})"
+                )))
+            }
+        };
+        for (env, c) in &self.environments {
+            if let Some(off) = c.off_variation {
+                check(off, format!("`environments.{env}.offVariation`"))?;
+            }
+            for (i, t) in c.targets.iter().enumerate() {
+                check(t.variation, format!("`environments.{env}.targets[{i}]`"))?;
+                if !valid_kind(&t.context_kind) {
+                    return Err(invalid(format!(
+                        "`environments.{env}.targets[{i}].contextKind` is not a valid context kind"
+                    )));
+                }
+            }
+            match &c.fallthrough {
+                VariationOrRollout::Fixed { variation } => {
+                    check(*variation, format!("`environments.{env}.fallthrough`"))?
+                }
+                VariationOrRollout::Rollout { rollout } => {
+                    if rollout.variations.is_empty() {
+                        return Err(invalid(format!(
+                            "`environments.{env}.fallthrough.rollout.variations` is empty"
+                        )));
+                    }
+                    for s in &rollout.variations {
+                        check(
+                            s.variation,
+                            format!("`environments.{env}.fallthrough.rollout`"),
+                        )?;
+                    }
+                    let total: u64 = rollout.variations.iter().map(|s| u64::from(s.weight)).sum();
+                    if total != 100_000 {
+                        return Err(invalid(format!(
+                            "`environments.{env}.fallthrough.rollout` weights must add up to 100000, not {total}"
+                        )));
+                    }
+                    if !valid_kind(&rollout.context_kind) {
+                        return Err(invalid(format!("`environments.{env}.fallthrough.rollout.contextKind` is not a valid context kind")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_env(env: &str, v: &Value) -> Result<EnvironmentConfig, FlagError> {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        // Accept LaunchDarkly's optional fields being absent.
+        o.entry("on").or_insert(json!(false));
+        o.entry("fallthrough").or_insert(json!({"variation": 0}));
+        o.entry("offVariation").or_insert(Value::Null);
+    }
+    serde_json::from_value(v).map_err(|e| {
+        invalid(format!(
+            "`environments.{env}` is invalid: {e} (expected on, offVariation, targets, fallthrough: {{variation}} or {{rollout: {{variations: [{{variation, weight}}], kind, seed, contextKind, bucketBy}}}})"
+        ))
+    })
+}
+
+/// Why a flag evaluated as it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Reason {
+    Off,
+    TargetMatch,
+    Fallthrough {
+        #[serde(rename = "inExperiment", skip_serializing_if = "std::ops::Not::not")]
+        in_experiment: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub value: Value,
+    pub variation: Option<usize>,
+    pub reason: Reason,
+}
+
+impl Evaluation {
+    pub fn in_experiment(&self) -> bool {
+        matches!(
+            self.reason,
+            Reason::Fallthrough {
+                in_experiment: true
+            }
+        )
+    }
+}
+
+/// The individual context of `kind` in a context JSON (single or multi).
+fn context_of_kind<'a>(context: &'a Value, kind: &str) -> Option<&'a Map<String, Value>> {
+    let obj = context.as_object()?;
+    match obj.get("kind").and_then(Value::as_str).unwrap_or("user") {
+        "multi" => obj.get(kind)?.as_object(),
+        k if k == kind => Some(obj),
+        _ => None,
+    }
+}
+
+impl Flag {
+    pub fn create(project: &str, spec: FlagSpec, now_ms: i64, salt: Option<String>) -> Flag {
+        let salt = salt.unwrap_or_else(|| {
+            crate::credentials::digest(&format!("salt\n{project}\n{}", spec.key))[..32].to_owned()
+        });
+        Flag {
+            spec,
+            salt,
+            version: 1,
+            creation_date: now_ms,
+        }
+    }
+
+    pub fn env(&self, env: &str) -> EnvironmentConfig {
+        self.spec.environments.get(env).cloned().unwrap_or_default()
+    }
+
+    pub fn to_rep(&self, project: &str) -> Value {
+        let s = &self.spec;
+        let base = format!("/api/v2/flags/{project}");
+        let mut rep = json!({
+            "key": s.key,
+            "name": s.name,
+            "tags": s.tags,
+            "variations": s.variations,
+            "environments": s.environments,
+            "salt": self.salt,
+            "_version": self.version,
+            "_creationDate": self.creation_date,
+            "_links": {"self": {"href": format!("{base}/{}", s.key), "type": "application/json"},
+                       "parent": {"href": base, "type": "application/json"}},
+        });
+        if let Some(d) = &s.description {
+            rep["description"] = json!(d);
+        }
+        rep
+    }
+
+    pub fn patched(&self, project: &str, patch: &Value) -> Result<Flag, FlagError> {
+        let doc = patch::apply(&self.to_rep(project), patch, self.version, SERVER_FIELDS).map_err(
+            |e| match e {
+                PatchError::Invalid(m) => FlagError::Invalid(m),
+                PatchError::Version { current, expected } => FlagError::VersionConflict {
+                    key: self.spec.key.clone(),
+                    current,
+                    expected,
+                },
+            },
+        )?;
+        let spec = FlagSpec::from_json(&doc)?;
+        if spec.key != self.spec.key {
+            return Err(invalid("`key` cannot be changed"));
+        }
+        if spec == self.spec {
+            return Ok(self.clone());
+        }
+        Ok(Flag {
+            spec,
+            version: self.version + 1,
+            ..self.clone()
+        })
+    }
+
+    /// Evaluate for a context (LaunchDarkly context JSON) in an environment.
+    pub fn evaluate(&self, env: &str, context: &Value) -> Evaluation {
+        let config = self.env(env);
+        let serve = |variation: Option<usize>, reason: Reason| Evaluation {
+            value: variation
+                .and_then(|i| self.spec.variations.get(i))
+                .map(|v| v.value.clone())
+                .unwrap_or(Value::Null),
+            variation,
+            reason,
+        };
+        if !config.on {
+            return serve(config.off_variation, Reason::Off);
+        }
+        for t in &config.targets {
+            let key = context_of_kind(context, &t.context_kind)
+                .and_then(|c| c.get("key"))
+                .and_then(Value::as_str);
+            if key.is_some_and(|k| t.values.iter().any(|v| v == k)) {
+                return serve(Some(t.variation), Reason::TargetMatch);
+            }
+        }
+        match &config.fallthrough {
+            VariationOrRollout::Fixed { variation } => serve(
+                Some(*variation),
+                Reason::Fallthrough {
+                    in_experiment: false,
+                },
+            ),
+            VariationOrRollout::Rollout { rollout } => {
+                let experiment = rollout.kind == RolloutKind::Experiment;
+                let unit = context_of_kind(context, &rollout.context_kind);
+                let attribute = if experiment {
+                    "key"
+                } else {
+                    rollout.bucket_by.as_deref().unwrap_or("key")
+                };
+                let b = unit
+                    .and_then(|c| c.get(attribute))
+                    .and_then(|v| bucket(&self.spec.key, &self.salt, rollout.seed, v))
+                    .unwrap_or(0.0);
+                let slots: Vec<WeightedVariation> = rollout
+                    .variations
+                    .iter()
+                    .map(|s| WeightedVariation {
+                        variation: s.variation,
+                        weight: s.weight,
+                        untracked: s.untracked,
+                    })
+                    .collect();
+                let slot = pick(&slots, b);
+                let in_experiment =
+                    experiment && unit.is_some() && slot.is_some_and(|s| !s.untracked);
+                serve(
+                    slot.map(|s| s.variation),
+                    Reason::Fallthrough { in_experiment },
+                )
+            }
+        }
+    }
+
+    /// The per-flag object of LaunchDarkly's client-side evaluation (evalx) response.
+    pub fn client_json(&self, env: &str, context: &Value, with_reasons: bool) -> Value {
+        let config = self.env(env);
+        let e = self.evaluate(env, context);
+        let in_experiment = e.in_experiment();
+        let track_events = config.track_events
+            || in_experiment
+            || (config.track_events_fallthrough && matches!(e.reason, Reason::Fallthrough { .. }));
+        let mut out = json!({
+            "value": e.value,
+            "variation": e.variation,
+            "version": self.version,
+            "flagVersion": self.version,
+            "trackEvents": track_events,
+        });
+        if in_experiment {
+            out["trackReason"] = json!(true);
+        }
+        if with_reasons || in_experiment {
+            out["reason"] = json!(e.reason);
+        }
+        out
+    }
+
+    /// Allocation of an experiment rollout in an environment: (variation, weight) of tracked slots.
+    pub fn experiment_allocation(&self, env: &str) -> Option<Vec<(usize, u32)>> {
+        match self.env(env).fallthrough {
+            VariationOrRollout::Rollout { rollout } if rollout.kind == RolloutKind::Experiment => {
+                Some(
+                    rollout
+                        .variations
+                        .iter()
+                        .filter(|s| !s.untracked)
+                        .map(|s| (s.variation, s.weight))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(env: Value) -> Flag {
+        let spec = FlagSpec::from_json(
+            &json!({"key":"hashKey","variations":[{"value":"a"},{"value":"b"},{"value":"c"}],
+            "environments":{"production": env}}),
+        )
+        .unwrap();
+        Flag::create("p", spec, 1, Some("saltyA".into()))
+    }
+
+    #[test]
+    fn off_target_and_fixed_fallthrough() {
+        let f = flag(json!({"on":false,"offVariation":2,"fallthrough":{"variation":0}}));
+        let e = f.evaluate("production", &json!({"key":"u"}));
+        assert_eq!((e.variation, e.reason), (Some(2), Reason::Off));
+        let f = flag(
+            json!({"on":true,"targets":[{"values":["vip"],"variation":1}],"fallthrough":{"variation":0}}),
+        );
+        assert_eq!(
+            f.evaluate("production", &json!({"kind":"user","key":"vip"}))
+                .reason,
+            Reason::TargetMatch
+        );
+        assert_eq!(
+            f.evaluate("production", &json!({"kind":"user","key":"vip"}))
+                .value,
+            json!("b")
+        );
+        assert_eq!(
+            f.evaluate("production", &json!({"key":"other"})).variation,
+            Some(0)
+        );
+        assert_eq!(
+            f.evaluate("staging", &json!({"key":"u"})).reason,
+            Reason::Off,
+            "no config: off"
+        );
+    }
+
+    #[test]
+    fn rollouts_bucket_like_launchdarkly() {
+        // userKeyA buckets to 0.42157587 with salt; 0.09801207 with seed 61.
+        let f = flag(json!({"on":true,"fallthrough":{"rollout":{"variations":[
+            {"variation":0,"weight":40000},{"variation":1,"weight":60000}]}}}));
+        assert_eq!(
+            f.evaluate("production", &json!({"key":"userKeyA"}))
+                .variation,
+            Some(1)
+        );
+        let f = flag(
+            json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
+            {"variation":0,"weight":10000},{"variation":1,"weight":90000}]}}}),
+        );
+        let e = f.evaluate("production", &json!({"key":"userKeyA"}));
+        assert_eq!(e.variation, Some(0));
+        assert!(e.in_experiment());
+        // userKeyC (0.9242641) lands in an untracked slot: served, not in the experiment.
+        let f = flag(
+            json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
+            {"variation":0,"weight":45000},{"variation":1,"weight":45000},{"variation":2,"weight":10000,"untracked":true}]}}}),
+        );
+        let e = f.evaluate("production", &json!({"key":"userKeyC"}));
+        assert_eq!((e.variation, e.in_experiment()), (Some(2), false));
+        // A context without the rollout's kind gets bucket 0 and is not in the experiment.
+        let e = f.evaluate("production", &json!({"kind":"org","key":"userKeyC"}));
+        assert_eq!((e.variation, e.in_experiment()), (Some(0), false));
+        assert_eq!(
+            f.experiment_allocation("production"),
+            Some(vec![(0, 45000), (1, 45000)])
+        );
+    }
+
+    #[test]
+    fn bucket_by_attribute_and_multi_contexts() {
+        let f = flag(
+            json!({"on":true,"fallthrough":{"rollout":{"bucketBy":"n","contextKind":"org","variations":[
+            {"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}),
+        );
+        // int attribute 33333 → 0.54771423.
+        let ctx = json!({"kind":"multi","user":{"key":"u"},"org":{"key":"o","n":33333}});
+        assert_eq!(f.evaluate("production", &ctx).variation, Some(1));
+    }
+
+    #[test]
+    fn client_json_for_experiments() {
+        let f = flag(
+            json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
+            {"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}),
+        );
+        let out = f.client_json("production", &json!({"key":"userKeyA"}), false);
+        assert_eq!(
+            out,
+            json!({"value":"a","variation":0,"version":1,"flagVersion":1,"trackEvents":true,
+            "trackReason":true,"reason":{"kind":"FALLTHROUGH","inExperiment":true}})
+        );
+        let plain = flag(json!({"on":false}));
+        assert_eq!(
+            plain.client_json("production", &json!({"key":"u"}), true)["reason"],
+            json!({"kind":"OFF"})
+        );
+        assert!(plain
+            .client_json("production", &json!({"key":"u"}), false)
+            .get("reason")
+            .is_none());
+    }
+
+    #[test]
+    fn validation() {
+        let e = |v: Value| FlagSpec::from_json(&v).unwrap_err().to_string();
+        assert_eq!(e(json!({"variations":[]})), "`key` is required");
+        assert_eq!(
+            e(json!({"key":"f","variations":[{"value":1}]})),
+            "`variations` needs at least two variations"
+        );
+        assert!(e(
+            json!({"key":"f","environments":{"p":{"on":true,"fallthrough":{"variation":5}}}})
+        )
+        .contains("variation 5 does not exist"));
+        assert!(e(json!({"key":"f","environments":{"p":{"on":true,"fallthrough":{"rollout":{"variations":[{"variation":0,"weight":5}]}}}}})).contains("must add up to 100000, not 5"));
+        assert!(e(json!({"key":"f","environments":{"p":{"on":"yes"}}}))
+            .starts_with("`environments.p` is invalid"));
+        let f = FlagSpec::from_json(&json!({"key":"f"})).unwrap();
+        assert_eq!(f.variations.len(), 2, "boolean by default");
+    }
+
+    #[test]
+    fn patching_environment_settings() {
+        let f = flag(json!({"on":false}));
+        let p = f
+            .patched(
+                "p",
+                &json!([{"op":"replace","path":"/environments/production/on","value":true}]),
+            )
+            .unwrap();
+        assert!(p.env("production").on);
+        assert_eq!(p.version, 2);
+        assert!(f
+            .patched("p", &json!([{"op":"replace","path":"/salt","value":"x"}]))
+            .is_err());
+    }
+}
