@@ -1,6 +1,8 @@
 //! Every error the Worker can answer with, mapped to an HTTP status and a JSON body in one place:
 //! `{"code": "...", "message": "..."}` (LaunchDarkly's REST error shape).
 
+use edge_exp_core::experiment::ExperimentError;
+use edge_exp_core::flag::FlagError;
 use edge_exp_core::metric::MetricError;
 use edge_exp_core::{BatchError, BodyError};
 
@@ -66,6 +68,24 @@ impl ApiError {
         }
     }
 
+    /// Rebuild an error from a status and `{"code", "message"}` body (a Durable Object's reply).
+    pub fn from_reply(status: u16, body: &serde_json::Value) -> Self {
+        let message = body
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or("internal error")
+            .to_owned();
+        match (status, body.get("code").and_then(|c| c.as_str())) {
+            (400, _) => ApiError::BadRequest(message),
+            (401, _) => ApiError::Unauthorized(message),
+            (403, _) => ApiError::Forbidden(message),
+            (404, _) => ApiError::NotFound(message),
+            (409, Some("optimistic_locking_error")) => ApiError::VersionConflict(message),
+            (409, _) => ApiError::Conflict(message),
+            _ => ApiError::Internal(message),
+        }
+    }
+
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({ "code": self.code(), "message": self.message() })
     }
@@ -88,6 +108,27 @@ impl From<MetricError> for ApiError {
             MetricError::NotFound(_) => ApiError::NotFound(e.to_string()),
             MetricError::Conflict(_) => ApiError::Conflict(e.to_string()),
             MetricError::VersionConflict { .. } => ApiError::VersionConflict(e.to_string()),
+        }
+    }
+}
+
+impl From<FlagError> for ApiError {
+    fn from(e: FlagError) -> Self {
+        match e {
+            FlagError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            FlagError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            FlagError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            FlagError::VersionConflict { .. } => ApiError::VersionConflict(e.to_string()),
+        }
+    }
+}
+
+impl From<ExperimentError> for ApiError {
+    fn from(e: ExperimentError) -> Self {
+        match e {
+            ExperimentError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            ExperimentError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ExperimentError::Conflict(_) => ApiError::Conflict(e.to_string()),
         }
     }
 }

@@ -3,8 +3,9 @@
 
 use crate::error::ApiError;
 use crate::http::{empty, error, with_cors, with_date};
-use crate::routes::{attribution, auth, events, metrics, sdk, tokens};
-use crate::store::config;
+use crate::routes::events::Source;
+use crate::routes::{attribution, auth, events, experiments, flags, metrics, sdk, tokens};
+use crate::store::config::{self, Role, Tenant};
 use percent_encoding::percent_decode_str;
 use worker::{Env, Method, Request, Response};
 
@@ -51,12 +52,12 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         ["bulk"] | ["mobile"] | ["mobile", "events"] | ["mobile", "events", "bulk"] => {
             post_only(&method)?;
             let tenant = auth::sdk_key(req, env).await?;
-            events::ingest(req, env, &tenant).await
+            events::ingest(req, env, &tenant, Source::Sdk).await
         }
         ["events", "bulk", client_side_id] => {
             post_only(&method)?;
             let tenant = auth::client_side_id(env, client_side_id).await?;
-            events::ingest(req, env, &tenant).await
+            events::ingest(req, env, &tenant, Source::Sdk).await
         }
         ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
         // Diagnostics are accepted and ignored.
@@ -83,6 +84,37 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         ["api", "v2", "tokens"] => tokens::collection(req, env).await,
         ["api", "v2", "tokens", id] => tokens::item(req, env, id).await,
         ["sdk", "goals", client_side_id] => sdk::goals(req, env, client_side_id).await,
+        ["sdk", "evalx", client_side_id, "contexts", encoded] => {
+            sdk::evalx(req, env, client_side_id, Some(encoded)).await
+        }
+        ["sdk", "evalx", client_side_id, "context"] => {
+            sdk::evalx(req, env, client_side_id, None).await
+        }
+        ["api", "v2", "flags", project] => flags::collection(req, env, project).await,
+        ["api", "v2", "flags", project, key] => flags::item(req, env, project, key).await,
+        ["api", "v2", "projects", project, "environments", env_key, "experiments"] => {
+            experiments::collection(req, env, project, env_key).await
+        }
+        ["api", "v2", "projects", project, "environments", env_key, "experiments", key] => {
+            experiments::item(req, env, project, env_key, key).await
+        }
+        ["api", "v2", "projects", project, "environments", env_key, "experiments", key, "results"] => {
+            experiments::results(req, env, project, env_key, key).await
+        }
+        ["v2", "event-data-import", project, env_key] => {
+            post_only(&method)?;
+            auth::api_token(req, env, Role::Writer).await?;
+            if !config::environment_exists(env, project, env_key).await? {
+                return Err(ApiError::NotFound(format!(
+                    "environment `{env_key}` in project `{project}` not found"
+                )));
+            }
+            let tenant = Tenant {
+                project: (*project).into(),
+                env: (*env_key).into(),
+            };
+            events::ingest(req, env, &tenant, Source::Import).await
+        }
         _ => Err(ApiError::NotFound(format!(
             "no route for {} /{}",
             method,

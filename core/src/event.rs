@@ -127,6 +127,16 @@ pub enum BatchError {
 /// A single diagnostic object (LaunchDarkly's JS SDK retries failed diagnostics to the analytics
 /// URL) is accepted as an empty batch.
 pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, BatchError> {
+    parse_batch_with(body, now_ms, |_| Ok(()))
+}
+
+/// [`parse_batch`], with `accept` refusing some valid events (with a reason), e.g. the metric
+/// import API takes only `custom` events.
+pub fn parse_batch_with(
+    body: &[u8],
+    now_ms: i64,
+    accept: impl Fn(&Event) -> Result<(), String>,
+) -> Result<Batch, BatchError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| BatchError::Json(e.to_string()))?;
     let items = match value {
         Value::Array(items) => items,
@@ -135,12 +145,14 @@ pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, BatchError> {
     };
     let mut batch = Batch::default();
     for (index, item) in items.iter().enumerate() {
-        match parse_event(item, now_ms) {
+        match parse_event(item, now_ms)
+            .map_err(|e| e.to_string())
+            .and_then(|event| {
+                accept(&event)?;
+                Ok(event)
+            }) {
             Ok(event) => batch.events.push(event),
-            Err(e) => batch.rejected.push(RejectedEvent {
-                index,
-                error: e.to_string(),
-            }),
+            Err(error) => batch.rejected.push(RejectedEvent { index, error }),
         }
     }
     Ok(batch)

@@ -9,6 +9,7 @@
 
 use crate::attribution::{Exposure, ExposureHistory};
 use crate::context::valid_kind;
+use crate::event::{ConversionKind, Event};
 use crate::metric::{valid_key, Metric, MetricKind, SuccessCriteria, UnitAggregation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -375,6 +376,98 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentEr
         .collect()
 }
 
+/// An exposure of one unit, for an iteration's counter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitExposure {
+    pub unit: String,
+    pub at: i64,
+    pub variation: u32,
+}
+
+/// A conversion of one unit for one metric, for an iteration's counter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitConversion {
+    pub unit: String,
+    pub metric: String,
+    pub at: i64,
+    pub value: f64,
+}
+
+/// What one payload contributes to one iteration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CounterBatch {
+    pub exposures: Vec<UnitExposure>,
+    pub conversions: Vec<UnitConversion>,
+}
+
+impl CounterBatch {
+    /// Select the events that count for `it`: inside its window, for its randomization unit;
+    /// exposures to its flag's treatment variations (not those the SDK marked as outside the
+    /// experiment); conversions matching its metrics (custom by event key, click/page-view by
+    /// goal key; numeric metrics need a `metricValue`).
+    pub fn build(it: &Iteration, events: &[Event]) -> CounterBatch {
+        let mut batch = CounterBatch::default();
+        let unit_key = |c: &crate::context::Context| {
+            c.units
+                .iter()
+                .find(|u| u.kind == it.randomization_unit)
+                .map(|u| u.key.clone())
+        };
+        for event in events {
+            match event {
+                Event::Feature(f) if f.flag_key == it.flag_key && it.contains(f.creation_date) => {
+                    let (Some(variation), Some(unit)) = (f.variation, unit_key(&f.context)) else {
+                        continue;
+                    };
+                    let treatment = it
+                        .treatments
+                        .iter()
+                        .any(|t| t.variation == variation as usize);
+                    if treatment && f.in_experiment != Some(false) {
+                        batch.exposures.push(UnitExposure {
+                            unit,
+                            at: f.creation_date,
+                            variation,
+                        });
+                    }
+                }
+                Event::Conversion(c) if it.contains(c.creation_date) => {
+                    let Some(unit) = unit_key(&c.context) else {
+                        continue;
+                    };
+                    for m in &it.metrics {
+                        let kind_matches = matches!(
+                            (m.kind, c.kind),
+                            (MetricKind::Custom, ConversionKind::Custom)
+                                | (MetricKind::Click, ConversionKind::Click)
+                                | (MetricKind::Pageview, ConversionKind::Pageview)
+                        );
+                        if !kind_matches || m.event_key != c.key {
+                            continue;
+                        }
+                        let value = match (m.measure, c.metric_value) {
+                            (Measure::Numeric { .. }, None) => continue,
+                            (_, v) => v.unwrap_or(1.0),
+                        };
+                        batch.conversions.push(UnitConversion {
+                            unit: unit.clone(),
+                            metric: m.key.clone(),
+                            at: c.creation_date,
+                            value,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        batch
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exposures.is_empty() && self.conversions.is_empty()
+    }
+}
+
 /// One unit's record in an iteration: its exposures and its conversion events per metric.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UnitLedger {
@@ -540,6 +633,60 @@ mod tests {
                 .contains("unknown kind `explode`")
         );
         assert!(parse_instructions(&json!([])).is_err());
+    }
+
+    #[test]
+    fn counter_batches_select_what_counts() {
+        let mut e = experiment();
+        let m = metric(json!({"key":"m","kind":"custom","eventKey":"buy","isNumeric":true}));
+        let click = metric(
+            json!({"key":"c","kind":"click","selector":"#b","urls":[{"kind":"substring","substring":"/"}]}),
+        );
+        e.metrics.push(MetricRef {
+            key: "c".into(),
+            primary: false,
+        });
+        let it = e.start(&[m, click], 100).unwrap().clone();
+        let body = json!([
+            {"kind":"feature","key":"f","creationDate":150,"variation":1,"context":{"key":"u1"}},
+            {"kind":"feature","key":"f","creationDate":150,"variation":1,"context":{"key":"u2"},"reason":{"kind":"TARGET_MATCH"}},
+            {"kind":"feature","key":"f","creationDate":50,"variation":0,"context":{"key":"early"}},
+            {"kind":"feature","key":"other","creationDate":150,"variation":0,"context":{"key":"u1"}},
+            {"kind":"feature","key":"f","creationDate":150,"variation":0,"context":{"kind":"org","key":"o"}},
+            {"kind":"custom","key":"buy","creationDate":160,"metricValue":9.5,"contextKeys":{"user":"u1"}},
+            {"kind":"custom","key":"buy","creationDate":160,"contextKeys":{"user":"u1"}},
+            {"kind":"click","key":"c","creationDate":170,"url":"https://a/","selector":"#b","contextKeys":{"user":"u1"}},
+            {"kind":"pageview","key":"c","creationDate":170,"url":"https://a/","contextKeys":{"user":"u1"}}
+        ]).to_string();
+        let events = crate::event::parse_batch(body.as_bytes(), 1000)
+            .unwrap()
+            .events;
+        let b = CounterBatch::build(&it, &events);
+        assert_eq!(
+            b.exposures,
+            [UnitExposure {
+                unit: "u1".into(),
+                at: 150,
+                variation: 1
+            }]
+        );
+        assert_eq!(
+            b.conversions,
+            [
+                UnitConversion {
+                    unit: "u1".into(),
+                    metric: "m".into(),
+                    at: 160,
+                    value: 9.5
+                },
+                UnitConversion {
+                    unit: "u1".into(),
+                    metric: "c".into(),
+                    at: 170,
+                    value: 1.0
+                },
+            ]
+        );
     }
 
     #[test]

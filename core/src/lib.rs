@@ -21,4 +21,6 @@ pub mod stats;
 pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
 pub use body::{decode_body, BodyError, MAX_BODY_BYTES};
 pub use context::{Context, ContextError, Unit};
-pub use event::{parse_batch, Batch, BatchError, Event, EventError, RejectedEvent};
+pub use event::{
+    parse_batch, parse_batch_with, Batch, BatchError, Event, EventError, RejectedEvent,
+};

@@ -86,10 +86,8 @@ pub fn compute<'a>(
                 out["conversionRate"] = json!(arm.sample.mean);
             }
             if let Some(p) = arm.posterior {
-                out["credibleInterval"] = json!({
-                    "lower": p.mean() - stats::Z95 * p.sd(),
-                    "upper": p.mean() + stats::Z95 * p.sd(),
-                });
+                let (lower, upper) = p.interval95();
+                out["credibleInterval"] = json!({"lower": lower, "upper": upper});
                 out["posterior"] = json!(p);
             }
             if !is_baseline {

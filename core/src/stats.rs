@@ -336,6 +336,15 @@ impl Posterior {
         }
     }
 
+    /// A 95% credible interval (normal approximation; clamped to [0, 1] for a rate).
+    pub fn interval95(&self) -> (f64, f64) {
+        let (lo, hi) = (self.mean() - Z95 * self.sd(), self.mean() + Z95 * self.sd());
+        match self {
+            Posterior::Beta { .. } => (lo.max(0.0), hi.min(1.0)),
+            Posterior::Normal { .. } => (lo, hi),
+        }
+    }
+
     /// A range holding all but a negligible part of the mass.
     fn support(&self) -> (f64, f64) {
         let (m, s) = (self.mean(), self.sd());

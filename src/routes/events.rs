@@ -7,12 +7,29 @@
 use crate::error::ApiError;
 use crate::http::{header, json, now_ms};
 use crate::store::{self, config::Tenant, exposures, payloads};
-use edge_exp_core::{decode_body, keys, parse_batch, Event, Exposure, MAX_BODY_BYTES};
+use edge_exp_core::event::ConversionKind;
+use edge_exp_core::{
+    decode_body, keys, parse_batch, parse_batch_with, Event, Exposure, MAX_BODY_BYTES,
+};
 use serde_json::json;
 use std::collections::BTreeMap;
 use worker::{Env, Request, Response};
 
-pub async fn ingest(req: &mut Request, env: &Env, tenant: &Tenant) -> Result<Response, ApiError> {
+/// Where a payload comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// LaunchDarkly SDKs (any event kind).
+    Sdk,
+    /// The metric import API: `custom` events from a data pipeline.
+    Import,
+}
+
+pub async fn ingest(
+    req: &mut Request,
+    env: &Env,
+    tenant: &Tenant,
+    source: Source,
+) -> Result<Response, ApiError> {
     // Refuse obviously oversized bodies before reading them (gzip can only grow a little).
     let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES + 64 * 1024) {
@@ -36,8 +53,23 @@ pub async fn ingest(req: &mut Request, env: &Env, tenant: &Tenant) -> Result<Res
         }
     }
 
-    let batch = parse_batch(&body, now)?;
+    let batch = match source {
+        Source::Sdk => parse_batch(&body, now)?,
+        Source::Import => parse_batch_with(&body, now, |e| match e {
+            Event::Conversion(c) if c.kind == ConversionKind::Custom => Ok(()),
+            _ => Err("only `custom` events can be imported".into()),
+        })?,
+    };
     let writes = record_exposures(env, tenant, &batch.events, now).await?;
+    let payload_id = header(req, "X-LaunchDarkly-Payload-ID").map(|id| id.trim().to_owned());
+    let iterations = crate::counting::record(
+        env,
+        tenant,
+        &batch.events,
+        payload_id.as_deref().filter(|id| !id.is_empty()),
+        now,
+    )
+    .await?;
 
     let summary = json!({
         "accepted": batch.events.len(),
@@ -48,6 +80,7 @@ pub async fn ingest(req: &mut Request, env: &Env, tenant: &Tenant) -> Result<Res
     }
     let mut body = summary;
     body["exposureWrites"] = json!(writes);
+    body["experimentIterations"] = json!(iterations);
     Ok(json(202, &body))
 }
 

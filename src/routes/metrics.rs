@@ -9,7 +9,7 @@ use crate::store::projects::{self, Command, Reply};
 use edge_exp_core::metric::Integration;
 use worker::{Env, Method, Request, Response};
 
-async fn require_project(env: &Env, project: &str) -> Result<(), ApiError> {
+pub async fn require_project(env: &Env, project: &str) -> Result<(), ApiError> {
     if config::project_exists(env, project).await? {
         Ok(())
     } else {
@@ -31,7 +31,7 @@ pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<R
         Method::Get => {
             auth::api_token(req, env, Role::Reader).await?;
             require_project(env, project).await?;
-            Command::List {
+            Command::MetricList {
                 project: project.into(),
                 pairs: body::query_pairs(req)?,
             }
@@ -39,7 +39,7 @@ pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<R
         Method::Post => {
             auth::api_token(req, env, Role::Writer).await?;
             require_project(env, project).await?;
-            Command::Create {
+            Command::MetricCreate {
                 project: project.into(),
                 body: body::json(req).await?,
                 now: now_ms(),
@@ -69,17 +69,17 @@ pub async fn item(
     auth::api_token(req, env, needed).await?;
     require_project(env, project).await?;
     let command = match method {
-        Method::Get => Command::Get {
+        Method::Get => Command::MetricGet {
             project: project.into(),
             key: key.into(),
         },
-        Method::Patch => Command::Patch {
+        Method::Patch => Command::MetricPatch {
             project: project.into(),
             key: key.into(),
             patch: body::json(req).await?,
             now: now_ms(),
         },
-        _ => Command::Delete { key: key.into() },
+        _ => Command::MetricDelete { key: key.into() },
     };
     Ok(reply(projects::call(env, project, &command).await?))
 }

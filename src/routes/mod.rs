@@ -5,6 +5,8 @@ pub mod attribution;
 pub mod auth;
 pub mod body;
 pub mod events;
+pub mod experiments;
+pub mod flags;
 pub mod metrics;
 pub mod sdk;
 pub mod tokens;

@@ -1,13 +1,56 @@
-//! Browser SDK routes: `GET /sdk/goals/{clientSideId}` — the environment's click and page-view
-//! metrics as goals, in the format LaunchDarkly's browser SDK fetches. Cacheable: an ETag over the
-//! body, and 304 for a matching `If-None-Match`.
+//! Browser SDK routes (public client-side ID, CORS):
+//! - `GET /sdk/goals/{clientSideId}` — the project's click and page-view metrics as goals, in the
+//!   format LaunchDarkly's browser SDK fetches; an ETag over the body, 304 on `If-None-Match`.
+//! - `GET /sdk/evalx/{clientSideId}/contexts/{base64url(context)}` and
+//!   `REPORT /sdk/evalx/{clientSideId}/context` — every flag evaluated for the context.
 
 use crate::error::ApiError;
 use crate::http::{empty, header, json};
 use crate::routes::auth;
+use crate::routes::body;
 use crate::store::projects::{self, Command};
+use base64::Engine;
 use edge_exp_core::credentials::digest;
+use edge_exp_core::Context;
 use worker::{Env, Method, Request, Response};
+
+/// Evaluate every flag for a context. `encoded`: the base64url context of the GET form; `None`
+/// for REPORT, whose body is the context.
+pub async fn evalx(
+    req: &mut Request,
+    env: &Env,
+    client_side_id: &str,
+    encoded: Option<&str>,
+) -> Result<Response, ApiError> {
+    let context: serde_json::Value = match (req.method(), encoded) {
+        (Method::Get, Some(encoded)) => {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(encoded.trim_end_matches('='))
+                .or_else(|_| base64::engine::general_purpose::STANDARD.decode(encoded))
+                .map_err(|_| {
+                    ApiError::BadRequest("the context in the path is not base64url".into())
+                })?;
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::BadRequest(format!("the context in the path is not JSON: {e}"))
+            })?
+        }
+        (Method::Report, None) => body::json(req).await?,
+        _ => return Err(ApiError::MethodNotAllowed),
+    };
+    Context::from_context(&context)
+        .map_err(|e| ApiError::BadRequest(format!("invalid context: {e}")))?;
+    let tenant = auth::client_side_id(env, client_side_id).await?;
+    let with_reasons = body::query_pairs(req)?
+        .iter()
+        .any(|(k, v)| k == "withReasons" && v == "true");
+    let command = Command::Evaluate {
+        env: tenant.env,
+        context,
+        with_reasons,
+    };
+    let reply = projects::call(env, &tenant.project, &command).await?;
+    Ok(json(reply.status, &reply.body))
+}
 
 pub async fn goals(req: &Request, env: &Env, client_side_id: &str) -> Result<Response, ApiError> {
     if req.method() != Method::Get {

@@ -1,6 +1,7 @@
 //! Storage adapters over Workers KV. Each module owns one kind of record.
 
 pub mod config;
+pub mod counters;
 pub mod exposures;
 pub mod payloads;
 pub mod projects;

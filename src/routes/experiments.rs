@@ -1,0 +1,158 @@
+//! `/api/v2/projects/{p}/environments/{e}/experiments[/{key}[/results]]`: experiments, their
+//! iterations (semantic-patch instructions `startIteration` / `stopIteration`) and results.
+
+use crate::error::ApiError;
+use crate::http::{json, now_ms};
+use crate::routes::{auth, body};
+use crate::store::config::{self, Role};
+use crate::store::counters::{self, CounterCommand};
+use crate::store::projects::{self, Command};
+use edge_exp_core::experiment::Experiment;
+use serde_json::json;
+use worker::{Env, Method, Request, Response};
+
+async fn require_environment(env: &Env, project: &str, env_key: &str) -> Result<(), ApiError> {
+    if config::environment_exists(env, project, env_key).await? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "environment `{env_key}` in project `{project}` not found"
+        )))
+    }
+}
+
+pub async fn collection(
+    req: &mut Request,
+    env: &Env,
+    project: &str,
+    env_key: &str,
+) -> Result<Response, ApiError> {
+    let method = req.method();
+    let role = match method {
+        Method::Get => Role::Reader,
+        Method::Post => Role::Writer,
+        _ => return Err(ApiError::MethodNotAllowed),
+    };
+    auth::api_token(req, env, role).await?;
+    require_environment(env, project, env_key).await?;
+    let command = if method == Method::Get {
+        Command::ExperimentList {
+            project: project.into(),
+            env: env_key.into(),
+        }
+    } else {
+        Command::ExperimentCreate {
+            project: project.into(),
+            env: env_key.into(),
+            body: body::json(req).await?,
+            now: now_ms(),
+        }
+    };
+    let r = projects::call(env, project, &command).await?;
+    Ok(json(r.status, &r.body))
+}
+
+pub async fn item(
+    req: &mut Request,
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    key: &str,
+) -> Result<Response, ApiError> {
+    let method = req.method();
+    let role = match method {
+        Method::Get => Role::Reader,
+        Method::Patch => Role::Writer,
+        _ => return Err(ApiError::MethodNotAllowed),
+    };
+    auth::api_token(req, env, role).await?;
+    require_environment(env, project, env_key).await?;
+    let command = if method == Method::Get {
+        Command::ExperimentGet {
+            project: project.into(),
+            env: env_key.into(),
+            key: key.into(),
+        }
+    } else {
+        Command::ExperimentPatch {
+            project: project.into(),
+            env: env_key.into(),
+            key: key.into(),
+            body: body::json(req).await?,
+            now: now_ms(),
+        }
+    };
+    let r = projects::call(env, project, &command).await?;
+    Ok(json(r.status, &r.body))
+}
+
+/// `GET .../experiments/{key}/results?metric={metricKey}&iteration={id}`; defaults: the primary
+/// metric and the latest iteration.
+pub async fn results(
+    req: &Request,
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    key: &str,
+) -> Result<Response, ApiError> {
+    if req.method() != Method::Get {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    auth::api_token(req, env, Role::Reader).await?;
+    require_environment(env, project, env_key).await?;
+    let rep = projects::call_ok(
+        env,
+        project,
+        &Command::ExperimentGet {
+            project: project.into(),
+            env: env_key.into(),
+            key: key.into(),
+        },
+    )
+    .await?;
+    let experiment: Experiment = serde_json::from_value(json!({
+        "key": rep["key"], "name": rep["name"], "description": rep["description"], "hypothesis": rep["hypothesis"],
+        "environment": env_key, "flagKey": rep["flagKey"], "randomizationUnit": rep["randomizationUnit"],
+        "treatments": rep["treatments"], "metrics": rep["metrics"], "creationDate": rep["_creationDate"],
+        "iterations": rep["iterations"],
+    }))?;
+    let pairs = body::query_pairs(req)?;
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let iteration = match param("iteration") {
+        None => experiment.current().cloned(),
+        Some(v) => {
+            let id: u32 = v.parse().map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "`iteration` must be an iteration number, got `{v}`"
+                ))
+            })?;
+            experiment.iterations.iter().find(|i| i.id == id).cloned()
+        }
+    }
+    .ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "experiment `{key}` has no such iteration (start one first)"
+        ))
+    })?;
+    let metric = match param("metric") {
+        Some(m) => m,
+        None => iteration
+            .metrics
+            .iter()
+            .find(|m| m.primary)
+            .map(|m| m.key.clone())
+            .ok_or_else(|| ApiError::BadRequest("the iteration has no metrics".into()))?,
+    };
+    let object = counters::name(project, env_key, key, iteration.id);
+    let mut out =
+        counters::call(env, &object, &CounterCommand::Results { iteration, metric }).await?;
+    out["experimentKey"] = json!(key);
+    out["flagKey"] = json!(experiment.flag_key);
+    out["metrics"] = json!(experiment.metrics);
+    Ok(json(200, &out))
+}

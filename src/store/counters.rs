@@ -1,0 +1,217 @@
+//! `ExperimentCounter`: one Durable Object per experiment iteration, holding the exact counts.
+//!
+//! Every unit's exposures and conversions live here ([`UnitLedger`]), changed only by this
+//! object, one request at a time: no read-modify-write race, nothing counted twice. A payload ID
+//! is recorded in the same step as its events, so an SDK retry (or the same payload arriving twice
+//! at once on two isolates) is counted once. Results are computed here from the ledgers.
+
+use crate::error::ApiError;
+use edge_exp_core::credentials::digest;
+use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
+use edge_exp_core::results;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use worker::{
+    durable_object, DurableObject, Env, ListOptions, Method, Request, RequestInit, Response,
+    Result, State,
+};
+
+pub const BINDING: &str = "EXPERIMENT_COUNTER";
+
+/// How long a payload ID is remembered.
+const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum CounterCommand {
+    Record {
+        payload_id: Option<String>,
+        batch: CounterBatch,
+        now: i64,
+    },
+    Results {
+        iteration: Iteration,
+        metric: String,
+    },
+}
+
+/// The object for one iteration of one experiment.
+pub fn name(project: &str, env: &str, experiment: &str, iteration: u32) -> String {
+    format!("{project}\n{env}\n{experiment}\n{iteration}")
+}
+
+pub async fn call(
+    env: &Env,
+    object: &str,
+    command: &CounterCommand,
+) -> std::result::Result<Value, ApiError> {
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name(object)?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(serde_json::to_string(command)?.into()));
+    let mut resp = stub
+        .fetch_with_request(Request::new_with_init("https://counter/command", &init)?)
+        .await?;
+    let status = resp.status_code();
+    let body: Value = resp.json().await?;
+    if status < 300 {
+        Ok(body)
+    } else {
+        Err(ApiError::from_reply(status, &body))
+    }
+}
+
+#[durable_object(fetch)]
+pub struct ExperimentCounter {
+    state: State,
+    ledgers: RefCell<Option<HashMap<String, UnitLedger>>>,
+    payloads: RefCell<HashMap<String, i64>>,
+}
+
+impl DurableObject for ExperimentCounter {
+    fn new(state: State, _env: Env) -> Self {
+        ExperimentCounter {
+            state,
+            ledgers: RefCell::new(None),
+            payloads: RefCell::new(HashMap::new()),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let command: CounterCommand = match req.json().await {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Response::from_json(
+                    &json!({"code": "internal_error", "message": format!("bad command: {e}")}),
+                )?
+                .with_status(500))
+            }
+        };
+        self.load().await?;
+        let body = match command {
+            CounterCommand::Record { payload_id, batch, now } => self.record(payload_id, batch, now).await?,
+            CounterCommand::Results { iteration, metric } => match iteration.metrics.iter().find(|m| m.key == metric) {
+                None => {
+                    return Ok(Response::from_json(&json!({"code": "not_found",
+                        "message": format!("metric `{metric}` is not in iteration {}", iteration.id)}))?
+                    .with_status(404))
+                }
+                Some(snapshot) => {
+                    let guard = self.ledgers.borrow();
+                    results::compute(&iteration, snapshot, guard.as_ref().into_iter().flat_map(|l| l.values()))
+                }
+            },
+        };
+        Response::from_json(&body)
+    }
+}
+
+fn unit_storage_key(unit: &str) -> String {
+    // Storage keys are bounded; long context keys are hashed.
+    if unit.len() <= 512 {
+        format!("u:{unit}")
+    } else {
+        format!("u#{}", digest(unit))
+    }
+}
+
+impl ExperimentCounter {
+    async fn load(&self) -> Result<()> {
+        if self.ledgers.borrow().is_some() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        let mut ledgers = HashMap::new();
+        for prefix in ["u:", "u#"] {
+            let stored = storage
+                .list_with_options(ListOptions::new().prefix(prefix))
+                .await?;
+            for entry in stored.entries() {
+                let pair = worker::js_sys::Array::from(&entry?);
+                if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string())
+                {
+                    if let Ok(ledger) = serde_json::from_str::<UnitLedger>(&text) {
+                        ledgers.insert(key, ledger);
+                    }
+                }
+            }
+        }
+        let stored = storage
+            .list_with_options(ListOptions::new().prefix("p:"))
+            .await?;
+        let mut payloads = self.payloads.borrow_mut();
+        for entry in stored.entries() {
+            let pair = worker::js_sys::Array::from(&entry?);
+            if let (Some(key), Some(at)) = (pair.get(0).as_string(), pair.get(1).as_f64()) {
+                payloads.insert(key[2..].to_owned(), at as i64);
+            }
+        }
+        *self.ledgers.borrow_mut() = Some(ledgers);
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        payload_id: Option<String>,
+        batch: CounterBatch,
+        now: i64,
+    ) -> Result<Value> {
+        if let Some(id) = &payload_id {
+            if self.payloads.borrow().contains_key(id) {
+                return Ok(json!({"duplicate": true, "exposures": 0, "conversions": 0}));
+            }
+        }
+        // Apply to the in-memory ledgers, then persist the touched ones with the payload ID.
+        let mut touched: BTreeMap<String, UnitLedger> = BTreeMap::new();
+        {
+            let mut guard = self.ledgers.borrow_mut();
+            let ledgers = guard.get_or_insert_with(HashMap::new);
+            for e in &batch.exposures {
+                let key = unit_storage_key(&e.unit);
+                let ledger = ledgers.entry(key.clone()).or_default();
+                ledger.expose(edge_exp_core::Exposure {
+                    at: e.at,
+                    variation: e.variation,
+                });
+                touched.insert(key, ledger.clone());
+            }
+            for c in &batch.conversions {
+                let key = unit_storage_key(&c.unit);
+                let ledger = ledgers.entry(key.clone()).or_default();
+                ledger.convert(&c.metric, c.at, c.value);
+                touched.insert(key, ledger.clone());
+            }
+        }
+        let storage = self.state.storage();
+        for (key, ledger) in &touched {
+            storage.put(key, serde_json::to_string(ledger)?).await?;
+        }
+        if let Some(id) = payload_id {
+            storage.put(&format!("p:{id}"), now as f64).await?;
+            let stale: Vec<String> = {
+                let mut payloads = self.payloads.borrow_mut();
+                payloads.insert(id, now);
+                let stale: Vec<String> = payloads
+                    .iter()
+                    .filter(|(_, at)| now - **at > PAYLOAD_MEMORY_MS)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in &stale {
+                    payloads.remove(k);
+                }
+                stale
+            };
+            for k in stale {
+                storage.delete(&format!("p:{k}")).await?;
+            }
+        }
+        Ok(
+            json!({"duplicate": false, "exposures": batch.exposures.len(), "conversions": batch.conversions.len()}),
+        )
+    }
+}
