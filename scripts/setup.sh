@@ -4,6 +4,9 @@
 # Nothing is downloaded from outside the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --browser: also install Debian's Chromium (headless browser tests; `npm test` passes it).
+WANT_BROWSER=0
+[ "${1:-}" = "--browser" ] && WANT_BROWSER=1
 
 WORKER_BUILD_VERSION=0.8.7
 step() { printf '\n== %s\n' "$*"; }
@@ -46,4 +49,11 @@ if ! .venv/bin/python -c "import launchdarkly_api, sys; sys.exit(launchdarkly_ap
   step "installing launchdarkly-api $LD_API_VERSION into .venv"
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "launchdarkly-api==$LD_API_VERSION"
+fi
+
+if [ "$WANT_BROWSER" = 1 ] && ! command -v chromium >/dev/null; then
+  step "installing Debian's chromium (headless browser tests)"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi

@@ -3,7 +3,7 @@
 # Worker, and run the end-to-end tests against the real `wrangler dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -1,0 +1,70 @@
+// The results dashboard in real headless Chromium: it lists experiments, shows per-variation
+// bars with intervals and the probability to beat baseline, and refreshes while events arrive.
+// Screenshot: test-artifacts/dashboard.png.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { useWorker, request, post } from './support/worker.mjs';
+import { launch, ARTIFACTS } from './support/browser.mjs';
+
+const ctx = useWorker();
+let browser;
+const W = () => ctx.creds.API_TOKEN;
+const envPath = (p) => `${ctx.base}/api/v2/projects/default/environments/production${p}`;
+
+describe('dashboard', () => {
+before(async () => {
+  browser = await launch();
+  const ok = async (method, url, body) => {
+    const r = await request(method, url, { token: W(), body });
+    assert.ok(r.status < 300, JSON.stringify(r.body));
+    return r.body;
+  };
+  await ok('POST', `${ctx.base}/api/v2/flags/default`, { key: 'hero', variations: [{ value: 'Old' }, { value: 'New' }],
+    environments: { production: { on: true, fallthrough: { rollout: { kind: 'experiment', seed: 3, variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } } });
+  await ok('POST', `${ctx.base}/api/v2/metrics/default`, { key: 'signup', kind: 'custom', eventKey: 'signup' });
+  await ok('POST', envPath('/experiments'), { key: 'hero-test', name: 'Hero headline', flagKey: 'hero', metrics: [{ key: 'signup', primary: true }] });
+  const started = await ok('PATCH', envPath('/experiments/hero-test'), { instructions: [{ kind: 'startIteration' }] });
+  const t = started.currentIteration.startedAt + 1;
+  const events = [];
+  for (let i = 0; i < 400; i++) {
+    const v = i % 2;
+    events.push({ kind: 'feature', key: 'hero', creationDate: t, variation: v, contextKeys: { user: `d-${i}` } });
+    if (i % 10 < (v ? 4 : 2)) events.push({ kind: 'custom', key: 'signup', creationDate: t + 1, contextKeys: { user: `d-${i}` } });
+  }
+  for (let i = 0; i < events.length; i += 100) await post(`${ctx.base}/bulk`, events.slice(i, i + 100), { Authorization: ctx.creds.SDK_KEY });
+});
+
+after(async () => { await browser?.close(); });
+
+it('shows per-variation results and refreshes as events arrive', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${ctx.base}/dashboard.html#token=${ctx.creds.API_READER_TOKEN}`);
+  await page.locator('#table tbody tr').nth(1).waitFor();
+  assert.equal(await page.locator('#experiment').inputValue(), 'hero-test');
+  const rows = await page.locator('#table tbody tr').allInnerTexts();
+  assert.match(rows[0], /Variation 0\s+200\s+200\s+20\.00% \(40\)/);
+  assert.match(rows[1], /Variation 1\s+200\s+200\s+40\.00% \(80\)/);
+  assert.match(rows[1], /\+100\.0%/, 'relative difference shown');
+  assert.equal(await page.locator('#chart rect').count(), 2, 'one bar per variation');
+  assert.equal(await page.locator('#status').innerText(), 'running');
+  assert.match(await page.locator('#srm').innerText(), /Sample ratio OK/);
+
+  // More conversions arrive; the page refreshes on its own.
+  const t = Date.now();
+  const more = Array.from({ length: 40 }, (_, i) => ({ kind: 'custom', key: 'signup', creationDate: t, contextKeys: { user: `d-${i * 10 + 5}` } }));
+  await post(`${ctx.base}/bulk`, more, { Authorization: ctx.creds.SDK_KEY });
+  await page.waitForFunction(() => /\(120\)/.test(document.querySelector('#table tbody tr:nth-child(2)')?.innerText ?? ''), null, { timeout: 15_000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+it('explains a missing or wrong token', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${ctx.base}/dashboard.html#token=api-wrong`);
+  await page.locator('#message.error').waitFor();
+  assert.match(await page.locator('#message').innerText(), /unknown API access token/);
+});
+});
