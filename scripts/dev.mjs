@@ -20,6 +20,8 @@ Edge experimentation Worker running on ${worker.base}
   server SDK events       POST ${worker.base}/bulk
   browser SDK events      POST ${worker.base}/events/bulk/${creds.CLIENT_SIDE_ID}
   demo page               ${worker.base}/
+  results dashboard       ${worker.base}/dashboard.html#token=${creds.API_READER_TOKEN}
+  demo experiment         default / production / demo-headline-test (flag demo-headline)
 
 Point a LaunchDarkly SDK's events URI at ${worker.base}. Ctrl-C stops.
 `);
