@@ -30,7 +30,21 @@ function payload(seq, repeat) {
   return JSON.stringify(events);
 }
 
-async function drive(url, headers, { repeat = false } = {}) {
+/** Conversion-heavy payload for a running experiment: 20 exposures + 80 conversions. */
+function conversionPayload(seq, startedAt) {
+  const t = Math.max(Date.now(), startedAt + 1);
+  const events = [];
+  for (let i = 0; i < 20; i++) {
+    const key = `conv-${(seq * 20 + i) % USERS}`;
+    events.push({ kind: 'feature', creationDate: t, key: 'bench-exp-flag', variation: (seq + i) % 2, contextKeys: { user: key } });
+  }
+  for (let i = 0; i < 80; i++) {
+    events.push({ kind: 'custom', creationDate: t, key: 'bench-purchase', contextKeys: { user: `conv-${(seq * 80 + i) % USERS}` }, metricValue: i % 7 });
+  }
+  return JSON.stringify(events);
+}
+
+async function drive(url, headers, { repeat = false, make } = {}) {
   const latencies = [];
   let events = 0;
   let errors = 0;
@@ -38,7 +52,7 @@ async function drive(url, headers, { repeat = false } = {}) {
   const end = Date.now() + SECONDS * 1000;
   await Promise.all(Array.from({ length: SENDERS }, async () => {
     while (Date.now() < end) {
-      const body = payload(seq++, repeat);
+      const body = make ? make(seq++) : payload(seq++, repeat);
       const start = performance.now();
       try {
         const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
@@ -66,6 +80,20 @@ async function startBaseline() {
   return { base, stop: () => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } rmSync(dir, { recursive: true, force: true }); } };
 }
 
+async function seedExperiment(base, creds) {
+  const call = async (method, path, body) => {
+    const r = await fetch(`${base}${path}`, { method, headers: { Authorization: creds.API_TOKEN, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (r.status >= 300 && r.status !== 409) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  await call('POST', '/api/v2/flags/default', { key: 'bench-exp-flag', environments: { production: { on: true,
+    fallthrough: { rollout: { kind: 'experiment', seed: 1, variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } } });
+  await call('POST', '/api/v2/metrics/default', { key: 'bench-revenue', kind: 'custom', eventKey: 'bench-purchase', isNumeric: true, unitAggregationType: 'sum' });
+  await call('POST', '/api/v2/projects/default/environments/production/experiments', { key: 'bench-exp', flagKey: 'bench-exp-flag', metrics: [{ key: 'bench-revenue' }] });
+  const started = await call('PATCH', '/api/v2/projects/default/environments/production/experiments/bench-exp', { instructions: [{ kind: 'startIteration' }] });
+  return started.currentIteration.startedAt;
+}
+
 const fmt = (r) => `${r.eventsPerSecond.toFixed(0).padStart(8)} events/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   (${r.requests} requests, ${r.errors} errors)`;
 
 const creds = devVars();
@@ -85,6 +113,12 @@ try {
   console.log(`JS baseline (parse + 1 KV read/event):          ${fmt(base)}`);
   console.log(`ratio vs baseline, new exposures:   ${(fresh.eventsPerSecond / base.eventsPerSecond).toFixed(2)}  (target >= 0.8)`);
   console.log(`ratio vs baseline, known exposures: ${(repeat.eventsPerSecond / base.eventsPerSecond).toFixed(2)}`);
+
+  // Conversion-heavy load through to an experiment's counter (Durable Object).
+  const startedAt = await seedExperiment(worker.base, creds);
+  const conv = await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY, 'X-LaunchDarkly-Payload-ID': '' }, { make: (n) => conversionPayload(n, startedAt) });
+  console.log(`edge-exp, conversions to a running experiment:  ${fmt(conv)}`);
+  console.log(`ratio vs baseline, conversion-heavy: ${(conv.eventsPerSecond / base.eventsPerSecond).toFixed(2)}`);
 } finally {
   await worker.stop();
   baseline.stop();
