@@ -7,4 +7,5 @@ export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 worker-build --release
+bash scripts/build-snippet.sh
 printf 'worker wasm: %s bytes\n' "$(stat -c %s build/index_bg.wasm 2>/dev/null || find build -name '*.wasm' -exec stat -c %s {} +)"

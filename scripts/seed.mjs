@@ -8,14 +8,15 @@ const DEMO_FLAG = {
     variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } },
 };
 const DEMO_METRICS = [
-  { key: 'demo-buy-click', name: 'Buy button clicks', kind: 'click', selector: '#buy, .buy', urls: [{ kind: 'substring', substring: '/' }] },
-  { key: 'demo-checkout-view', name: 'Checkout page views', kind: 'pageview', urls: [{ kind: 'substring', substring: '/checkout' }] },
+  { key: 'demo-buy-click', name: 'Buy clicks per visitor', kind: 'click', selector: '#buy, .buy', unitAggregationType: 'sum', urls: [{ kind: 'substring', substring: '/' }] },
+  { key: 'demo-checkout-view', name: 'Reached checkout', kind: 'pageview', urls: [{ kind: 'substring', substring: '/checkout' }] },
+  { key: 'demo-checkout-pageviews', name: 'Checkout page views per visitor', kind: 'pageview', unitAggregationType: 'sum', urls: [{ kind: 'substring', substring: '/checkout' }] },
   { key: 'demo-revenue', name: 'Revenue per visitor', kind: 'custom', eventKey: 'purchase', isNumeric: true, unit: 'EUR', unitAggregationType: 'sum' },
 ];
 const DEMO_EXPERIMENT = {
   key: 'demo-headline-test', name: 'Demo: headline', flagKey: 'demo-headline', randomizationUnit: 'user',
   hypothesis: 'A bolder headline sends more visitors to checkout',
-  metrics: [{ key: 'demo-checkout-view', primary: true }, { key: 'demo-buy-click' }, { key: 'demo-revenue' }],
+  metrics: [{ key: 'demo-checkout-view', primary: true }, { key: 'demo-buy-click' }, { key: 'demo-checkout-pageviews' }, { key: 'demo-revenue' }],
 };
 
 export async function seed(base, creds) {

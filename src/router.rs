@@ -59,6 +59,11 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
             let tenant = auth::client_side_id(env, client_side_id).await?;
             events::ingest(req, env, &tenant, Source::Sdk).await
         }
+        // The demo pages' configuration: the seed environment's public client-side ID.
+        ["demo", "config.json"] => {
+            let id = env.var("CLIENT_SIDE_ID").map(|v| v.to_string()).unwrap_or_default();
+            Ok(crate::http::json(200, &serde_json::json!({"clientSideId": id})))
+        }
         ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
         // Diagnostics are accepted and ignored.
         ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {

@@ -83,7 +83,8 @@ impl MetricSnapshot {
                 aggregation: s.unit_aggregation_type,
                 default: (!s.event_default.disabled).then_some(s.event_default.value),
             }
-        } else if s.kind == MetricKind::Custom && s.unit_aggregation_type == UnitAggregation::Sum {
+        } else if s.unit_aggregation_type == UnitAggregation::Sum {
+            // Conversion metrics of any kind: `sum` counts events per unit (clicks, page views).
             Measure::Count
         } else {
             Measure::Binary
@@ -705,6 +706,8 @@ mod tests {
         assert_eq!(binary.measure, Measure::Binary);
         assert_eq!(count.measure, Measure::Count);
         assert_eq!(click.measure, Measure::Binary);
+        let click_count = snap(json!({"key":"k","kind":"click","selector":"#b","unitAggregationType":"sum","urls":[{"kind":"substring","substring":"/"}]}));
+        assert_eq!(click_count.measure, Measure::Count);
         assert_eq!(click.event_key, "k", "goals are keyed by metric key");
 
         let mut u = UnitLedger::default();

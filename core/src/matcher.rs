@@ -56,8 +56,18 @@ impl UrlMatcher {
         }
     }
 
-    /// Does this matcher match the page at `href`?
+    /// Does this matcher match the page at `href`? (Regexes with `regex_lite`.)
     pub fn matches(&self, href: &str) -> bool {
+        self.matches_with(href, |pattern, text| {
+            regex_lite::Regex::new(pattern)
+                .map(|re| re.is_match(text))
+                .unwrap_or(false)
+        })
+    }
+
+    /// [`matches`](Self::matches) with the regex search supplied by the caller: the browser
+    /// snippet uses the page's own JavaScript `RegExp`, as LaunchDarkly's SDK does.
+    pub fn matches_with(&self, href: &str, regex_search: impl Fn(&str, &str) -> bool) -> bool {
         let parts = Href::split(href);
         match self {
             UrlMatcher::Exact { url } => equal_allowing_slash(href, url),
@@ -65,9 +75,7 @@ impl UrlMatcher {
             UrlMatcher::Substring { substring } => {
                 parts.canonical(true).contains(substring.as_str())
             }
-            UrlMatcher::Regex { pattern } => regex_lite::Regex::new(pattern)
-                .map(|re| re.is_match(&parts.canonical(true)))
-                .unwrap_or(false),
+            UrlMatcher::Regex { pattern } => regex_search(pattern, &parts.canonical(true)),
         }
     }
 }
@@ -129,6 +137,11 @@ impl Goal {
     /// Does the page at `href` match any of this goal's URLs? (No URLs: never.)
     pub fn matches_page(&self, href: &str) -> bool {
         self.urls.iter().any(|m| m.matches(href))
+    }
+
+    /// [`matches_page`](Self::matches_page) with a caller-supplied regex search.
+    pub fn matches_page_with(&self, href: &str, regex_search: impl Fn(&str, &str) -> bool) -> bool {
+        self.urls.iter().any(|m| m.matches_with(href, &regex_search))
     }
 }
 

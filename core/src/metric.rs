@@ -551,8 +551,12 @@ impl Metric {
             MetricKind::Click => {
                 put("urls", json!(s.urls));
                 put("selector", json!(s.selector));
+                put("unitAggregationType", json!(s.unit_aggregation_type));
             }
-            MetricKind::Pageview => put("urls", json!(s.urls)),
+            MetricKind::Pageview => {
+                put("urls", json!(s.urls));
+                put("unitAggregationType", json!(s.unit_aggregation_type));
+            }
         }
         rep
     }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the browser snippet (snippet/) to www/snippet/: cargo (opt-level z, LTO) → wasm-bindgen
+# (--target web) → wasm-opt -Oz. Prints its gzip -9 size next to LaunchDarkly's browser SDK bundle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -p edge-exp-snippet --target wasm32-unknown-unknown --release --quiet
+out=www/snippet
+rm -rf "$out" && mkdir -p "$out"
+wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name edge-exp \
+  target/wasm32-unknown-unknown/release/edge_exp_snippet.wasm
+node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
+  "$out/edge-exp_bg.wasm" -o "$out/edge-exp_bg.wasm"
+node scripts/snippet-size.mjs
