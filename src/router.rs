@@ -61,8 +61,14 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         }
         // The demo pages' configuration: the seed environment's public client-side ID.
         ["demo", "config.json"] => {
-            let id = env.var("CLIENT_SIDE_ID").map(|v| v.to_string()).unwrap_or_default();
-            Ok(crate::http::json(200, &serde_json::json!({"clientSideId": id})))
+            let id = env
+                .var("CLIENT_SIDE_ID")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            Ok(crate::http::json(
+                200,
+                &serde_json::json!({"clientSideId": id}),
+            ))
         }
         ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
         // Diagnostics are accepted and ignored.

@@ -706,7 +706,9 @@ mod tests {
         assert_eq!(binary.measure, Measure::Binary);
         assert_eq!(count.measure, Measure::Count);
         assert_eq!(click.measure, Measure::Binary);
-        let click_count = snap(json!({"key":"k","kind":"click","selector":"#b","unitAggregationType":"sum","urls":[{"kind":"substring","substring":"/"}]}));
+        let click_count = snap(
+            json!({"key":"k","kind":"click","selector":"#b","unitAggregationType":"sum","urls":[{"kind":"substring","substring":"/"}]}),
+        );
         assert_eq!(click_count.measure, Measure::Count);
         assert_eq!(click.event_key, "k", "goals are keyed by metric key");
 

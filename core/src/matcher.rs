@@ -108,7 +108,7 @@ impl<'a> Href<'a> {
     /// the fragment contains `/`.
     fn canonical(&self, keep_path_fragment: bool) -> std::borrow::Cow<'a, str> {
         if keep_path_fragment && self.fragment.contains('/') {
-            std::borrow::Cow::Owned(format!("{}{}", self.base, self.fragment))
+            std::borrow::Cow::Owned([self.base, self.fragment].concat())
         } else {
             std::borrow::Cow::Borrowed(self.base)
         }
@@ -141,7 +141,9 @@ impl Goal {
 
     /// [`matches_page`](Self::matches_page) with a caller-supplied regex search.
     pub fn matches_page_with(&self, href: &str, regex_search: impl Fn(&str, &str) -> bool) -> bool {
-        self.urls.iter().any(|m| m.matches_with(href, &regex_search))
+        self.urls
+            .iter()
+            .any(|m| m.matches_with(href, &regex_search))
     }
 }
 

@@ -28,13 +28,22 @@ pub fn parse(items: &Array) -> Vec<Goal> {
                     Some(match s("kind")?.as_str() {
                         "exact" => UrlMatcher::Exact { url: s("url")? },
                         "canonical" => UrlMatcher::Canonical { url: s("url")? },
-                        "substring" => UrlMatcher::Substring { substring: s("substring")? },
-                        "regex" => UrlMatcher::Regex { pattern: s("pattern")? },
+                        "substring" => UrlMatcher::Substring {
+                            substring: s("substring")?,
+                        },
+                        "regex" => UrlMatcher::Regex {
+                            pattern: s("pattern")?,
+                        },
                         _ => return None,
                     })
                 })
                 .collect();
-            Some(Goal { key, kind, urls, selector: get(&g, "selector").as_string() })
+            Some(Goal {
+                key,
+                kind,
+                urls,
+                selector: get(&g, "selector").as_string(),
+            })
         })
         .collect()
 }
@@ -42,8 +51,11 @@ pub fn parse(items: &Array) -> Vec<Goal> {
 /// JavaScript `RegExp` search, as LaunchDarkly's SDK does it; a pattern the browser rejects
 /// matches nothing.
 fn js_regex_search(pattern: &str, text: &str) -> bool {
-    let ctor: JsValue = Reflect::get(&js_sys::global(), &JsValue::from_str("RegExp")).unwrap_or(JsValue::UNDEFINED);
-    let Ok(ctor) = ctor.dyn_into::<Function>() else { return false };
+    let ctor: JsValue =
+        Reflect::get(&js_sys::global(), &JsValue::from_str("RegExp")).unwrap_or(JsValue::UNDEFINED);
+    let Ok(ctor) = ctor.dyn_into::<Function>() else {
+        return false;
+    };
     Reflect::construct(&ctor, &Array::of1(&JsValue::from_str(pattern)))
         .ok()
         .and_then(|re| re.dyn_into::<RegExp>().ok())
@@ -76,7 +88,12 @@ fn location_changed() {
 }
 
 fn on_click(event: web_sys::Event) {
-    let Some(target) = event.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok()) else { return };
+    let Some(target) = event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
+    else {
+        return;
+    };
     // A click on a text node starts at its parent element.
     let element = match target.dyn_ref::<web_sys::Element>() {
         Some(e) => Some(e.clone()),
@@ -93,7 +110,11 @@ fn on_click(event: web_sys::Event) {
                 let selector = g.selector.as_deref()?;
                 // `closest` finds the element itself or its nearest matching ancestor: one hit per
                 // goal, never one per matching ancestor. An invalid selector matches nothing.
-                element.closest(selector).ok().flatten().map(|_| (g.key.clone(), selector.to_owned()))
+                element
+                    .closest(selector)
+                    .ok()
+                    .flatten()
+                    .map(|_| (g.key.clone(), selector.to_owned()))
             })
             .collect();
         for (key, selector) in hits {
@@ -104,22 +125,30 @@ fn on_click(event: web_sys::Event) {
 
 /// Wrap `history[name]` so single-page navigations are noticed.
 fn patch_history(history: &web_sys::History, name: &str) {
-    let Ok(original) = Reflect::get(history, &JsValue::from_str(name)).and_then(|f| f.dyn_into::<Function>()) else {
+    let Ok(original) =
+        Reflect::get(history, &JsValue::from_str(name)).and_then(|f| f.dyn_into::<Function>())
+    else {
         return;
     };
     let target = history.clone();
-    let wrapper = Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> JsValue>::new(move |a: JsValue, b: JsValue, c: JsValue| {
-        let result = original.call3(&target, &a, &b, &c).unwrap_or(JsValue::UNDEFINED);
-        location_changed();
-        result
-    });
+    let wrapper = Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> JsValue>::new(
+        move |a: JsValue, b: JsValue, c: JsValue| {
+            let result = original
+                .call3(&target, &a, &b, &c)
+                .unwrap_or(JsValue::UNDEFINED);
+            location_changed();
+            result
+        },
+    );
     set(history, name, wrapper.as_ref());
     wrapper.forget(); // lives as long as the page
 }
 
 /// Install the listeners and send the first page views.
 pub fn start() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     if let Ok(history) = window.history() {
         patch_history(&history, "pushState");
         patch_history(&history, "replaceState");
@@ -131,7 +160,11 @@ pub fn start() {
     if let Some(document) = window.document() {
         let click = Closure::<dyn FnMut(web_sys::Event)>::new(on_click);
         // Capture phase: seen even if the page stops propagation.
-        let _ = document.add_event_listener_with_callback_and_bool("click", click.as_ref().unchecked_ref(), true);
+        let _ = document.add_event_listener_with_callback_and_bool(
+            "click",
+            click.as_ref().unchecked_ref(),
+            true,
+        );
         click.forget();
     }
     page_views();

@@ -10,6 +10,13 @@
 //! Nothing here throws into the page: bad arguments log a console error and are ignored.
 //! URL matching is `edge_exp_core::matcher`, shared with the Worker.
 
+// The page runs the snippet on one thread, which `AssumeSingleThreaded` requires.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: wasm32-unknown-unknown without the atomics feature has no threads.
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 mod goals;
 mod send;
 mod state;
@@ -19,12 +26,30 @@ use state::{with_state, Options, State};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+// No `format!` anywhere in the snippet: it would pull Rust's formatting machinery into the wasm.
+
+/// Concatenate string pieces.
+pub(crate) fn cat(parts: &[&str]) -> String {
+    parts.concat()
+}
+
 pub(crate) fn console_error(msg: &str) {
-    web_sys::console::error_1(&JsValue::from_str(&format!("[edge-exp] {msg}")));
+    web_sys::console::error_1(&JsValue::from_str(&cat(&["[edge-exp] ", msg])));
 }
 
 pub(crate) fn console_warn(msg: &str) {
-    web_sys::console::warn_1(&JsValue::from_str(&format!("[edge-exp] {msg}")));
+    web_sys::console::warn_1(&JsValue::from_str(&cat(&["[edge-exp] ", msg])));
+}
+
+/// Lowercase hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -129,7 +154,10 @@ pub fn track(event_key: JsValue, data: JsValue, metric_value: JsValue) {
         console_error("track: eventKey must be a non-empty string");
         return;
     };
-    if !metric_value.is_undefined() && !metric_value.is_null() && metric_value.as_f64().is_none_or(|v| !v.is_finite()) {
+    if !metric_value.is_undefined()
+        && !metric_value.is_null()
+        && metric_value.as_f64().is_none_or(|v| !v.is_finite())
+    {
         console_error("track: metricValue must be a finite number");
         return;
     }

@@ -9,7 +9,13 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
 
-fn request(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)], keepalive: bool) -> Option<Request> {
+fn request(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+    keepalive: bool,
+) -> Option<Request> {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(b) = body {
@@ -29,12 +35,22 @@ fn request(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]
 
 async fn fetch(req: &Request) -> Option<Response> {
     let window = web_sys::window()?;
-    JsFuture::from(window.fetch_with_request(req)).await.ok()?.dyn_into::<Response>().ok()
+    JsFuture::from(window.fetch_with_request(req))
+        .await
+        .ok()?
+        .dyn_into::<Response>()
+        .ok()
 }
 
 /// Fetch JSON (GET or REPORT). `None` on any failure.
 pub async fn fetch_json(method: &str, url: &str, body: Option<&str>) -> Option<JsValue> {
-    let req = request(method, url, body, &[("Content-Type", "application/json")], false)?;
+    let req = request(
+        method,
+        url,
+        body,
+        &[("Content-Type", "application/json")],
+        false,
+    )?;
     let resp = fetch(&req).await?;
     if !resp.ok() {
         return None;
@@ -56,8 +72,19 @@ fn payload_id() -> String {
     let _ = getrandom::getrandom(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40; // UUID v4
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    let h = crate::hex(&b);
+    let part = |from: usize, to: usize| h.get(from..to).unwrap_or("");
+    crate::cat(&[
+        part(0, 8),
+        "-",
+        part(8, 12),
+        "-",
+        part(12, 16),
+        "-",
+        part(16, 20),
+        "-",
+        part(20, 32),
+    ])
 }
 
 enum Outcome {
@@ -87,7 +114,7 @@ async fn post_once(url: &str, body: &str, id: &str, keepalive: bool) -> Outcome 
 /// Send everything queued. `unloading`: a keep-alive request, no retry (the page is going away).
 pub async fn flush(unloading: bool) -> bool {
     let Some((url, events)) = with_state(|s| {
-        let url = format!("{}/events/bulk/{}", s.options.events_url, s.client_side_id);
+        let url = crate::cat(&[&s.options.events_url, "/events/bulk/", &s.client_side_id]);
         (url, std::mem::take(&mut s.queue))
     }) else {
         return false;
@@ -97,7 +124,10 @@ pub async fn flush(unloading: bool) -> bool {
     }
     let n = events.len() as u32;
     let array: Array = events.into_iter().collect();
-    let Some(body) = js_sys::JSON::stringify(&array).ok().and_then(|j| j.as_string()) else {
+    let Some(body) = js_sys::JSON::stringify(&array)
+        .ok()
+        .and_then(|j| j.as_string())
+    else {
         return false;
     };
     let id = payload_id();
@@ -112,11 +142,14 @@ pub async fn flush(unloading: bool) -> bool {
             true
         }
         Outcome::Retry => {
-            console_warn(&format!("could not send {n} events (dropped after one retry)"));
+            console_warn("could not send events (dropped after one retry)");
             false
         }
         Outcome::Refused(status) => {
-            console_error(&format!("events refused with HTTP {status}: check the client-side ID; no more events will be sent"));
+            let _ = status;
+            console_error(
+                "events refused (HTTP 4xx): check the client-side ID; no more events will be sent",
+            );
             with_state(|s| s.disabled = true);
             false
         }
@@ -128,7 +161,10 @@ pub async fn flush(unloading: bool) -> bool {
 /// is going away, so there is no one to retry.
 fn flush_while_leaving() {
     let Some((url, events)) = with_state(|s| {
-        (format!("{}/events/bulk/{}", s.options.events_url, s.client_side_id), std::mem::take(&mut s.queue))
+        (
+            crate::cat(&[&s.options.events_url, "/events/bulk/", &s.client_side_id]),
+            std::mem::take(&mut s.queue),
+        )
     }) else {
         return;
     };
@@ -137,8 +173,15 @@ fn flush_while_leaving() {
     }
     let n = events.len() as u32;
     let array: Array = events.into_iter().collect();
-    let Some(body) = js_sys::JSON::stringify(&array).ok().and_then(|j| j.as_string()) else { return };
-    let Some(window) = web_sys::window() else { return };
+    let Some(body) = js_sys::JSON::stringify(&array)
+        .ok()
+        .and_then(|j| j.as_string())
+    else {
+        return;
+    };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let id = payload_id();
     let headers = [
         ("Content-Type", "application/json"),
@@ -150,7 +193,11 @@ fn flush_while_leaving() {
         let _ = window.fetch_with_request(&req);
         true
     });
-    let sent = started || window.navigator().send_beacon_with_opt_str(&url, Some(&body)).unwrap_or(false);
+    let sent = started
+        || window
+            .navigator()
+            .send_beacon_with_opt_str(&url, Some(&body))
+            .unwrap_or(false);
     if sent {
         with_state(|s| s.sent += n);
     }
@@ -164,11 +211,16 @@ fn flush_in_background(unloading: bool) {
 
 /// Flush every `flushInterval`, and with a keep-alive request when the page is hidden or left.
 pub fn start_timer() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let interval = with_state(|s| s.options.flush_interval_ms).unwrap_or(5000);
     let tick = Closure::<dyn FnMut()>::new(|| flush_in_background(false));
     let handle = window
-        .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), interval)
+        .set_interval_with_callback_and_timeout_and_arguments_0(
+            tick.as_ref().unchecked_ref(),
+            interval,
+        )
         .ok();
     tick.forget();
     with_state(|s| s.timer = handle);
@@ -183,7 +235,8 @@ pub fn start_timer() {
     });
     let _ = window.add_event_listener_with_callback("pagehide", leaving.as_ref().unchecked_ref());
     if let Some(d) = window.document() {
-        let _ = d.add_event_listener_with_callback("visibilitychange", leaving.as_ref().unchecked_ref());
+        let _ = d
+            .add_event_listener_with_callback("visibilitychange", leaving.as_ref().unchecked_ref());
     }
     leaving.forget();
 }

@@ -19,14 +19,24 @@ impl Options {
         let origin = web_sys::window()
             .and_then(|w| w.location().origin().ok())
             .unwrap_or_default();
-        let string = |k: &str| get(o, k).as_string().map(|s| s.trim_end_matches('/').to_owned());
+        let string = |k: &str| {
+            get(o, k)
+                .as_string()
+                .map(|s| s.trim_end_matches('/').to_owned())
+        };
         let base_url = string("baseUrl").unwrap_or(origin);
         Options {
             events_url: string("eventsUrl").unwrap_or_else(|| base_url.clone()),
             base_url,
-            flush_interval_ms: get(o, "flushInterval").as_f64().filter(|v| *v >= 100.0).map_or(5000, |v| v as i32),
+            flush_interval_ms: get(o, "flushInterval")
+                .as_f64()
+                .filter(|v| *v >= 100.0)
+                .map_or(5000, |v| v as i32),
             send_events_on_all_flags: get(o, "sendEventsOnAllFlags").as_bool().unwrap_or(true),
-            capacity: get(o, "capacity").as_f64().filter(|v| *v >= 1.0).map_or(100, |v| v as usize),
+            capacity: get(o, "capacity")
+                .as_f64()
+                .filter(|v| *v >= 1.0)
+                .map_or(100, |v| v as usize),
         }
     }
 }
@@ -86,9 +96,11 @@ fn random_key() -> String {
     let mut buf = [0u8; 16];
     if getrandom::getrandom(&mut buf).is_err() {
         // No CSPRNG: fall back to time + Math.random (keys only need to be unique).
-        return format!("{:x}{:x}", now() as u64, (js_sys::Math::random() * 1e15) as u64);
+        let t = (now() as u64).to_le_bytes();
+        let r = ((js_sys::Math::random() * 1e15) as u64).to_le_bytes();
+        return crate::hex(&[t, r].concat());
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&buf)
 }
 
 /// Give an anonymous (or keyless) single context a key that survives reloads (localStorage), so a
@@ -99,8 +111,10 @@ fn fill_anonymous_key(ctx: &JsValue, kind: &str) {
         return;
     }
     let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-    let slot = format!("edge-exp:anonymous:{kind}");
-    let stored = storage.as_ref().and_then(|s| s.get_item(&slot).ok().flatten());
+    let slot = crate::cat(&["edge-exp:anonymous:", kind]);
+    let stored = storage
+        .as_ref()
+        .and_then(|s| s.get_item(&slot).ok().flatten());
     let key = stored.unwrap_or_else(|| {
         let k = random_key();
         if let Some(s) = &storage {
@@ -119,14 +133,20 @@ pub fn prepare_context(context: &JsValue) -> Option<JsValue> {
         return None;
     }
     let copy = js_sys::JSON::parse(&js_sys::JSON::stringify(context).ok()?.as_string()?).ok()?;
-    let kind = get(&copy, "kind").as_string().unwrap_or_else(|| "user".into());
+    let kind = get(&copy, "kind")
+        .as_string()
+        .unwrap_or_else(|| "user".into());
     if kind == "multi" {
         let kinds = Object::keys(&Object::from(copy.clone()));
         let mut any = false;
-        for k in kinds.iter().filter_map(|k| k.as_string()).filter(|k| k != "kind") {
+        for k in kinds
+            .iter()
+            .filter_map(|k| k.as_string())
+            .filter(|k| k != "kind")
+        {
             let part = get(&copy, &k);
             if !part.is_object() {
-                console_error(&format!("context.{k} must be an object"));
+                console_error(&crate::cat(&["context.", &k, " must be an object"]));
                 return None;
             }
             fill_anonymous_key(&part, &k);
@@ -152,13 +172,22 @@ pub fn prepare_context(context: &JsValue) -> Option<JsValue> {
 pub fn context_keys(ctx: &JsValue) -> JsValue {
     let out: JsValue = Object::new().into();
     if get(ctx, "kind").as_string().as_deref() == Some("multi") {
-        for k in Object::keys(&Object::from(ctx.clone())).iter().filter_map(|k| k.as_string()) {
+        for k in Object::keys(&Object::from(ctx.clone()))
+            .iter()
+            .filter_map(|k| k.as_string())
+        {
             if k != "kind" {
                 set(&out, &k, &get(&get(ctx, &k), "key"));
             }
         }
     } else {
-        set(&out, &get(ctx, "kind").as_string().unwrap_or_else(|| "user".into()), &get(ctx, "key"));
+        set(
+            &out,
+            &get(ctx, "kind")
+                .as_string()
+                .unwrap_or_else(|| "user".into()),
+            &get(ctx, "key"),
+        );
     }
     out
 }
@@ -229,7 +258,15 @@ impl State {
             set(&e, "variation", &variation);
         }
         let version = get(flag, "flagVersion");
-        set(&e, "version", &if version.is_undefined() { get(flag, "version") } else { version });
+        set(
+            &e,
+            "version",
+            &if version.is_undefined() {
+                get(flag, "version")
+            } else {
+                version
+            },
+        );
         if get(flag, "trackReason").as_bool().unwrap_or(false) {
             set(&e, "reason", &get(flag, "reason"));
         }
@@ -263,7 +300,8 @@ impl State {
 pub fn queue_identify() {
     with_state(|s| {
         let e = s.event("identify", "");
-        let _ = js_sys::Reflect::delete_property(&Object::from(e.clone()), &JsValue::from_str("key"));
+        let _ =
+            js_sys::Reflect::delete_property(&Object::from(e.clone()), &JsValue::from_str("key"));
         set(&e, "context", &s.context);
         s.enqueue(e);
     });
@@ -273,8 +311,16 @@ pub fn queue_identify() {
 pub async fn load_flags() -> bool {
     let Some((url, body)) = with_state(|s| {
         (
-            format!("{}/sdk/evalx/{}/context", s.options.base_url, s.client_side_id),
-            js_sys::JSON::stringify(&s.context).ok().and_then(|j| j.as_string()).unwrap_or_default(),
+            crate::cat(&[
+                &s.options.base_url,
+                "/sdk/evalx/",
+                &s.client_side_id,
+                "/context",
+            ]),
+            js_sys::JSON::stringify(&s.context)
+                .ok()
+                .and_then(|j| j.as_string())
+                .unwrap_or_default(),
         )
     }) else {
         return false;
@@ -292,15 +338,26 @@ pub async fn load_flags() -> bool {
 }
 
 pub async fn load_flags_and_goals() -> bool {
-    let goals_url = with_state(|s| format!("{}/sdk/goals/{}", s.options.base_url, s.client_side_id)).unwrap_or_default();
-    let (flags_ok, goals) = futures_join(load_flags(), crate::send::fetch_json("GET", &goals_url, None)).await;
-    let parsed = goals.map(|g| crate::goals::parse(&Array::from(&g))).unwrap_or_default();
+    let goals_url =
+        with_state(|s| crate::cat(&[&s.options.base_url, "/sdk/goals/", &s.client_side_id]))
+            .unwrap_or_default();
+    let (flags_ok, goals) = futures_join(
+        load_flags(),
+        crate::send::fetch_json("GET", &goals_url, None),
+    )
+    .await;
+    let parsed = goals
+        .map(|g| crate::goals::parse(&Array::from(&g)))
+        .unwrap_or_default();
     with_state(|s| s.goals = parsed);
     flags_ok
 }
 
 /// Await two futures concurrently (tiny, to avoid a futures dependency).
-async fn futures_join<A, B>(a: impl std::future::Future<Output = A>, b: impl std::future::Future<Output = B>) -> (A, B) {
+async fn futures_join<A, B>(
+    a: impl std::future::Future<Output = A>,
+    b: impl std::future::Future<Output = B>,
+) -> (A, B) {
     let pa = Box::pin(a);
     let pb = Box::pin(b);
     let (mut ra, mut rb) = (None, None);
@@ -319,10 +376,13 @@ async fn futures_join<A, B>(a: impl std::future::Future<Output = A>, b: impl std
                 pb = None;
             }
         }
-        if ra.is_some() && rb.is_some() {
-            std::task::Poll::Ready((ra.take().expect("ready"), rb.take().expect("ready")))
-        } else {
-            std::task::Poll::Pending
+        match (ra.take(), rb.take()) {
+            (Some(a), Some(b)) => std::task::Poll::Ready((a, b)),
+            (a, b) => {
+                ra = a;
+                rb = b;
+                std::task::Poll::Pending
+            }
         }
     })
     .await
