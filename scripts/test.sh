@@ -11,7 +11,10 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== native tests"
 cargo test --workspace --quiet
-echo "== building the Worker"
+echo "== snippet unit tests in headless Chromium (wasm-bindgen-test)"
+(cd snippet && CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" WASM_BINDGEN_TEST_TIMEOUT=120 \
+  cargo test --quiet --target wasm32-unknown-unknown)
+echo "== building the Worker and the snippet"
 bash scripts/build.sh
 echo "== end-to-end tests (wrangler dev)"
 node --test --test-reporter=spec tests/*.test.mjs

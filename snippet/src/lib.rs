@@ -20,6 +20,8 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 mod goals;
 mod send;
 mod state;
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;
 
 use js_sys::{Object, Promise, Reflect};
 use state::{with_state, Options, State};

@@ -87,6 +87,11 @@ fn payload_id() -> String {
     ])
 }
 
+#[cfg(all(test, target_arch = "wasm32"))]
+pub fn payload_id_for_tests() -> String {
+    payload_id()
+}
+
 enum Outcome {
     Accepted,
     Retry,
