@@ -13,7 +13,7 @@ echo "== native tests"
 cargo test --workspace --quiet
 echo "== snippet unit tests in headless Chromium (wasm-bindgen-test)"
 (cd snippet && CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" WASM_BINDGEN_TEST_TIMEOUT=120 \
-  cargo test --quiet --target wasm32-unknown-unknown)
+  cargo test --target wasm32-unknown-unknown 2>&1 | grep -v "^\s*Compiling")
 echo "== building the Worker and the snippet"
 bash scripts/build.sh
 echo "== end-to-end tests (wrangler dev)"

@@ -115,11 +115,7 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         ["v2", "event-data-import", project, env_key] => {
             post_only(&method)?;
             auth::api_token(req, env, Role::Writer).await?;
-            if !config::environment_exists(env, project, env_key).await? {
-                return Err(ApiError::NotFound(format!(
-                    "environment `{env_key}` in project `{project}` not found"
-                )));
-            }
+            crate::routes::rest::require_environment(env, project, env_key).await?;
             let tenant = Tenant {
                 project: (*project).into(),
                 env: (*env_key).into(),

@@ -69,26 +69,25 @@ pub fn gamma_q(a: f64, x: f64) -> f64 {
     }
 }
 
-// Continued fraction for Q(a, x) (modified Lentz).
+/// One step of the modified Lentz algorithm for a continued fraction b0 + a1/(b1 + a2/(b2 + …)):
+/// updates `c` and `d` with term (a, b) and returns the factor to multiply the estimate by.
+fn lentz(a: f64, b: f64, c: &mut f64, d: &mut f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let guard = |v: f64| if v.abs() < TINY { TINY } else { v };
+    *d = 1.0 / guard(b + a * *d);
+    *c = guard(b + a / *c);
+    *d * *c
+}
+
+// Continued fraction for Q(a, x).
 fn gamma_q_cf(a: f64, x: f64) -> f64 {
-    let tiny = 1e-300;
-    let mut b = x + 1.0 - a;
-    let mut c = 1.0 / tiny;
-    let mut d = 1.0 / b;
+    let b0 = x + 1.0 - a;
+    let mut c = 1.0 / 1e-300;
+    let mut d = 1.0 / b0;
     let mut h = d;
     for i in 1..10_000 {
         let an = -(i as f64) * (i as f64 - a);
-        b += 2.0;
-        d = an * d + b;
-        if d.abs() < tiny {
-            d = tiny;
-        }
-        c = b + an / c;
-        if c.abs() < tiny {
-            c = tiny;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        let del = lentz(an, b0 + 2.0 * i as f64, &mut c, &mut d);
         h *= del;
         if (del - 1.0).abs() < 1e-16 {
             break;
@@ -128,42 +127,29 @@ pub fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
     }
 }
 
-// Continued fraction for the incomplete beta (modified Lentz).
+// Continued fraction for the incomplete beta.
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
-    let tiny = 1e-300;
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    // First term (Numerical Recipes' betacf): c = 1, d = 1 / (1 − (a+b)x/(a+1)).
+    let first = 1.0 - qab * x / qap;
     let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < tiny {
-        d = tiny;
-    }
-    d = 1.0 / d;
+    let mut d = 1.0 / if first.abs() < 1e-300 { 1e-300 } else { first };
     let mut h = d;
     for m in 1..10_000 {
         let m = m as f64;
         let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < tiny {
-            d = tiny;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < tiny {
-            c = tiny;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < tiny {
-            d = tiny;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < tiny {
-            c = tiny;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        h *= lentz(
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            1.0,
+            &mut c,
+            &mut d,
+        );
+        let del = lentz(
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+            1.0,
+            &mut c,
+            &mut d,
+        );
         h *= del;
         if (del - 1.0).abs() < 1e-16 {
             break;

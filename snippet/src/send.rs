@@ -116,25 +116,30 @@ async fn post_once(url: &str, body: &str, id: &str, keepalive: bool) -> Outcome 
     }
 }
 
-/// Send everything queued. `unloading`: a keep-alive request, no retry (the page is going away).
-pub async fn flush(unloading: bool) -> bool {
-    let Some((url, events)) = with_state(|s| {
+/// Take the queue as a payload: (events URL, JSON body, number of events). `None` when there is
+/// no client; `n == 0` when there is nothing to send.
+fn take_batch() -> Option<(String, String, u32)> {
+    let (url, events) = with_state(|s| {
         let url = crate::cat(&[&s.options.events_url, "/events/bulk/", &s.client_side_id]);
         (url, std::mem::take(&mut s.queue))
-    }) else {
-        return false;
-    };
+    })?;
     if events.is_empty() {
-        return true;
+        return Some((url, String::new(), 0));
     }
     let n = events.len() as u32;
     let array: Array = events.into_iter().collect();
-    let Some(body) = js_sys::JSON::stringify(&array)
-        .ok()
-        .and_then(|j| j.as_string())
-    else {
+    let body = js_sys::JSON::stringify(&array).ok()?.as_string()?;
+    Some((url, body, n))
+}
+
+/// Send everything queued. `unloading`: a keep-alive request, no retry (the page is going away).
+pub async fn flush(unloading: bool) -> bool {
+    let Some((url, body, n)) = take_batch() else {
         return false;
     };
+    if n == 0 {
+        return true;
+    }
     let id = payload_id();
     let mut outcome = post_once(&url, &body, &id, unloading).await;
     if matches!(outcome, Outcome::Retry) && !unloading {
@@ -165,25 +170,12 @@ pub async fn flush(unloading: bool) -> bool {
 /// outlives the page (or `navigator.sendBeacon` if `fetch` is refused). Fire and forget: the page
 /// is going away, so there is no one to retry.
 fn flush_while_leaving() {
-    let Some((url, events)) = with_state(|s| {
-        (
-            crate::cat(&[&s.options.events_url, "/events/bulk/", &s.client_side_id]),
-            std::mem::take(&mut s.queue),
-        )
-    }) else {
+    let Some((url, body, n)) = take_batch() else {
         return;
     };
-    if events.is_empty() {
+    if n == 0 {
         return;
     }
-    let n = events.len() as u32;
-    let array: Array = events.into_iter().collect();
-    let Some(body) = js_sys::JSON::stringify(&array)
-        .ok()
-        .and_then(|j| j.as_string())
-    else {
-        return;
-    };
     let Some(window) = web_sys::window() else {
         return;
     };

@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::http::{json, now_ms};
 use crate::routes::auth;
-use crate::store::{self, config, config::Role, exposures};
+use crate::store::{self, config::Role, exposures};
 use edge_exp_core::keys;
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -27,12 +27,7 @@ pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<R
             ))
         })?,
     };
-    if !config::environment_exists(env, q.project, q.env).await? {
-        return Err(ApiError::NotFound(format!(
-            "environment `{}` in project `{}` not found",
-            q.env, q.project
-        )));
-    }
+    crate::routes::rest::require_environment(env, q.project, q.env).await?;
     let store = store::kv(env, store::ATTRIBUTION_KV)?;
     let history = exposures::load(
         &store,

@@ -3,23 +3,13 @@
 
 use crate::error::ApiError;
 use crate::http::{json, now_ms};
-use crate::routes::{auth, body};
-use crate::store::config::{self, Role};
+use crate::routes::body;
+use crate::routes::rest::{authorize, reply, require_environment};
 use crate::store::counters::{self, CounterCommand};
 use crate::store::projects::{self, Command};
 use edge_exp_core::experiment::Experiment;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
-
-async fn require_environment(env: &Env, project: &str, env_key: &str) -> Result<(), ApiError> {
-    if config::environment_exists(env, project, env_key).await? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "environment `{env_key}` in project `{project}` not found"
-        )))
-    }
-}
 
 pub async fn collection(
     req: &mut Request,
@@ -27,13 +17,7 @@ pub async fn collection(
     project: &str,
     env_key: &str,
 ) -> Result<Response, ApiError> {
-    let method = req.method();
-    let role = match method {
-        Method::Get => Role::Reader,
-        Method::Post => Role::Writer,
-        _ => return Err(ApiError::MethodNotAllowed),
-    };
-    auth::api_token(req, env, role).await?;
+    let method = authorize(req, env, &[Method::Post]).await?;
     require_environment(env, project, env_key).await?;
     let command = if method == Method::Get {
         Command::ExperimentList {
@@ -48,8 +32,7 @@ pub async fn collection(
             now: now_ms(),
         }
     };
-    let r = projects::call(env, project, &command).await?;
-    Ok(json(r.status, &r.body))
+    Ok(reply(projects::call(env, project, &command).await?))
 }
 
 pub async fn item(
@@ -59,13 +42,7 @@ pub async fn item(
     env_key: &str,
     key: &str,
 ) -> Result<Response, ApiError> {
-    let method = req.method();
-    let role = match method {
-        Method::Get => Role::Reader,
-        Method::Patch => Role::Writer,
-        _ => return Err(ApiError::MethodNotAllowed),
-    };
-    auth::api_token(req, env, role).await?;
+    let method = authorize(req, env, &[Method::Patch]).await?;
     require_environment(env, project, env_key).await?;
     let command = if method == Method::Get {
         Command::ExperimentGet {
@@ -82,8 +59,7 @@ pub async fn item(
             now: now_ms(),
         }
     };
-    let r = projects::call(env, project, &command).await?;
-    Ok(json(r.status, &r.body))
+    Ok(reply(projects::call(env, project, &command).await?))
 }
 
 /// `GET .../experiments/{key}/results?metric={metricKey}&iteration={id}`; defaults: the primary
@@ -95,10 +71,7 @@ pub async fn results(
     env_key: &str,
     key: &str,
 ) -> Result<Response, ApiError> {
-    if req.method() != Method::Get {
-        return Err(ApiError::MethodNotAllowed);
-    }
-    auth::api_token(req, env, Role::Reader).await?;
+    authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
     let rep = projects::call_ok(
         env,

@@ -2,28 +2,14 @@
 //! `core::flag`, stored in the project's Durable Object.
 
 use crate::error::ApiError;
-use crate::http::{empty, json, now_ms};
-use crate::routes::{auth, body, metrics::require_project};
-use crate::store::config::Role;
-use crate::store::projects::{self, Command, Reply};
+use crate::http::now_ms;
+use crate::routes::body;
+use crate::routes::rest::{authorize, reply, require_project};
+use crate::store::projects::{self, Command};
 use worker::{Env, Method, Request, Response};
 
-fn reply(r: Reply) -> Response {
-    if r.status == 204 {
-        empty(204)
-    } else {
-        json(r.status, &r.body)
-    }
-}
-
 pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<Response, ApiError> {
-    let method = req.method();
-    let role = match method {
-        Method::Get => Role::Reader,
-        Method::Post => Role::Writer,
-        _ => return Err(ApiError::MethodNotAllowed),
-    };
-    auth::api_token(req, env, role).await?;
+    let method = authorize(req, env, &[Method::Post]).await?;
     require_project(env, project).await?;
     let command = if method == Method::Get {
         Command::FlagList {
@@ -45,13 +31,7 @@ pub async fn item(
     project: &str,
     key: &str,
 ) -> Result<Response, ApiError> {
-    let method = req.method();
-    let role = match method {
-        Method::Get => Role::Reader,
-        Method::Patch | Method::Delete => Role::Writer,
-        _ => return Err(ApiError::MethodNotAllowed),
-    };
-    auth::api_token(req, env, role).await?;
+    let method = authorize(req, env, &[Method::Patch, Method::Delete]).await?;
     require_project(env, project).await?;
     let command = match method {
         Method::Get => Command::FlagGet {

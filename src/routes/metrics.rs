@@ -2,53 +2,31 @@
 //! live in `core::metric`; the project's Durable Object applies them one request at a time.
 
 use crate::error::ApiError;
-use crate::http::{empty, header, json, now_ms};
-use crate::routes::{auth, body};
-use crate::store::config::{self, Role};
-use crate::store::projects::{self, Command, Reply};
+use crate::http::{header, now_ms};
+use crate::routes::body;
+use crate::routes::rest::{authorize, reply, require_project};
+use crate::store::projects::{self, Command};
 use edge_exp_core::metric::Integration;
 use worker::{Env, Method, Request, Response};
 
-pub async fn require_project(env: &Env, project: &str) -> Result<(), ApiError> {
-    if config::project_exists(env, project).await? {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!("project `{project}` not found")))
-    }
-}
-
-fn reply(r: Reply) -> Response {
-    if r.status == 204 {
-        empty(204)
-    } else {
-        json(r.status, &r.body)
-    }
-}
-
 /// `GET` (list) and `POST` (create) on `/api/v2/metrics/{projectKey}`.
 pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<Response, ApiError> {
-    let command = match req.method() {
-        Method::Get => {
-            auth::api_token(req, env, Role::Reader).await?;
-            require_project(env, project).await?;
-            Command::MetricList {
-                project: project.into(),
-                pairs: body::query_pairs(req)?,
-            }
+    let method = authorize(req, env, &[Method::Post]).await?;
+    require_project(env, project).await?;
+    let command = if method == Method::Get {
+        Command::MetricList {
+            project: project.into(),
+            pairs: body::query_pairs(req)?,
         }
-        Method::Post => {
-            auth::api_token(req, env, Role::Writer).await?;
-            require_project(env, project).await?;
-            Command::MetricCreate {
-                project: project.into(),
-                body: body::json(req).await?,
-                now: now_ms(),
-                integration: header(req, "User-Agent")
-                    .as_deref()
-                    .and_then(Integration::from_user_agent),
-            }
+    } else {
+        Command::MetricCreate {
+            project: project.into(),
+            body: body::json(req).await?,
+            now: now_ms(),
+            integration: header(req, "User-Agent")
+                .as_deref()
+                .and_then(Integration::from_user_agent),
         }
-        _ => return Err(ApiError::MethodNotAllowed),
     };
     Ok(reply(projects::call(env, project, &command).await?))
 }
@@ -60,13 +38,7 @@ pub async fn item(
     project: &str,
     key: &str,
 ) -> Result<Response, ApiError> {
-    let method = req.method();
-    let needed = match method {
-        Method::Get => Role::Reader,
-        Method::Patch | Method::Delete => Role::Writer,
-        _ => return Err(ApiError::MethodNotAllowed),
-    };
-    auth::api_token(req, env, needed).await?;
+    let method = authorize(req, env, &[Method::Patch, Method::Delete]).await?;
     require_project(env, project).await?;
     let command = match method {
         Method::Get => Command::MetricGet {

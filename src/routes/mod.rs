@@ -8,5 +8,6 @@ pub mod events;
 pub mod experiments;
 pub mod flags;
 pub mod metrics;
+pub mod rest;
 pub mod sdk;
 pub mod tokens;

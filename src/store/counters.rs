@@ -13,10 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use worker::{
-    durable_object, DurableObject, Env, ListOptions, Method, Request, RequestInit, Response,
-    Result, State,
-};
+use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State};
 
 pub const BINDING: &str = "EXPERIMENT_COUNTER";
 
@@ -47,18 +44,7 @@ pub async fn call(
     object: &str,
     command: &CounterCommand,
 ) -> std::result::Result<Value, ApiError> {
-    let stub = env
-        .durable_object(BINDING)?
-        .id_from_name(object)?
-        .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(command)?.into()));
-    let mut resp = stub
-        .fetch_with_request(Request::new_with_init("https://counter/command", &init)?)
-        .await?;
-    let status = resp.status_code();
-    let body: Value = resp.json().await?;
+    let (status, body) = super::call_object(env, BINDING, object, command).await?;
     if status < 300 {
         Ok(body)
     } else {

@@ -7,7 +7,8 @@ pub mod payloads;
 pub mod projects;
 
 use crate::error::ApiError;
-use worker::{Env, KvStore};
+use serde::Serialize;
+use worker::{Env, KvStore, Method, Request, RequestInit};
 
 /// Tenancy and credentials (projects, environments, hashed keys and tokens).
 pub const CONFIG_KV: &str = "CONFIG";
@@ -25,4 +26,25 @@ pub fn kv(env: &Env, binding: &str) -> Result<KvStore, ApiError> {
 pub fn kv_expiration(expires_at_ms: i64, now_ms: i64) -> u64 {
     let min = now_ms / 1000 + 61;
     (expires_at_ms / 1000 + 1).max(min).max(0) as u64
+}
+
+/// Send a JSON command to the Durable Object `name` of namespace `binding`; returns the status and
+/// JSON body it answered.
+pub async fn call_object(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    command: &impl Serialize,
+) -> Result<(u16, serde_json::Value), ApiError> {
+    let stub = env
+        .durable_object(binding)?
+        .id_from_name(name)?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(serde_json::to_string(command)?.into()));
+    let mut resp = stub
+        .fetch_with_request(Request::new_with_init("https://object/command", &init)?)
+        .await?;
+    Ok((resp.status_code(), resp.json().await?))
 }

@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use worker::{
-    durable_object, DurableObject, Env, ListOptions, Method, Request, RequestInit, Response,
-    Result, State, Storage,
+    durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
 };
 
 /// The binding name of the namespace in wrangler.toml.
@@ -140,16 +139,12 @@ pub async fn call(
     project: &str,
     command: &Command,
 ) -> std::result::Result<Reply, ApiError> {
-    let stub = env
-        .durable_object(BINDING)?
-        .id_from_name(project)?
-        .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(command)?.into()));
-    let req = Request::new_with_init("https://project-store/command", &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    Ok(resp.json::<Reply>().await?)
+    let (status, body) = super::call_object(env, BINDING, project, command).await?;
+    // The object answers 200 with a `Reply`; anything else is the runtime's own failure.
+    match serde_json::from_value::<Reply>(body.clone()) {
+        Ok(reply) if status == 200 => Ok(reply),
+        _ => Err(ApiError::from_reply(status.max(500), &body)),
+    }
 }
 
 /// `call`, turning a non-2xx reply into an error.
