@@ -72,7 +72,7 @@ async function startBaseline() {
   const dir = mkdtempSync(join(tmpdir(), 'edge-exp-baseline-'));
   const child = spawn('npx', ['wrangler', 'dev', '--config', 'bench/baseline/wrangler.toml', '--ip', '127.0.0.1',
     '--port', String(port), '--persist-to', dir, '--show-interactive-dev-session=false', '--log-level', 'warn'],
-  { cwd: ROOT, stdio: 'ignore', detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+  { cwd: ROOT, stdio: 'ignore', detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 240; i++) {
     try { await (await fetch(base, { method: 'POST', body: '[]' })).arrayBuffer(); break; } catch { await new Promise((r) => setTimeout(r, 250)); }

@@ -42,7 +42,8 @@ export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 6
   if (persistTo) args.push('--persist-to', persistTo);
   const child = spawn('npx', args, {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    // No network here: don't let Miniflare fetch request.cf data from Cloudflare (we don't use it).
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
