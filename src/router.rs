@@ -112,6 +112,9 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         ["api", "v2", "projects", project, "environments", env_key, "experiments", key, "results"] => {
             experiments::results(req, env, project, env_key, key).await
         }
+        ["api", "v2", "projects", project, "environments", env_key, "events", "recent"] => {
+            crate::routes::feed::recent(req, env, project, env_key).await
+        }
         ["v2", "event-data-import", project, env_key] => {
             post_only(&method)?;
             auth::api_token(req, env, Role::Writer).await?;

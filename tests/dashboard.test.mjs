@@ -57,6 +57,9 @@ it('shows per-variation results and refreshes as events arrive', async () => {
   const more = Array.from({ length: 40 }, (_, i) => ({ kind: 'custom', key: 'signup', creationDate: t, contextKeys: { user: `d-${i * 10 + 5}` } }));
   await post(`${ctx.base}/bulk`, more, { Authorization: ctx.creds.SDK_KEY });
   await page.waitForFunction(() => /\(120\)/.test(document.querySelector('#table tbody tr:nth-child(2)')?.innerText ?? ''), null, { timeout: 15_000 });
+  // The live panel shows the events as they arrive.
+  await page.waitForFunction(() => document.querySelectorAll('#events tbody tr[data-kind="custom"]').length > 0, null, { timeout: 15_000 });
+  assert.match(await page.locator('#events tbody tr').first().innerText(), /custom\s+signup\s+user:d-/);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });

@@ -151,6 +151,23 @@ describe('POST /bulk (server SDKs)', () => {
   });
 });
 
+describe('live event feed', () => {
+  it('lists the newest payloads\' events for readers, newest first', async () => {
+    const key = uid();
+    const t = now();
+    await post(`${ctx.base}/bulk`, [feature('feed-flag', { user: key }, 1, t)], sdk());
+    await post(`${ctx.base}/bulk`, [{ kind: 'custom', key: 'feed-event', creationDate: t + 1, contextKeys: { user: key }, metricValue: 3 }], sdk());
+    const r = await get(`${ctx.base}/api/v2/projects/default/environments/production/events/recent?limit=2`, { Authorization: ctx.creds.API_READER_TOKEN });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.items.length, 2);
+    assert.deepEqual(r.body.items[0].events, [{ kind: 'custom', key: 'feed-event', units: [`user:${key}`], at: t + 1, value: 3 }]);
+    assert.deepEqual(r.body.items[1].events, [{ kind: 'feature', key: 'feed-flag', units: [`user:${key}`], at: t, variation: 1 }]);
+    assert.equal(r.body.items[0].source, 'sdk');
+    assert.equal((await get(`${ctx.base}/api/v2/projects/default/environments/production/events/recent`)).status, 401);
+    assert.equal((await get(`${ctx.base}/api/v2/projects/default/environments/production/events/recent?limit=500`, { Authorization: ctx.creds.API_READER_TOKEN })).status, 400);
+  });
+});
+
 describe('POST /events/bulk/{clientSideId} (browser SDKs)', () => {
   it('accepts events without a secret and allows CORS', async () => {
     const key = uid();

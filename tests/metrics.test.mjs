@@ -247,6 +247,15 @@ describe('OpenAPI document', () => {
       '/bulk': ['post'],
       '/events/bulk/{clientSideId}': ['post'],
       '/api/v2/projects/{projectKey}/environments/{environmentKey}/flags/{flagKey}/first-variation/{contextKind}/{contextKey}': ['get'],
+      '/api/v2/flags/{projectKey}': ['get', 'post'],
+      '/api/v2/flags/{projectKey}/{flagKey}': ['get', 'patch', 'delete'],
+      '/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments': ['get', 'post'],
+      '/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}': ['get', 'patch'],
+      '/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}/results': ['get'],
+      '/api/v2/projects/{projectKey}/environments/{environmentKey}/events/recent': ['get'],
+      '/sdk/evalx/{clientSideId}/contexts/{context}': ['get'],
+      '/sdk/evalx/{clientSideId}/context': ['report'],
+      '/v2/event-data-import/{projectKey}/{environmentKey}': ['post'],
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const m of methods) assert.ok(r.body.paths[path]?.[m], `${m.toUpperCase()} ${path}`);

@@ -10,6 +10,7 @@ pub mod context;
 pub mod credentials;
 pub mod event;
 pub mod experiment;
+pub mod feed;
 pub mod flag;
 pub mod keys;
 pub mod matcher;

@@ -6,7 +6,7 @@
 
 use crate::error::ApiError;
 use crate::http::{header, json, now_ms};
-use crate::store::{self, config::Tenant, exposures, payloads};
+use crate::store::{self, config::Tenant, exposures, feed, payloads};
 use edge_exp_core::event::ConversionKind;
 use edge_exp_core::{
     decode_body, keys, parse_batch, parse_batch_with, Event, Exposure, MAX_BODY_BYTES,
@@ -75,6 +75,24 @@ pub async fn ingest(
         "accepted": batch.events.len(),
         "rejected": batch.rejected,
     });
+    let source = if source == Source::Import {
+        "import"
+    } else {
+        "sdk"
+    };
+    let items = edge_exp_core::feed::summarize(&batch.events, feed::ITEMS_PER_ENTRY);
+    if !items.is_empty() || !batch.rejected.is_empty() {
+        feed::record(
+            env,
+            tenant,
+            now,
+            source,
+            batch.events.len(),
+            batch.rejected.len(),
+            items,
+        )
+        .await?;
+    }
     if let Some(key) = &payload_key {
         payloads::remember(&payloads_kv, key, &summary.to_string()).await?;
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod body;
 pub mod events;
 pub mod experiments;
+pub mod feed;
 pub mod flags;
 pub mod metrics;
 pub mod rest;

@@ -5,7 +5,7 @@
 //! digest and compared in constant time. The first environment and tokens are seeded from the
 //! Worker's secrets (`.dev.vars` locally), once per change of those secrets.
 
-use super::{kv, CONFIG_KV};
+use super::{kv, random_hex, CONFIG_KV};
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::credentials;
@@ -267,14 +267,6 @@ async fn store_token(
     put_json(store, &format!("tok:{digest}"), &record).await?;
     put_json(store, &format!("tokid:{id}"), &info).await?;
     Ok(info)
-}
-
-/// Random lowercase hex from the runtime's CSPRNG.
-fn random_hex(bytes: usize) -> Result<String, ApiError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::getrandom(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("no random source: {e}")))?;
-    Ok(hex::encode(buf))
 }
 
 /// Create a token; returns it and its secret (shown once).

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod counters;
 pub mod exposures;
+pub mod feed;
 pub mod payloads;
 pub mod projects;
 
@@ -16,6 +17,16 @@ pub const CONFIG_KV: &str = "CONFIG";
 pub const ATTRIBUTION_KV: &str = "ATTRIBUTION";
 /// Payload IDs already processed (24 h).
 pub const PAYLOADS_KV: &str = "PAYLOADS";
+/// The live event feed (one short-lived entry per payload).
+pub const FEED_KV: &str = "FEED";
+
+/// Random lowercase hex from the runtime's CSPRNG.
+pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| ApiError::Internal(format!("no random source: {e}")))?;
+    Ok(hex::encode(buf))
+}
 
 pub fn kv(env: &Env, binding: &str) -> Result<KvStore, ApiError> {
     env.kv(binding)

@@ -1,0 +1,36 @@
+//! `GET /api/v2/projects/{p}/environments/{e}/events/recent?limit=N` (reader): the newest
+//! payloads the environment accepted in the last hour, each with its first events — the
+//! dashboard's live panel.
+
+use crate::error::ApiError;
+use crate::http::json;
+use crate::routes::body;
+use crate::routes::rest::{authorize, require_environment};
+use crate::store::feed;
+use serde_json::json;
+use worker::{Env, Request, Response};
+
+pub async fn recent(
+    req: &Request,
+    env: &Env,
+    project: &str,
+    env_key: &str,
+) -> Result<Response, ApiError> {
+    authorize(req, env, &[]).await?;
+    require_environment(env, project, env_key).await?;
+    let limit = match body::query_pairs(req)?
+        .into_iter()
+        .find(|(k, _)| k == "limit")
+    {
+        None => 20,
+        Some((_, v)) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| {
+                ApiError::BadRequest("`limit` must be an integer from 1 to 100".into())
+            })?,
+    };
+    let items = feed::recent(env, project, env_key, limit).await?;
+    Ok(json(200, &json!({"items": items})))
+}

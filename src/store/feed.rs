@@ -1,0 +1,59 @@
+//! The live event feed in KV: one entry per accepted payload (its first events, summarised by
+//! `core::feed`), listed newest first, expiring after an hour. For the dashboard's live panel;
+//! counting never reads it.
+
+use super::{kv, random_hex, FEED_KV};
+use crate::error::ApiError;
+use crate::store::config::Tenant;
+use edge_exp_core::feed::{self, FeedItem};
+use serde_json::{json, Value};
+use worker::Env;
+
+const FEED_TTL_SECONDS: u64 = 60 * 60;
+/// Events kept per payload entry.
+pub const ITEMS_PER_ENTRY: usize = 20;
+
+pub async fn record(
+    env: &Env,
+    tenant: &Tenant,
+    now: i64,
+    source: &str,
+    accepted: usize,
+    rejected: usize,
+    items: Vec<FeedItem>,
+) -> Result<(), ApiError> {
+    let key = feed::entry_key(&tenant.project, &tenant.env, now, &random_hex(6)?);
+    let entry = json!({"at": now, "source": source, "accepted": accepted, "rejected": rejected, "events": items});
+    kv(env, FEED_KV)?
+        .put(&key, entry.to_string())?
+        .expiration_ttl(FEED_TTL_SECONDS)
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// The newest `limit` entries of an environment's feed.
+pub async fn recent(
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    limit: u64,
+) -> Result<Vec<Value>, ApiError> {
+    let store = kv(env, FEED_KV)?;
+    let page = store
+        .list()
+        .prefix(feed::prefix(project, env_key))
+        .limit(limit)
+        .execute()
+        .await?;
+    let keys: Vec<String> = page.keys.into_iter().map(|k| k.name).collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut values = store.get_bulk(&keys).text().await?;
+    Ok(keys
+        .iter()
+        .filter_map(|k| values.remove(k).flatten())
+        .filter_map(|text| serde_json::from_str(&text).ok())
+        .collect())
+}
