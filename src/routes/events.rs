@@ -40,10 +40,12 @@ pub async fn ingest(
 
     let now = now_ms();
     let payloads_kv = store::kv(env, store::PAYLOADS_KV)?;
-    let payload_key = header(req, "X-LaunchDarkly-Payload-ID")
+    let payload_id = header(req, "X-LaunchDarkly-Payload-ID")
         .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
-        .map(|id| keys::payload_key(&tenant.project, &tenant.env, &id));
+        .filter(|id| !id.is_empty());
+    let payload_key = payload_id
+        .as_deref()
+        .map(|id| keys::payload_key(&tenant.project, &tenant.env, id));
     if let Some(key) = &payload_key {
         if let Some(summary) = payloads::seen(&payloads_kv, key).await? {
             let mut previous: serde_json::Value =
@@ -61,15 +63,8 @@ pub async fn ingest(
         })?,
     };
     let writes = record_exposures(env, tenant, &batch.events, now).await?;
-    let payload_id = header(req, "X-LaunchDarkly-Payload-ID").map(|id| id.trim().to_owned());
-    let iterations = crate::counting::record(
-        env,
-        tenant,
-        &batch.events,
-        payload_id.as_deref().filter(|id| !id.is_empty()),
-        now,
-    )
-    .await?;
+    let iterations =
+        crate::counting::record(env, tenant, &batch.events, payload_id.as_deref(), now).await?;
 
     let summary = json!({
         "accepted": batch.events.len(),

@@ -73,22 +73,17 @@ pub async fn results(
 ) -> Result<Response, ApiError> {
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
-    let rep = projects::call_ok(
-        env,
-        project,
-        &Command::ExperimentGet {
-            project: project.into(),
-            env: env_key.into(),
-            key: key.into(),
-        },
-    )
-    .await?;
-    let experiment: Experiment = serde_json::from_value(json!({
-        "key": rep["key"], "name": rep["name"], "description": rep["description"], "hypothesis": rep["hypothesis"],
-        "environment": env_key, "flagKey": rep["flagKey"], "randomizationUnit": rep["randomizationUnit"],
-        "treatments": rep["treatments"], "metrics": rep["metrics"], "creationDate": rep["_creationDate"],
-        "iterations": rep["iterations"],
-    }))?;
+    let experiment: Experiment = serde_json::from_value(
+        projects::call_ok(
+            env,
+            project,
+            &Command::ExperimentData {
+                env: env_key.into(),
+                key: key.into(),
+            },
+        )
+        .await?,
+    )?;
     let pairs = body::query_pairs(req)?;
     let param = |name: &str| {
         pairs

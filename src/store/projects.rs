@@ -85,6 +85,11 @@ pub enum Command {
         env: String,
         key: String,
     },
+    /// The stored experiment itself (not its REST representation), for results.
+    ExperimentData {
+        env: String,
+        key: String,
+    },
     ExperimentCreate {
         project: String,
         env: String,
@@ -266,6 +271,16 @@ fn experiment_id(env: &str, key: &str) -> String {
 }
 
 impl ProjectStore {
+    fn experiment(&self, env: &str, key: &str) -> std::result::Result<Experiment, ApiError> {
+        self.experiments
+            .get(&experiment_id(env, key))
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "experiment `{key}` not found in environment `{env}`"
+                ))
+            })
+    }
+
     async fn execute(&self, command: Command) -> Result<Reply> {
         let storage = self.state.storage();
         self.metrics.load(&storage).await?;
@@ -448,14 +463,14 @@ impl ProjectStore {
                     "_links": {"self": {"href": format!("/api/v2/projects/{project}/environments/{env}/experiments"), "type": "application/json"}}}),
                 )
             }
-            Command::ExperimentGet { project, env, key } => {
-                match self.experiments.get(&experiment_id(&env, &key)) {
-                    Some(e) => Reply::ok(200, e.to_rep(&project)),
-                    None => Reply::error(ApiError::NotFound(format!(
-                        "experiment `{key}` not found in environment `{env}`"
-                    ))),
-                }
-            }
+            Command::ExperimentGet { project, env, key } => match self.experiment(&env, &key) {
+                Ok(e) => Reply::ok(200, e.to_rep(&project)),
+                Err(e) => Reply::error(e),
+            },
+            Command::ExperimentData { env, key } => match self.experiment(&env, &key) {
+                Ok(e) => Reply::ok(200, serde_json::to_value(&e)?),
+                Err(e) => Reply::error(e),
+            },
             Command::ExperimentCreate {
                 project,
                 env,
@@ -560,10 +575,9 @@ impl ProjectStore {
         now: i64,
     ) -> Result<Reply> {
         let id = experiment_id(env, key);
-        let Some(mut experiment) = self.experiments.get(&id) else {
-            return Ok(Reply::error(ApiError::NotFound(format!(
-                "experiment `{key}` not found in environment `{env}`"
-            ))));
+        let mut experiment = match self.experiment(env, key) {
+            Ok(e) => e,
+            Err(e) => return Ok(Reply::error(e)),
         };
         let instructions = match parse_instructions(body) {
             Ok(i) => i,
