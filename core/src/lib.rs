@@ -2,26 +2,42 @@
 //!
 //! Nothing here knows about wasm, Workers, KV or HTTP: the Worker (`src/`) and the browser
 //! snippet are thin adapters over these modules, so every rule is unit-tested natively.
+//!
+//! Without the default `std` feature only [`matcher`] is built (`no_std` + `alloc`, no
+//! dependencies): the browser snippet links that alone, so it shares the URL rules without
+//! carrying serde and the rest into its wasm.
 
-pub mod attribution;
-pub mod body;
-pub mod bucketing;
-pub mod context;
-pub mod credentials;
-pub mod event;
-pub mod experiment;
-pub mod feed;
-pub mod flag;
-pub mod keys;
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
 pub mod matcher;
-pub mod metric;
-pub mod patch;
-pub mod results;
-pub mod stats;
 
-pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
-pub use body::{decode_body, BodyError, MAX_BODY_BYTES};
-pub use context::{Context, ContextError, Unit};
-pub use event::{
-    parse_batch, parse_batch_with, Batch, BatchError, Event, EventError, RejectedEvent,
-};
+/// Items built only with the `std` feature.
+macro_rules! with_std {
+    ($($item:item)*) => { $( #[cfg(feature = "std")] $item )* };
+}
+
+with_std! {
+    pub mod attribution;
+    pub mod body;
+    pub mod bucketing;
+    pub mod context;
+    pub mod credentials;
+    pub mod event;
+    pub mod experiment;
+    pub mod feed;
+    pub mod flag;
+    pub mod keys;
+    pub mod metric;
+    pub mod patch;
+    pub mod results;
+    pub mod stats;
+
+    pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
+    pub use body::{decode_body, BodyError, MAX_BODY_BYTES};
+    pub use context::{Context, ContextError, Unit};
+    pub use event::{
+        parse_batch, parse_batch_with, Batch, BatchError, Event, EventError, RejectedEvent,
+    };
+}

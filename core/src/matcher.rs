@@ -1,13 +1,21 @@
 //! URL matchers of click and page-view metrics ("goals"), with the semantics LaunchDarkly's
 //! browser SDK applies to `location.href`. Shared by the Worker (validation, goals route) and the
 //! browser snippet, so the rules are written once.
+//!
+//! Built without `std` too (see the crate docs): only `alloc` here, and serde, validation and
+//! the `regex_lite` search come with the `std` feature.
 
+use alloc::{borrow::Cow, string::String, vec::Vec};
+#[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// One URL matcher, as in LaunchDarkly's goals JSON and metric `urls`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "std",
+    derive(Serialize, Deserialize),
+    serde(tag = "kind", rename_all = "lowercase")
+)]
 pub enum UrlMatcher {
     /// The whole href equals `url`, allowing one trailing `/`.
     Exact { url: String },
@@ -20,7 +28,8 @@ pub enum UrlMatcher {
     Regex { pattern: String },
 }
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[cfg(feature = "std")]
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MatcherError {
     #[error("`{0}` is required for a `{1}` URL matcher")]
     Missing(&'static str, &'static str),
@@ -29,6 +38,7 @@ pub enum MatcherError {
 }
 
 impl UrlMatcher {
+    #[cfg(feature = "std")]
     /// Check the matcher is usable (non-empty fields, compilable regex).
     pub fn validate(&self) -> Result<(), MatcherError> {
         match self {
@@ -57,6 +67,7 @@ impl UrlMatcher {
     }
 
     /// Does this matcher match the page at `href`? (Regexes with `regex_lite`.)
+    #[cfg(feature = "std")]
     pub fn matches(&self, href: &str) -> bool {
         self.matches_with(href, |pattern, text| {
             regex_lite::Regex::new(pattern)
@@ -72,62 +83,95 @@ impl UrlMatcher {
         match self {
             UrlMatcher::Exact { url } => equal_allowing_slash(href, url),
             UrlMatcher::Canonical { url } => equal_allowing_slash(&parts.canonical(false), url),
-            UrlMatcher::Substring { substring } => {
-                parts.canonical(true).contains(substring.as_str())
-            }
+            UrlMatcher::Substring { substring } => contains(&parts.canonical(true), substring),
             UrlMatcher::Regex { pattern } => regex_search(pattern, &parts.canonical(true)),
         }
     }
 }
 
+// The string helpers below work on bytes, with `str::get` rather than `str` patterns or index
+// slicing: the same results for these ASCII delimiters, and no panic paths (with their
+// formatting code) in the browser snippet's wasm.
+
 /// `href` equals `url` or `url` + "/".
 fn equal_allowing_slash(href: &str, url: &str) -> bool {
-    href == url || href.strip_suffix('/') == Some(url)
+    href == url
+        || (href.as_bytes().last() == Some(&b'/')
+            && href.get(..href.len() - 1) == Some(url))
 }
 
-/// An href split into base (scheme..path), query and fragment.
+/// Does `haystack` contain `needle`? (A byte-window search: URLs are short.)
+fn contains(haystack: &str, needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    needle.is_empty()
+        || haystack
+            .as_bytes()
+            .windows(needle.len())
+            .any(|window| window == needle)
+}
+
+/// `s` split around the first `delimiter` (an ASCII byte), without it.
+fn split_at_byte(s: &str, delimiter: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == delimiter)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// An href split into base (scheme..path) and fragment (after `#`); the query string is dropped.
 struct Href<'a> {
     base: &'a str,
-    fragment: &'a str,
+    fragment: Option<&'a str>,
 }
 
 impl<'a> Href<'a> {
     fn split(href: &'a str) -> Self {
-        let (before_hash, fragment) = match href.find('#') {
-            Some(i) => (&href[..i], &href[i..]),
-            None => (href, ""),
+        let (before_hash, fragment) = match split_at_byte(href, b'#') {
+            Some((before, fragment)) => (before, Some(fragment)),
+            None => (href, None),
         };
-        let base = match before_hash.find('?') {
-            Some(i) => &before_hash[..i],
-            None => before_hash,
-        };
+        let base = split_at_byte(before_hash, b'?').map_or(before_hash, |(b, _)| b);
         Href { base, fragment }
     }
 
     /// The href without query string, and without the fragment unless `keep_path_fragment` and
     /// the fragment contains `/`.
-    fn canonical(&self, keep_path_fragment: bool) -> std::borrow::Cow<'a, str> {
-        if keep_path_fragment && self.fragment.contains('/') {
-            std::borrow::Cow::Owned([self.base, self.fragment].concat())
-        } else {
-            std::borrow::Cow::Borrowed(self.base)
+    fn canonical(&self, keep_path_fragment: bool) -> Cow<'a, str> {
+        match self.fragment {
+            Some(fragment) if keep_path_fragment && fragment.bytes().any(|b| b == b'/') => {
+                let mut s = String::with_capacity(self.base.len() + 1 + fragment.len());
+                s.push_str(self.base);
+                s.push('#');
+                s.push_str(fragment);
+                Cow::Owned(s)
+            }
+            _ => Cow::Borrowed(self.base),
         }
     }
 }
 
 /// A goal as LaunchDarkly's browser SDK fetches it from `/sdk/goals/{clientSideId}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "std",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Goal {
     pub key: String,
     pub kind: GoalKind,
     pub urls: Vec<UrlMatcher>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(
+        feature = "std",
+        serde(skip_serializing_if = "Option::is_none", default)
+    )]
     pub selector: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "std",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum GoalKind {
     Click,
     Pageview,
@@ -135,6 +179,7 @@ pub enum GoalKind {
 
 impl Goal {
     /// Does the page at `href` match any of this goal's URLs? (No URLs: never.)
+    #[cfg(feature = "std")]
     pub fn matches_page(&self, href: &str) -> bool {
         self.urls.iter().any(|m| m.matches(href))
     }
@@ -147,7 +192,7 @@ impl Goal {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use serde_json::json;

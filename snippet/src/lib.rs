@@ -9,6 +9,15 @@
 //!
 //! Nothing here throws into the page: bad arguments log a console error and are ignored.
 //! URL matching is `edge_exp_core::matcher`, shared with the Worker.
+//!
+//! Built for size (every visitor downloads it): `no_std` on wasm (no formatting or unwinding
+//! machinery), no async runtime (JavaScript promises are chained with [`callback::Callback`]
+//! handlers instead of Rust futures and closures), JavaScript objects for events (the browser's
+//! own `JSON.stringify` instead of serde).
+
+#![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
+
+extern crate alloc;
 
 // The page runs the snippet on one thread, which `AssumeSingleThreaded` requires.
 #[cfg(target_arch = "wasm32")]
@@ -17,87 +26,55 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
     // SAFETY: wasm32-unknown-unknown without the atomics feature has no threads.
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
+/// Nothing here panics on input (every JavaScript value is checked, every call that can throw is
+/// caught); if something did, trap rather than ship Rust's panic-formatting machinery.
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+mod callback;
 mod goals;
+mod js;
 mod send;
 mod state;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests;
 
-use js_sys::{Object, Promise, Reflect};
+use callback::{callback, Action};
+use js::{error, get, resolved, set, PromiseExt};
+use js_sys::{Array, Object, Promise};
 use state::{with_state, Options, State};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
-
-// No `format!` anywhere in the snippet: it would pull Rust's formatting machinery into the wasm.
-
-/// Concatenate string pieces.
-pub(crate) fn cat(parts: &[&str]) -> String {
-    parts.concat()
-}
-
-pub(crate) fn console_error(msg: &str) {
-    web_sys::console::error_1(&JsValue::from_str(&cat(&["[edge-exp] ", msg])));
-}
-
-pub(crate) fn console_warn(msg: &str) {
-    web_sys::console::warn_1(&JsValue::from_str(&cat(&["[edge-exp] ", msg])));
-}
-
-/// Lowercase hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-pub(crate) fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
-}
-
-pub(crate) fn now() -> f64 {
-    js_sys::Date::now()
-}
+use wasm_bindgen::JsCast;
 
 /// Start the client. Resolves to `true` once flags and goals are loaded, `false` on bad arguments
 /// or if the server could not be reached (flag reads then return their defaults).
 #[wasm_bindgen]
 pub fn init(client_side_id: JsValue, context: JsValue, options: JsValue) -> Promise {
-    future_to_promise(async move {
-        let Some(id) = client_side_id.as_string().filter(|s| !s.is_empty()) else {
-            console_error("init: clientSideId must be a non-empty string");
-            return Ok(JsValue::FALSE);
-        };
-        let Some(context) = state::prepare_context(&context) else {
-            return Ok(JsValue::FALSE);
-        };
-        let options = Options::from_js(&options);
-        let fresh = State::new(id, context, options);
-        if !state::install(fresh) {
-            console_error("init: already initialised (call close() first)");
-            return Ok(JsValue::FALSE);
-        }
-        let ok = state::load_flags_and_goals().await;
-        goals::start();
-        state::queue_identify();
-        send::start_timer();
-        Ok(JsValue::from_bool(ok))
-    })
+    let Some(id) = client_side_id.as_string().filter(|s| !s.is_empty()) else {
+        error("init: clientSideId must be a non-empty string");
+        return resolved(&JsValue::FALSE);
+    };
+    let Some(context) = state::prepare_context(&context) else {
+        return resolved(&JsValue::FALSE);
+    };
+    let fresh = State::new(id, context, Options::from_js(&options));
+    let goals_url = fresh.url(&fresh.options.base_url, "/sdk/goals/");
+    if !state::install(fresh) {
+        error("init: already initialised (call close() first)");
+        return resolved(&JsValue::FALSE);
+    }
+    let loads = Array::of2(&state::load_flags(), &send::fetch_json("GET", &goals_url, None));
+    js::all(&loads).then_call(&callback(Action::Loaded))
 }
 
 /// A flag's value for the current context, or `default`. Sends a `feature` event for flags that
 /// track events (experiments).
 #[wasm_bindgen]
 pub fn variation(flag_key: JsValue, default: JsValue) -> JsValue {
-    let detail = variation_detail(flag_key, default.clone());
-    let value = get(&detail, "value");
+    let value = get(&variation_detail(flag_key, default.clone()), "value");
     if value.is_undefined() {
         default
     } else {
@@ -108,17 +85,17 @@ pub fn variation(flag_key: JsValue, default: JsValue) -> JsValue {
 /// `{value, variationIndex, reason}` for a flag.
 #[wasm_bindgen(js_name = variationDetail)]
 pub fn variation_detail(flag_key: JsValue, default: JsValue) -> JsValue {
-    let out: JsValue = Object::new().into();
+    let out = js::object();
     set(&out, "value", &default);
     set(&out, "variationIndex", &JsValue::NULL);
     set(&out, "reason", &JsValue::NULL);
     let Some(key) = flag_key.as_string() else {
-        console_error("variation: flagKey must be a string");
+        error("variation: flagKey must be a string");
         return out;
     };
     with_state(|s| {
         let flag = get(&s.flags, &key);
-        if flag.is_undefined() || flag.is_null() {
+        if !flag.is_object() {
             set(&out, "reason", &state::error_reason("FLAG_NOT_FOUND"));
             s.queue_feature_event(&key, &JsValue::UNDEFINED, &default);
             return;
@@ -135,14 +112,16 @@ pub fn variation_detail(flag_key: JsValue, default: JsValue) -> JsValue {
 /// false.
 #[wasm_bindgen(js_name = allFlags)]
 pub fn all_flags() -> JsValue {
-    let out: JsValue = Object::new().into();
+    let out = js::object();
     with_state(|s| {
-        let keys = Object::keys(&Object::from(s.flags.clone()));
-        for key in keys.iter().filter_map(|k| k.as_string()) {
-            let flag = get(&s.flags, &key);
-            set(&out, &key, &get(&flag, "value"));
+        let keys = Object::keys(s.flags.unchecked_ref::<Object>());
+        for key in (0..keys.length()).map(|i| keys.get(i)) {
+            let flag = js::get_key(&s.flags, &key);
+            js::set_key(&out, &key, &get(&flag, "value"));
             if s.options.send_events_on_all_flags {
-                s.queue_feature_event(&key, &flag, &JsValue::NULL);
+                if let Some(key) = key.as_string() {
+                    s.queue_feature_event(&key, &flag, &JsValue::NULL);
+                }
             }
         }
     });
@@ -153,14 +132,14 @@ pub fn all_flags() -> JsValue {
 #[wasm_bindgen]
 pub fn track(event_key: JsValue, data: JsValue, metric_value: JsValue) {
     let Some(key) = event_key.as_string().filter(|k| !k.is_empty()) else {
-        console_error("track: eventKey must be a non-empty string");
+        error("track: eventKey must be a non-empty string");
         return;
     };
     if !metric_value.is_undefined()
         && !metric_value.is_null()
         && metric_value.as_f64().is_none_or(|v| !v.is_finite())
     {
-        console_error("track: metricValue must be a finite number");
+        error("track: metricValue must be a finite number");
         return;
     }
     with_state(|s| s.queue_custom(&key, &data, &metric_value));
@@ -169,42 +148,37 @@ pub fn track(event_key: JsValue, data: JsValue, metric_value: JsValue) {
 /// Switch to another context: re-evaluates flags. Resolves to `true` when done.
 #[wasm_bindgen]
 pub fn identify(context: JsValue) -> Promise {
-    future_to_promise(async move {
-        let Some(context) = state::prepare_context(&context) else {
-            return Ok(JsValue::FALSE);
-        };
-        if with_state(|s| s.context = context).is_none() {
-            console_error("identify: call init() first");
-            return Ok(JsValue::FALSE);
-        }
-        let ok = state::load_flags().await;
-        state::queue_identify();
-        Ok(JsValue::from_bool(ok))
-    })
+    let Some(context) = state::prepare_context(&context) else {
+        return resolved(&JsValue::FALSE);
+    };
+    if with_state(|s| s.context = context).is_none() {
+        error("identify: call init() first");
+        return resolved(&JsValue::FALSE);
+    }
+    state::load_flags().then_call(&callback(Action::Identified))
 }
 
 /// Send the queued events now. Resolves to `true` if they were accepted.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    future_to_promise(async move { Ok(JsValue::from_bool(send::flush(false).await)) })
+    send::flush(false)
 }
 
-/// Flush (with a keep-alive request) and stop: no more events, listeners inert.
+/// Send what is queued (with a keep-alive request) and stop: no more events, listeners inert.
+/// Resolves to `true` if the last events were accepted.
 #[wasm_bindgen]
 pub fn close() -> Promise {
-    future_to_promise(async move {
-        let ok = send::flush(true).await;
-        state::uninstall();
-        Ok(JsValue::from_bool(ok))
-    })
+    let last = send::flush(true);
+    state::uninstall();
+    last
 }
 
 /// Counters for diagnostics: `{queued, dropped, sent}`.
 #[wasm_bindgen]
 pub fn stats() -> JsValue {
-    let out: JsValue = Object::new().into();
+    let out = js::object();
     with_state(|s| {
-        set(&out, "queued", &JsValue::from(s.queue.len() as u32));
+        set(&out, "queued", &JsValue::from(s.queue.length()));
         set(&out, "dropped", &JsValue::from(s.dropped));
         set(&out, "sent", &JsValue::from(s.sent));
     });

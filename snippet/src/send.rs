@@ -1,239 +1,196 @@
 //! Sending: JSON fetches, batched event posts with a payload ID and one retry, the flush timer,
 //! and the keep-alive flush when the page is hidden or left.
 
+use crate::callback::{self, callback, Action};
+use crate::js::{self, error, resolved, set, set_str, warn, PromiseExt};
 use crate::state::with_state;
-use crate::{console_error, console_warn};
-use js_sys::{Array, Promise};
+use alloc::string::String;
+use js_sys::{JsString, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use web_sys::{RequestInit, Response};
 
-fn request(
-    method: &str,
-    url: &str,
-    body: Option<&str>,
-    headers: &[(&str, &str)],
-    keepalive: bool,
-) -> Option<Request> {
+/// Keep-alive requests may carry at most 64 KiB in flight; larger bodies go by `sendBeacon`.
+const KEEPALIVE_LIMIT: u32 = 60_000;
+
+fn request(method: &str, body: Option<&JsValue>, headers: &JsValue, keepalive: bool) -> RequestInit {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(b) = body {
-        init.set_body(&JsValue::from_str(b));
+        init.set_body(b);
     }
-    let h = web_sys::Headers::new().ok()?;
-    for (k, v) in headers {
-        h.set(k, v).ok()?;
-    }
-    init.set_headers(&h);
+    init.set_headers(headers);
     if keepalive {
         // web-sys has no setter for it; RequestInit is a plain JS dictionary.
-        crate::set(&init, "keepalive", &JsValue::TRUE);
+        set(&init, "keepalive", &JsValue::TRUE);
     }
-    Request::new_with_str_and_init(url, &init).ok()
+    init
 }
 
-async fn fetch(req: &Request) -> Option<Response> {
-    let window = web_sys::window()?;
-    JsFuture::from(window.fetch_with_request(req))
-        .await
-        .ok()?
-        .dyn_into::<Response>()
-        .ok()
-}
-
-/// Fetch JSON (GET or REPORT). `None` on any failure.
-pub async fn fetch_json(method: &str, url: &str, body: Option<&str>) -> Option<JsValue> {
-    let req = request(
-        method,
-        url,
-        body,
-        &[("Content-Type", "application/json")],
-        false,
-    )?;
-    let resp = fetch(&req).await?;
-    if !resp.ok() {
-        return None;
+fn fetch(url: &str, init: &RequestInit) -> Promise {
+    match js::window() {
+        Some(w) => w.fetch_with_str_and_init(url, init),
+        None => resolved(&JsValue::NULL),
     }
-    JsFuture::from(resp.json().ok()?).await.ok()
 }
 
-async fn sleep(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+/// Fetch JSON (GET, or REPORT with a body): a promise of the JSON, or `null` on any failure.
+pub fn fetch_json(method: &str, url: &str, body: Option<&JsValue>) -> Promise {
+    let headers = js::object();
+    if body.is_some() {
+        set_str(&headers, "Content-Type", "application/json");
+    }
+    fetch(url, &request(method, body, &headers, false))
+        .then_call(&callback(Action::Json))
+        .catch_call(&callback(Action::Null))
 }
 
-fn payload_id() -> String {
-    let mut b = [0u8; 16];
-    let _ = getrandom::getrandom(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40; // UUID v4
+/// A response's JSON (a promise) if it is a successful response, else `null`.
+pub fn json_of(response: &JsValue) -> JsValue {
+    if !response.is_object() {
+        return JsValue::NULL;
+    }
+    let response: &Response = response.unchecked_ref();
+    match response.json() {
+        Ok(json) if response.ok() => json.into(),
+        _ => JsValue::NULL,
+    }
+}
+
+/// A UUID v4 for `X-LaunchDarkly-Payload-ID`.
+pub fn payload_id() -> String {
+    let mut b = js::random_bytes();
+    b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = crate::hex(&b);
-    let part = |from: usize, to: usize| h.get(from..to).unwrap_or("");
-    crate::cat(&[
-        part(0, 8),
-        "-",
-        part(8, 12),
-        "-",
-        part(12, 16),
-        "-",
-        part(16, 20),
-        "-",
-        part(20, 32),
-    ])
-}
-
-#[cfg(all(test, target_arch = "wasm32"))]
-pub fn payload_id_for_tests() -> String {
-    payload_id()
-}
-
-enum Outcome {
-    Accepted,
-    Retry,
-    Refused(u16),
-}
-
-async fn post_once(url: &str, body: &str, id: &str, keepalive: bool) -> Outcome {
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("X-LaunchDarkly-Event-Schema", "4"),
-        ("X-LaunchDarkly-Payload-ID", id),
-    ];
-    let Some(req) = request("POST", url, Some(body), &headers, keepalive) else {
-        return Outcome::Retry;
-    };
-    match fetch(&req).await {
-        None => Outcome::Retry,
-        Some(r) if r.status() < 300 => Outcome::Accepted,
-        // LaunchDarkly's rule: retry network errors, 5xx, 400, 408 and 429; stop on other 4xx.
-        Some(r) if matches!(r.status(), 400 | 408 | 429) || r.status() >= 500 => Outcome::Retry,
-        Some(r) => Outcome::Refused(r.status()),
-    }
-}
-
-/// Take the queue as a payload: (events URL, JSON body, number of events). `None` when there is
-/// no client; `n == 0` when there is nothing to send.
-fn take_batch() -> Option<(String, String, u32)> {
-    let (url, events) = with_state(|s| {
-        let url = crate::cat(&[&s.options.events_url, "/events/bulk/", &s.client_side_id]);
-        (url, std::mem::take(&mut s.queue))
-    })?;
-    if events.is_empty() {
-        return Some((url, String::new(), 0));
-    }
-    let n = events.len() as u32;
-    let array: Array = events.into_iter().collect();
-    let body = js_sys::JSON::stringify(&array).ok()?.as_string()?;
-    Some((url, body, n))
-}
-
-/// Send everything queued. `unloading`: a keep-alive request, no retry (the page is going away).
-pub async fn flush(unloading: bool) -> bool {
-    let Some((url, body, n)) = take_batch() else {
-        return false;
-    };
-    if n == 0 {
-        return true;
-    }
-    let id = payload_id();
-    let mut outcome = post_once(&url, &body, &id, unloading).await;
-    if matches!(outcome, Outcome::Retry) && !unloading {
-        sleep(1000).await;
-        outcome = post_once(&url, &body, &id, false).await;
-    }
-    match outcome {
-        Outcome::Accepted => {
-            with_state(|s| s.sent += n);
-            true
+    let h = js::hex(&b);
+    let mut id = String::with_capacity(36);
+    for (i, c) in h.chars().enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            id.push('-');
         }
-        Outcome::Retry => {
-            console_warn("could not send events (dropped after one retry)");
-            false
+        id.push(c);
+    }
+    id
+}
+
+/// One events payload: where it goes, its JSON, its ID (the same on the retry).
+#[derive(Clone)]
+pub struct Batch {
+    url: String,
+    body: JsValue,
+    id: String,
+    events: u32,
+    keepalive: bool,
+    retried: bool,
+}
+
+/// Take the queue as a payload. `Err(answer)` when there is nothing to post: `false` without a
+/// client, `true` when the queue is empty.
+fn take_batch(keepalive: bool) -> Result<Batch, bool> {
+    let taken = with_state(|s| {
+        let url = s.url(&s.options.events_url, "/events/bulk/");
+        (url, core::mem::replace(&mut s.queue, js_sys::Array::new()))
+    });
+    let Some((url, events)) = taken else {
+        return Err(false);
+    };
+    if events.length() == 0 {
+        return Err(true);
+    }
+    let body = JSON::stringify(&events).map_err(|_| false)?;
+    Ok(Batch {
+        url,
+        body: body.into(),
+        id: payload_id(),
+        events: events.length(),
+        keepalive,
+        retried: false,
+    })
+}
+
+/// Post a payload: a promise of `true` once accepted, `false` once given up.
+pub fn post(batch: Batch) -> Promise {
+    let headers = js::object();
+    set_str(&headers, "Content-Type", "application/json");
+    set_str(&headers, "X-LaunchDarkly-Event-Schema", "4");
+    set_str(&headers, "X-LaunchDarkly-Payload-ID", &batch.id);
+    let init = request("POST", Some(&batch.body), &headers, batch.keepalive);
+    fetch(&batch.url, &init)
+        .catch_call(&callback(Action::Null))
+        .then_call(&callback(Action::Posted(batch)))
+}
+
+/// What to do with the answer to a post (a `Response`, or `null` after a network error).
+pub fn answered(batch: &Batch, response: &JsValue) -> JsValue {
+    let status = if response.is_object() {
+        response.unchecked_ref::<Response>().status()
+    } else {
+        0
+    };
+    match status {
+        200..=299 => {
+            with_state(|s| s.sent += batch.events);
+            JsValue::TRUE
         }
-        Outcome::Refused(status) => {
-            let _ = status;
-            console_error(
-                "events refused (HTTP 4xx): check the client-side ID; no more events will be sent",
-            );
+        // LaunchDarkly's rule: retry network errors, 5xx, 400, 408 and 429 once (after a second,
+        // with the same payload ID); stop on other 4xx. Not while the page is going away.
+        0 | 400 | 408 | 429 | 500.. if !batch.retried && !batch.keepalive => {
+            let mut again = batch.clone();
+            again.retried = true;
+            callback::then(&callback::sleep(1000), Action::Resend(again)).into()
+        }
+        0 | 400 | 408 | 429 | 500.. => {
+            warn("could not send events (dropped after one retry)");
+            JsValue::FALSE
+        }
+        _ => {
+            error("events refused (HTTP 4xx): check the client-side ID; no more events will be sent");
             with_state(|s| s.disabled = true);
-            false
+            JsValue::FALSE
         }
     }
 }
 
-/// Send the queue right now, inside the current event handler, with a keep-alive request that
-/// outlives the page (or `navigator.sendBeacon` if `fetch` is refused). Fire and forget: the page
-/// is going away, so there is no one to retry.
-fn flush_while_leaving() {
-    let Some((url, body, n)) = take_batch() else {
-        return;
-    };
-    if n == 0 {
-        return;
-    }
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let id = payload_id();
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("X-LaunchDarkly-Event-Schema", "4"),
-        ("X-LaunchDarkly-Payload-ID", id.as_str()),
-    ];
-    let started = request("POST", &url, Some(&body), &headers, true).is_some_and(|req| {
-        // The promise is dropped: the request itself carries on after the page is gone.
-        let _ = window.fetch_with_request(&req);
-        true
-    });
-    let sent = started
-        || window
-            .navigator()
-            .send_beacon_with_opt_str(&url, Some(&body))
-            .unwrap_or(false);
-    if sent {
-        with_state(|s| s.sent += n);
+/// Send everything queued (`keepalive`: a request that outlives the page, no retry).
+pub fn flush(keepalive: bool) -> Promise {
+    match take_batch(keepalive) {
+        Ok(batch) => post(batch),
+        Err(answer) => resolved(&JsValue::from_bool(answer)),
     }
 }
 
-fn flush_in_background(unloading: bool) {
-    wasm_bindgen_futures::spawn_local(async move {
-        flush(unloading).await;
-    });
+/// `pagehide`, or `visibilitychange` to hidden: send the queue right now, inside the event
+/// handler, with a keep-alive request (or `navigator.sendBeacon` for a body too large for one).
+/// The page may be going away, so there is no one to retry.
+pub fn leaving(event: &JsValue) {
+    let Some(window) = js::window() else { return };
+    let hidden = window.document().is_some_and(|d| d.hidden());
+    if !hidden && event.unchecked_ref::<web_sys::Event>().type_() != "pagehide" {
+        return;
+    }
+    let Ok(batch) = take_batch(true) else { return };
+    if batch.body.unchecked_ref::<JsString>().length() <= KEEPALIVE_LIMIT {
+        let _ = post(batch);
+        return;
+    }
+    let body = batch.body.as_string();
+    if window
+        .navigator()
+        .send_beacon_with_opt_str(&batch.url, body.as_deref())
+        .unwrap_or(false)
+    {
+        with_state(|s| s.sent += batch.events);
+    }
 }
 
-/// Flush every `flushInterval`, and with a keep-alive request when the page is hidden or left.
+/// Flush every `flushInterval`.
 pub fn start_timer() {
-    let Some(window) = web_sys::window() else {
+    let Some(window) = js::window() else { return };
+    let Some(interval) = with_state(|s| s.options.flush_interval_ms) else {
         return;
     };
-    let interval = with_state(|s| s.options.flush_interval_ms).unwrap_or(5000);
-    let tick = Closure::<dyn FnMut()>::new(|| flush_in_background(false));
     let handle = window
-        .set_interval_with_callback_and_timeout_and_arguments_0(
-            tick.as_ref().unchecked_ref(),
-            interval,
-        )
+        .set_interval_with_callback_and_timeout_and_arguments_0(&callback(Action::Flush), interval)
         .ok();
-    tick.forget();
     with_state(|s| s.timer = handle);
-
-    let leaving = Closure::<dyn FnMut(web_sys::Event)>::new(|e: web_sys::Event| {
-        let hidden = web_sys::window()
-            .and_then(|w| w.document())
-            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
-        if e.type_() == "pagehide" || hidden {
-            flush_while_leaving();
-        }
-    });
-    let _ = window.add_event_listener_with_callback("pagehide", leaving.as_ref().unchecked_ref());
-    if let Some(d) = window.document() {
-        let _ = d
-            .add_event_listener_with_callback("visibilitychange", leaving.as_ref().unchecked_ref());
-    }
-    leaving.forget();
 }
