@@ -40,23 +40,28 @@ fn url_matcher(u: &JsValue) -> Option<UrlMatcher> {
 
 /// Goals from the goals route's JSON; entries that do not parse are skipped.
 pub fn parse(goals: &JsValue) -> Vec<Goal> {
-    items(goals)
-        .filter_map(|g| {
-            let kind = match get(&g, "kind").as_string()?.as_str() {
-                "click" => GoalKind::Click,
-                "pageview" => GoalKind::Pageview,
-                _ => return None,
-            };
-            Some(Goal {
-                key: get(&g, "key").as_string()?,
-                kind,
-                urls: items(&get(&g, "urls"))
-                    .filter_map(|u| url_matcher(&u))
-                    .collect(),
-                selector: get(&g, "selector").as_string(),
-            })
-        })
-        .collect()
+    let mut parsed = Vec::new();
+    for g in items(goals) {
+        let kind = match get(&g, "kind").as_string().as_deref() {
+            Some("click") => GoalKind::Click,
+            Some("pageview") => GoalKind::Pageview,
+            _ => continue,
+        };
+        let Some(key) = get(&g, "key").as_string() else {
+            continue;
+        };
+        let mut urls = Vec::new();
+        for u in items(&get(&g, "urls")) {
+            urls.extend(url_matcher(&u));
+        }
+        parsed.push(Goal {
+            key,
+            kind,
+            urls,
+            selector: get(&g, "selector").as_string(),
+        });
+    }
+    parsed
 }
 
 /// JavaScript `RegExp` search, as LaunchDarkly's SDK does it; a pattern the browser rejects

@@ -8,6 +8,9 @@ use wasm_bindgen::JsCast;
 
 #[wasm_bindgen]
 extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: Option<web_sys::Window>;
+
     /// A promise, seen through the methods used here.
     type Thenable;
     /// `promise.then(f)` with any function (js-sys wants a Rust closure).
@@ -94,8 +97,10 @@ pub fn warn(message: &str) {
     web_sys::console::warn_2(&JsValue::from_str("[edge-exp]"), &JsValue::from_str(message));
 }
 
+/// The page's `window` (none in a worker). One binding instead of `web_sys::window()`, which
+/// probes four global names and checks `instanceof Window`.
 pub fn window() -> Option<web_sys::Window> {
-    web_sys::window()
+    WINDOW.with(Clone::clone)
 }
 
 /// `location.href` of the page ("" outside a window).
@@ -130,9 +135,9 @@ pub fn hex(bytes: &[u8]) -> String {
 pub fn random_bytes() -> [u8; 16] {
     let mut buf = [0u8; 16];
     if getrandom::fill(&mut buf).is_err() {
-        let t = js_sys::Date::now() as u128;
-        let r = (js_sys::Math::random() * 1e15) as u128;
-        buf = (t << 64 | r).to_le_bytes();
+        for byte in buf.iter_mut() {
+            *byte = (js_sys::Math::random() * 256.0) as u8;
+        }
     }
     buf
 }

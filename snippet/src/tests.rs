@@ -1,8 +1,9 @@
 //! Unit tests that need a browser: run in headless Chromium by wasm-bindgen-test-runner.
 
+use crate::js::{get, set};
 use crate::state::{self, with_state, Options, State};
-use crate::{get, goals, set};
-use js_sys::{Array, Object};
+use crate::{goals, send};
+use js_sys::Object;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -51,12 +52,15 @@ fn context_keys_of_multi_contexts() {
 
 #[wasm_bindgen_test]
 fn goals_parse_and_match_with_the_shared_matchers() {
-    let parsed = goals::parse(&Array::from(&json(
+    let parsed = goals::parse(&json(
         r#"[{"key":"buy","kind":"click","selector":".b","urls":[{"kind":"regex","pattern":"/p/\\d+$"}]},
             {"key":"pv","kind":"pageview","urls":[{"kind":"canonical","url":"https://a.example/checkout"}]},
-            {"key":"bad","kind":"hover","urls":[]}]"#,
-    )));
-    assert_eq!(parsed.len(), 2, "unknown kinds are skipped");
+            {"key":"bad","kind":"hover","urls":[]},
+            {"key":"no-urls","kind":"pageview"}, null, 7]"#,
+    ));
+    assert_eq!(parsed.len(), 3, "unknown kinds and non-objects are skipped");
+    assert!(parsed[2].urls.is_empty(), "a goal without urls matches nothing");
+    assert!(goals::parse(&JsValue::NULL).is_empty());
     let regex = |p: &str, t: &str| js_sys::RegExp::new(p, "").test(t);
     assert!(parsed[0].matches_page_with("https://a.example/p/42?x=1", regex));
     assert!(!parsed[0].matches_page_with("https://a.example/p/x", regex));
@@ -65,7 +69,7 @@ fn goals_parse_and_match_with_the_shared_matchers() {
 
 #[wasm_bindgen_test]
 fn payload_ids_are_uuid_v4() {
-    let id = crate::send::payload_id_for_tests();
+    let id = send::payload_id();
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "4");
     assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
@@ -85,10 +89,11 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
         options
     )));
     with_state(|s| {
-        s.goals = goals::parse(&Array::from(&json(
+        s.goals = goals::parse(&json(
             r##"[{"key":"buy","kind":"click","selector":".buy","urls":[{"kind":"substring","substring":"/"}]},
-                {"key":"other","kind":"click","selector":"#nothing","urls":[{"kind":"substring","substring":"/"}]}]"##,
-        )))
+                {"key":"other","kind":"click","selector":"#nothing","urls":[{"kind":"substring","substring":"/"}]},
+                {"key":"bad-selector","kind":"click","selector":"[[","urls":[{"kind":"regex","pattern":"("}]}]"##,
+        ))
     });
     goals::start();
     let clicks = || {
@@ -116,7 +121,7 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
         .unwrap()
         .click();
     assert_eq!(clicks(), 1, "a click elsewhere sends nothing");
-    let event = with_state(|s| s.queue.last().cloned()).flatten().unwrap();
+    let event = with_state(|s| s.queue.get(s.queue.length() - 1)).unwrap();
     assert_eq!(get(&event, "selector").as_string().unwrap(), ".buy");
     assert_eq!(
         get(&get(&event, "contextKeys"), "user")
@@ -127,4 +132,38 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
     set(&event, "checked", &JsValue::TRUE);
     state::uninstall();
     root.remove();
+}
+
+#[wasm_bindgen_test]
+fn reentrant_state_access_is_refused_not_a_panic() {
+    state::uninstall();
+    let options = Options::from_js(&Object::new().into());
+    assert!(state::install(State::new(
+        "cid".into(),
+        json(r#"{"kind":"user","key":"u"}"#),
+        options
+    )));
+    assert_eq!(with_state(|_| with_state(|_| ()).is_none()), Some(true));
+    assert!(
+        !state::install(State::new(
+            "other".into(),
+            json(r#"{"key":"v"}"#),
+            Options::from_js(&JsValue::NULL)
+        )),
+        "one client per page"
+    );
+    state::uninstall();
+    assert!(with_state(|_| ()).is_none());
+}
+
+#[wasm_bindgen_test]
+fn options_drop_trailing_slashes_and_bad_numbers() {
+    let o = Options::from_js(&json(
+        r#"{"baseUrl":"https://edge.example//","flushInterval":5,"capacity":0}"#,
+    ));
+    assert_eq!(o.base_url, "https://edge.example");
+    assert_eq!(o.events_url, "https://edge.example");
+    assert_eq!(o.flush_interval_ms, 5000, "below 100 ms: the default");
+    assert_eq!(o.capacity, 100);
+    assert!(o.send_events_on_all_flags);
 }

@@ -1,0 +1,127 @@
+// Shrinks the snippet's wasm-bindgen output for the browser, without changing what runs:
+// 1. renames the wasm's imports (`./edge-exp_bg.js` / `__wbg_fetch_21015a0a4570ab44`, ~45 bytes
+//    each, mostly random hashes that gzip cannot compress) to short names, in the wasm's import
+//    section and in the JS glue's import object alike;
+// 2. minifies the JS glue with esbuild (same ES module exports).
+// Usage: node scripts/shrink-snippet.mjs <dir> <name>   (files <name>.js and <name>_bg.wasm)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { transformSync } from 'esbuild';
+
+const [dir, name] = process.argv.slice(2);
+const wasmPath = join(dir, `${name}_bg.wasm`);
+const jsPath = join(dir, `${name}.js`);
+
+// --- wasm binary helpers (https://webassembly.github.io/spec/core/binary/) ---
+function readU32(buf, pos) {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = buf[pos++];
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return [result >>> 0, pos];
+    shift += 7;
+  }
+}
+
+function u32(n) {
+  const out = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return Buffer.from(out);
+}
+
+const vecName = (s) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
+
+// Short names: a, b, ..., z, A, ..., Z, aa, ab, ...
+function shortName(i) {
+  const chars = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  let s = '';
+  do {
+    s = chars[i % chars.length] + s;
+    i = Math.floor(i / chars.length) - 1;
+  } while (i >= 0);
+  return s;
+}
+
+// Skip one import description (what is imported), returning the position after it.
+function skipImportDesc(buf, pos) {
+  const kind = buf[pos++];
+  if (kind === 0x00) return readU32(buf, pos)[1]; // function: type index
+  if (kind === 0x01) { // table: reftype, limits
+    pos += 1;
+    const flags = buf[pos++];
+    pos = readU32(buf, pos)[1];
+    return flags & 1 ? readU32(buf, pos)[1] : pos;
+  }
+  if (kind === 0x02) { // memory: limits
+    const flags = buf[pos++];
+    pos = readU32(buf, pos)[1];
+    return flags & 1 ? readU32(buf, pos)[1] : pos;
+  }
+  if (kind === 0x03) return pos + 2; // global: valtype, mutability
+  if (kind === 0x04) { pos += 1; return readU32(buf, pos)[1]; } // tag
+  throw new Error(`unknown import kind ${kind}`);
+}
+
+const wasm = readFileSync(wasmPath);
+const renames = new Map(); // old field name -> new
+let moduleName = null;
+const parts = [wasm.subarray(0, 8)];
+let pos = 8;
+while (pos < wasm.length) {
+  const id = wasm[pos];
+  const [size, start] = readU32(wasm, pos + 1);
+  const end = start + size;
+  if (id !== 2) {
+    parts.push(wasm.subarray(pos, end));
+    pos = end;
+    continue;
+  }
+  let [count, p] = readU32(wasm, start);
+  const entries = [u32(count)];
+  for (let i = 0; i < count; i++) {
+    let len;
+    [len, p] = readU32(wasm, p);
+    const mod = wasm.subarray(p, p + len).toString();
+    p += len;
+    [len, p] = readU32(wasm, p);
+    const field = wasm.subarray(p, p + len).toString();
+    p += len;
+    const descStart = p;
+    p = skipImportDesc(wasm, p);
+    if (moduleName !== null && mod !== moduleName) throw new Error(`second import module ${mod}`);
+    moduleName = mod;
+    if (!renames.has(field)) renames.set(field, shortName(renames.size));
+    entries.push(vecName('m'), vecName(renames.get(field)), wasm.subarray(descStart, p));
+  }
+  const body = Buffer.concat(entries);
+  parts.push(Buffer.from([2]), u32(body.length), body);
+  pos = end;
+}
+const newWasm = Buffer.concat(parts);
+// The result must still be a valid module with the same import count.
+const before = WebAssembly.Module.imports(new WebAssembly.Module(wasm)).length;
+const after = WebAssembly.Module.imports(new WebAssembly.Module(newWasm)).length;
+if (before !== after) throw new Error('import count changed');
+
+// --- the JS glue: the same renames in its import object ---
+let js = readFileSync(jsPath, 'utf8');
+const quotedModule = JSON.stringify(moduleName);
+if (!js.includes(quotedModule)) throw new Error(`glue does not name module ${moduleName}`);
+js = js.split(quotedModule).join('"m"');
+for (const [old, short] of renames) {
+  const pattern = new RegExp(`\\b${old.replace(/[$]/g, '\\$')}\\b(?=\\s*:)`, 'g');
+  const hits = js.match(pattern)?.length ?? 0;
+  if (hits !== 1) throw new Error(`import ${old} found ${hits} times in the glue`);
+  js = js.replace(pattern, short);
+}
+const minified = transformSync(js, { minify: true, format: 'esm', target: 'es2020' }).code;
+
+writeFileSync(wasmPath, newWasm);
+writeFileSync(jsPath, minified);
+console.log(`shrunk: ${renames.size} imports renamed; wasm ${wasm.length} -> ${newWasm.length} bytes, JS ${Buffer.byteLength(readFileSync(jsPath))} bytes`);
