@@ -96,8 +96,7 @@ impl UrlMatcher {
 /// `href` equals `url` or `url` + "/".
 fn equal_allowing_slash(href: &str, url: &str) -> bool {
     href == url
-        || (href.as_bytes().last() == Some(&b'/')
-            && href.get(..href.len() - 1) == Some(url))
+        || (href.as_bytes().last() == Some(&b'/') && href.get(..href.len() - 1) == Some(url))
 }
 
 /// Does `haystack` contain `needle`? (A byte-window search: URLs are short.)

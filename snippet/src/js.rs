@@ -90,11 +90,17 @@ pub fn set_str(target: &JsValue, key: &str, value: &str) {
 /// `console.error("[edge-exp]", message)`: the two arguments print as one line, and the prefix
 /// costs no string building here.
 pub fn error(message: &str) {
-    web_sys::console::error_2(&JsValue::from_str("[edge-exp]"), &JsValue::from_str(message));
+    web_sys::console::error_2(
+        &JsValue::from_str("[edge-exp]"),
+        &JsValue::from_str(message),
+    );
 }
 
 pub fn warn(message: &str) {
-    web_sys::console::warn_2(&JsValue::from_str("[edge-exp]"), &JsValue::from_str(message));
+    web_sys::console::warn_2(
+        &JsValue::from_str("[edge-exp]"),
+        &JsValue::from_str(message),
+    );
 }
 
 /// The page's `window` (none in a worker). One binding instead of `web_sys::window()`, which

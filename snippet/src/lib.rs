@@ -66,7 +66,10 @@ pub fn init(client_side_id: JsValue, context: JsValue, options: JsValue) -> Prom
         error("init: already initialised (call close() first)");
         return resolved(&JsValue::FALSE);
     }
-    let loads = Array::of2(&state::load_flags(), &send::fetch_json("GET", &goals_url, None));
+    let loads = Array::of2(
+        &state::load_flags(),
+        &send::fetch_json("GET", &goals_url, None),
+    );
     js::all(&loads).then_call(&callback(Action::Loaded))
 }
 

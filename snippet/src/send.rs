@@ -13,7 +13,12 @@ use web_sys::{RequestInit, Response};
 /// Keep-alive requests may carry at most 64 KiB in flight; larger bodies go by `sendBeacon`.
 const KEEPALIVE_LIMIT: u32 = 60_000;
 
-fn request(method: &str, body: Option<&JsValue>, headers: &JsValue, keepalive: bool) -> RequestInit {
+fn request(
+    method: &str,
+    body: Option<&JsValue>,
+    headers: &JsValue,
+    keepalive: bool,
+) -> RequestInit {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(b) = body {
@@ -144,7 +149,9 @@ pub fn answered(batch: &Batch, response: &JsValue) -> JsValue {
             JsValue::FALSE
         }
         _ => {
-            error("events refused (HTTP 4xx): check the client-side ID; no more events will be sent");
+            error(
+                "events refused (HTTP 4xx): check the client-side ID; no more events will be sent",
+            );
             with_state(|s| s.disabled = true);
             JsValue::FALSE
         }

@@ -197,11 +197,7 @@ pub fn context_keys(ctx: &JsValue) -> JsValue {
                 set(&out, &k, &get(&get(ctx, &k), "key"));
             }
         }
-        kind => set(
-            &out,
-            kind.as_deref().unwrap_or("user"),
-            &get(ctx, "key"),
-        ),
+        kind => set(&out, kind.as_deref().unwrap_or("user"), &get(ctx, "key")),
     }
     out
 }

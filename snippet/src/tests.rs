@@ -59,7 +59,10 @@ fn goals_parse_and_match_with_the_shared_matchers() {
             {"key":"no-urls","kind":"pageview"}, null, 7]"#,
     ));
     assert_eq!(parsed.len(), 3, "unknown kinds and non-objects are skipped");
-    assert!(parsed[2].urls.is_empty(), "a goal without urls matches nothing");
+    assert!(
+        parsed[2].urls.is_empty(),
+        "a goal without urls matches nothing"
+    );
     assert!(goals::parse(&JsValue::NULL).is_empty());
     let regex = |p: &str, t: &str| js_sys::RegExp::new(p, "").test(t);
     assert!(parsed[0].matches_page_with("https://a.example/p/42?x=1", regex));
