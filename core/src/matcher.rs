@@ -275,4 +275,24 @@ mod tests {
         );
         assert!(g.matches_page("https://a/p/1"));
     }
+
+    // The helpers above are byte-based so the snippet's `no_std` build has no panicking string
+    // paths; they must agree with the `str` methods they stand in for, on any Unicode input.
+    proptest::proptest! {
+        #[test]
+        fn contains_agrees_with_str_contains(h in "\\PC{0,24}", n in "\\PC{0,4}") {
+            proptest::prop_assert_eq!(contains(&h, &n), h.contains(n.as_str()));
+        }
+
+        #[test]
+        fn split_at_byte_agrees_with_split_once(s in "[a-z/?#é]{0,16}") {
+            proptest::prop_assert_eq!(split_at_byte(&s, b'#'), s.split_once('#'));
+        }
+
+        #[test]
+        fn equal_allowing_slash_agrees_with_strip_suffix(h in "[a/é]{0,6}", u in "[a/é]{0,6}") {
+            let expected = h == u || h.strip_suffix('/') == Some(u.as_str());
+            proptest::prop_assert_eq!(equal_allowing_slash(&h, &u), expected);
+        }
+    }
 }

@@ -1,0 +1,127 @@
+// How the Rust→wasm snippet sends events, in real headless Chromium against `wrangler dev`: a
+// failed POST is retried once with the same payload ID (so the Worker counts it once), a refused
+// client-side ID stops sending, and a full queue drops (and counts) the overflow and flushes.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { useWorker, request } from './support/worker.mjs';
+import { launch } from './support/browser.mjs';
+import { seed } from '../scripts/seed.mjs';
+
+const ctx = useWorker();
+let browser;
+
+/** A page on the Worker's origin with the snippet module loaded (not started) as `window.edge`. */
+async function snippetPage(log) {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  await page.goto(`${ctx.base}/demo/config.json`);
+  await page.evaluate(async () => {
+    const mod = await import('/snippet/edge-exp.js');
+    await mod.default();
+    window.edge = mod;
+  });
+  return page;
+}
+
+const postsTo = (page, sink) => page.on('request', (r) => {
+  if (r.method() === 'POST' && r.url().includes('/events/bulk/')) {
+    sink.push({ id: r.headers()['x-launchdarkly-payload-id'], events: JSON.parse(r.postData() || '[]') });
+  }
+});
+
+describe('snippet event sending', () => {
+  before(async () => {
+    await seed(ctx.base, ctx.creds);
+    browser = await launch();
+  });
+  after(async () => { await browser?.close(); });
+
+  it('retries a failed POST once with the same payload ID, and the Worker counts it once', async () => {
+    const log = [];
+    const page = await snippetPage(log);
+    const posts = [];
+    postsTo(page, posts);
+    // The first POST reaches the Worker (which accepts it) but the browser is told 503, as when a
+    // proxy fails after the origin answered; the retry must be recognised as the same payload.
+    const firstAnswer = [];
+    await page.route('**/events/bulk/**', async (route) => {
+      if (firstAnswer.length > 0) return route.continue();
+      firstAnswer.push((await route.fetch()).status());
+      return route.fulfill({ status: 503, body: '{"message":"upstream failed"}' });
+    });
+    const outcome = await page.evaluate(async (id) => {
+      const e = window.edge;
+      const ready = await e.init(id, { kind: 'user', key: 'retry-visitor' }, { flushInterval: 60000 });
+      const variation = e.variationDetail('demo-headline', false).variationIndex;
+      e.track('purchase', null, 5);
+      const accepted = await e.flush();
+      return { ready, variation, accepted, stats: e.stats() };
+    }, ctx.creds.CLIENT_SIDE_ID);
+    assert.equal(outcome.ready, true);
+    assert.deepEqual(firstAnswer, [202], 'the Worker accepted the first attempt');
+    assert.equal(outcome.accepted, true, 'flush() resolves true once the retry is accepted');
+    assert.deepEqual(outcome.stats, { queued: 0, dropped: 0, sent: 3 });
+    assert.equal(posts.length, 2, 'one attempt and exactly one retry');
+    assert.ok(posts[0].id && posts[0].id === posts[1].id, 'the retry carries the same payload ID');
+    assert.deepEqual(posts[0].events.map((e) => e.kind), ['identify', 'feature', 'custom']);
+    assert.deepEqual(posts[1].events, posts[0].events);
+
+    const r = await request('GET', `${ctx.base}/api/v2/projects/default/environments/production/experiments/demo-headline-test/results?metric=demo-revenue`, { token: ctx.creds.API_TOKEN });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const shown = r.body.variations.find((v) => v.variation === outcome.variation);
+    assert.equal(shown.exposedUnits, 1);
+    assert.equal(shown.units, 1);
+    assert.equal(shown.mean, 5, 'the purchase counted once, not twice');
+    await page.close();
+  });
+
+  it('stops sending after the Worker refuses the client-side ID', async () => {
+    const log = [];
+    const page = await snippetPage(log);
+    const posts = [];
+    postsTo(page, posts);
+    const outcome = await page.evaluate(async () => {
+      const e = window.edge;
+      const ready = await e.init('no-such-client-side-id', { kind: 'user', key: 'lost' }, { flushInterval: 60000 });
+      e.track('first');
+      const first = await e.flush();
+      e.track('second');
+      const after = e.stats();
+      const second = await e.flush();
+      return { ready, first, after, second };
+    });
+    assert.equal(outcome.ready, false, 'flags could not be loaded for an unknown environment');
+    assert.equal(outcome.first, false, 'the refused POST is reported');
+    assert.deepEqual(outcome.after, { queued: 0, dropped: 0, sent: 0 }, 'nothing is queued any more');
+    assert.equal(outcome.second, true, 'an empty flush succeeds without a request');
+    assert.equal(posts.length, 1, 'one refused POST, not retried, nothing after it');
+    assert.deepEqual(posts[0].events.map((e) => e.kind + ':' + (e.key ?? '')), ['identify:', 'custom:first']);
+    assert.ok(log.some((l) => l.startsWith('error:') && l.includes('events refused')), log.join('\n'));
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+    await page.close();
+  });
+
+  it('drops and counts events beyond the capacity, and flushes the full queue', async () => {
+    const log = [];
+    const page = await snippetPage(log);
+    const posts = [];
+    postsTo(page, posts);
+    const outcome = await page.evaluate(async (id) => {
+      const e = window.edge;
+      await e.init(id, { kind: 'user', key: 'busy' }, { flushInterval: 60000, capacity: 3 });
+      for (let i = 0; i < 5; i++) e.track(`burst-${i}`);
+      const full = e.stats();
+      // The full queue is flushed by itself (no flush() call); wait for it to be sent.
+      for (let i = 0; i < 100 && e.stats().sent < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      return { full, later: e.stats() };
+    }, ctx.creds.CLIENT_SIDE_ID);
+    // init's identify event takes the first place in the queue.
+    assert.deepEqual(outcome.full, { queued: 3, dropped: 3, sent: 0 });
+    assert.deepEqual(outcome.later, { queued: 0, dropped: 3, sent: 3 });
+    assert.equal(posts.length, 1);
+    assert.deepEqual(posts[0].events.map((e) => e.kind + ':' + (e.key ?? '')), ['identify:', 'custom:burst-0', 'custom:burst-1']);
+    assert.equal(log.filter((l) => l.includes('queue is full')).length, 1, 'warned once, not per event');
+    await page.close();
+  });
+});
