@@ -136,7 +136,7 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Bytes from the browser's CSPRNG (getrandom), or from the clock and `Math.random` where there
+/// Bytes from the browser's CSPRNG (getrandom), or from `Math.random` where there
 /// is none: keys and payload IDs only need to be unique.
 pub fn random_bytes() -> [u8; 16] {
     let mut buf = [0u8; 16];
