@@ -102,6 +102,34 @@ describe('snippet event sending', () => {
     await page.close();
   });
 
+  it('refuses track() data that is not JSON without losing the other events of its batch', async () => {
+    const log = [];
+    const page = await snippetPage(log);
+    const posts = [];
+    postsTo(page, posts);
+    const outcome = await page.evaluate(async (id) => {
+      const e = window.edge;
+      await e.init(id, { kind: 'user', key: 'careless' }, { flushInterval: 60000 });
+      const cyclic = { sku: 'a' };
+      cyclic.self = cyclic;
+      e.track('before', { n: 1 });
+      e.track('cyclic', cyclic);
+      e.track('bigint', { n: 10n });
+      const later = { sku: 'as tracked' };
+      e.track('after', later);
+      later.sku = 'changed after track()';
+      return { accepted: await e.flush(), stats: e.stats() };
+    }, ctx.creds.CLIENT_SIDE_ID);
+    assert.equal(outcome.accepted, true);
+    assert.deepEqual(outcome.stats, { queued: 0, dropped: 0, sent: 3 });
+    assert.equal(posts.length, 1);
+    const custom = posts[0].events.filter((e) => e.kind === 'custom');
+    assert.deepEqual(custom.map((e) => [e.key, e.data]), [['before', { n: 1 }], ['after', { sku: 'as tracked' }]]);
+    assert.equal(log.filter((l) => l.startsWith('error:') && l.includes('track: data must be JSON')).length, 2, log.join('\n'));
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+    await page.close();
+  });
+
   it('drops and counts events beyond the capacity, and flushes the full queue', async () => {
     const log = [];
     const page = await snippetPage(log);

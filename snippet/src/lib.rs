@@ -145,6 +145,16 @@ pub fn track(event_key: JsValue, data: JsValue, metric_value: JsValue) {
         error("track: metricValue must be a finite number");
         return;
     }
+    // A copy taken now: what is sent is `data` as it was, and a value `JSON.stringify` rejects
+    // (a cycle, a BigInt) is refused here instead of failing the whole batch it would join.
+    let data = if data.is_undefined() || data.is_null() {
+        JsValue::UNDEFINED
+    } else if let Some(copy) = state::json_copy(&data) {
+        copy
+    } else {
+        error("track: data must be JSON (no cycles or BigInt)");
+        return;
+    };
     with_state(|s| s.queue_custom(&key, &data, &metric_value));
 }
 

@@ -135,7 +135,7 @@ fn fill_anonymous_key(ctx: &JsValue, kind: &str) {
 }
 
 /// A copy of a plain-JSON value (`None` if it is not JSON, e.g. cyclic).
-fn json_copy(value: &JsValue) -> Option<JsValue> {
+pub fn json_copy(value: &JsValue) -> Option<JsValue> {
     let text = JSON::stringify(value).ok()?.as_string()?;
     JSON::parse(&text).ok()
 }
