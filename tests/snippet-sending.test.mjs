@@ -10,25 +10,29 @@ import { seed } from '../scripts/seed.mjs';
 const ctx = useWorker();
 let browser;
 
-/** A page on the Worker's origin with the snippet module loaded (not started) as `window.edge`. */
-async function snippetPage(log) {
+/**
+ * A page on the Worker's origin with the snippet module loaded (not started) as `window.edge`,
+ * its console and page errors (`log`) and the events POSTs it makes (`posts`: payload ID + events).
+ */
+async function snippetPage() {
+  const log = [];
+  const posts = [];
   const page = await browser.newPage();
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().includes('/events/bulk/')) {
+      posts.push({ id: r.headers()['x-launchdarkly-payload-id'], events: JSON.parse(r.postData() || '[]') });
+    }
+  });
   await page.goto(`${ctx.base}/demo/config.json`);
   await page.evaluate(async () => {
     const mod = await import('/snippet/edge-exp.js');
     await mod.default();
     window.edge = mod;
   });
-  return page;
+  return { page, log, posts };
 }
-
-const postsTo = (page, sink) => page.on('request', (r) => {
-  if (r.method() === 'POST' && r.url().includes('/events/bulk/')) {
-    sink.push({ id: r.headers()['x-launchdarkly-payload-id'], events: JSON.parse(r.postData() || '[]') });
-  }
-});
 
 describe('snippet event sending', () => {
   before(async () => {
@@ -38,10 +42,7 @@ describe('snippet event sending', () => {
   after(async () => { await browser?.close(); });
 
   it('retries a failed POST once with the same payload ID, and the Worker counts it once', async () => {
-    const log = [];
-    const page = await snippetPage(log);
-    const posts = [];
-    postsTo(page, posts);
+    const { page, log, posts } = await snippetPage();
     // The first POST reaches the Worker (which accepts it) but the browser is told 503, as when a
     // proxy fails after the origin answered; the retry must be recognised as the same payload.
     const firstAnswer = [];
@@ -77,10 +78,7 @@ describe('snippet event sending', () => {
   });
 
   it('stops sending after the Worker refuses the client-side ID', async () => {
-    const log = [];
-    const page = await snippetPage(log);
-    const posts = [];
-    postsTo(page, posts);
+    const { page, log, posts } = await snippetPage();
     const outcome = await page.evaluate(async () => {
       const e = window.edge;
       const ready = await e.init('no-such-client-side-id', { kind: 'user', key: 'lost' }, { flushInterval: 60000 });
@@ -103,10 +101,7 @@ describe('snippet event sending', () => {
   });
 
   it('refuses track() data that is not JSON without losing the other events of its batch', async () => {
-    const log = [];
-    const page = await snippetPage(log);
-    const posts = [];
-    postsTo(page, posts);
+    const { page, log, posts } = await snippetPage();
     const outcome = await page.evaluate(async (id) => {
       const e = window.edge;
       await e.init(id, { kind: 'user', key: 'careless' }, { flushInterval: 60000 });
@@ -131,10 +126,7 @@ describe('snippet event sending', () => {
   });
 
   it('drops and counts events beyond the capacity, and flushes the full queue', async () => {
-    const log = [];
-    const page = await snippetPage(log);
-    const posts = [];
-    postsTo(page, posts);
+    const { page, log, posts } = await snippetPage();
     const outcome = await page.evaluate(async (id) => {
       const e = window.edge;
       await e.init(id, { kind: 'user', key: 'busy' }, { flushInterval: 60000, capacity: 3 });
