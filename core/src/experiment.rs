@@ -7,6 +7,7 @@
 //! the iteration; a conversion at `t` counts for it when the first variation the unit received in
 //! the 90 days before `t` is that variation. Per-unit values then follow the metric's measure.
 
+use crate::aggregates::{shard_of, UnitEvents, DEFAULT_SHARDS, MAX_SHARDS};
 use crate::attribution::{Exposure, ExposureHistory};
 use crate::context::valid_kind;
 use crate::event::{ConversionKind, Event};
@@ -118,6 +119,10 @@ pub struct Iteration {
     pub metrics: Vec<MetricSnapshot>,
     pub randomization_unit: String,
     pub flag_key: String,
+    /// How many counter shards count this iteration (chosen at its start, kept with it). Absent on
+    /// iterations counted by the earlier single-object layout (`ExperimentCounter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_shards: Option<u32>,
 }
 
 impl Iteration {
@@ -141,6 +146,13 @@ pub struct Experiment {
     pub metrics: Vec<MetricRef>,
     pub creation_date: i64,
     pub iterations: Vec<Iteration>,
+    /// Counter shards for new iterations: `counterShards` on create, 1..=64, default 16.
+    #[serde(default = "default_shards")]
+    pub counter_shards: u32,
+}
+
+fn default_shards() -> u32 {
+    DEFAULT_SHARDS
 }
 
 impl Experiment {
@@ -226,6 +238,18 @@ impl Experiment {
         if metrics.is_empty() {
             return Err(invalid("`metrics` needs at least one metric"));
         }
+        let counter_shards = match get("counterShards") {
+            None => DEFAULT_SHARDS,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=u64::from(MAX_SHARDS)).contains(n))
+                .map(|n| n as u32)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "`counterShards` must be an integer from 1 to {MAX_SHARDS}"
+                    ))
+                })?,
+        };
         if metrics.iter().filter(|m| m.primary).count() > 1 {
             return Err(invalid("at most one metric can be primary"));
         }
@@ -241,6 +265,7 @@ impl Experiment {
             metrics,
             creation_date: now,
             iterations: Vec::new(),
+            counter_shards,
         })
     }
 
@@ -290,6 +315,7 @@ impl Experiment {
             metrics: snapshots,
             randomization_unit: self.randomization_unit.clone(),
             flag_key: self.flag_key.clone(),
+            counter_shards: Some(self.counter_shards),
         });
         Ok(self.iterations.last().expect("just pushed"))
     }
@@ -323,6 +349,7 @@ impl Experiment {
             "randomizationUnit": self.randomization_unit,
             "treatments": self.treatments,
             "metrics": self.metrics,
+            "counterShards": self.counter_shards,
             "_creationDate": self.creation_date,
             "_maintainerId": "edge",
             "_links": {"self": {"href": format!("{base}/{}", self.key), "type": "application/json"},
@@ -466,6 +493,51 @@ impl CounterBatch {
 
     pub fn is_empty(&self) -> bool {
         self.exposures.is_empty() && self.conversions.is_empty()
+    }
+
+    /// Split by counter shard ([`shard_of`] the unit); empty shards are left out.
+    pub fn by_shard(self, shards: u32) -> BTreeMap<u32, CounterBatch> {
+        let mut out: BTreeMap<u32, CounterBatch> = BTreeMap::new();
+        for e in self.exposures {
+            out.entry(shard_of(&e.unit, shards))
+                .or_default()
+                .exposures
+                .push(e);
+        }
+        for c in self.conversions {
+            out.entry(shard_of(&c.unit, shards))
+                .or_default()
+                .conversions
+                .push(c);
+        }
+        out
+    }
+
+    /// Add another batch's events.
+    pub fn extend(&mut self, other: CounterBatch) {
+        self.exposures.extend(other.exposures);
+        self.conversions.extend(other.conversions);
+    }
+
+    /// The events grouped per unit, for [`crate::aggregates::apply_to_unit`].
+    pub fn per_unit(&self) -> BTreeMap<&str, UnitEvents> {
+        let mut out: BTreeMap<&str, UnitEvents> = BTreeMap::new();
+        for e in &self.exposures {
+            out.entry(e.unit.as_str())
+                .or_default()
+                .exposures
+                .push(Exposure {
+                    at: e.at,
+                    variation: e.variation,
+                });
+        }
+        for c in &self.conversions {
+            out.entry(c.unit.as_str())
+                .or_default()
+                .conversions
+                .push((c.metric.clone(), c.at, c.value));
+        }
+        out
     }
 }
 

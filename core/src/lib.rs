@@ -19,6 +19,7 @@ macro_rules! with_std {
 }
 
 with_std! {
+    pub mod aggregates;
     pub mod attribution;
     pub mod body;
     pub mod bucketing;
@@ -31,6 +32,7 @@ with_std! {
     pub mod keys;
     pub mod metric;
     pub mod patch;
+    pub mod queued;
     pub mod results;
     pub mod stats;
 

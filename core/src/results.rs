@@ -1,31 +1,16 @@
-//! Experiment results for one metric of one iteration: per variation, units, conversions or mean
+//! Experiment results for one metric of one iteration, from its merged [`Aggregates`]: per variation, units, conversions or mean
 //! and variance, the relative difference to the baseline with a 95% interval, the Bayesian
 //! probabilities to beat the baseline and to be best, a frequentist two-sided p-value, and the
 //! sample-ratio-mismatch check of exposed units against the allocation.
 
-use crate::experiment::{Iteration, Measure, MetricSnapshot, UnitLedger};
+use crate::aggregates::Aggregates;
+use crate::experiment::{Iteration, Measure, MetricSnapshot};
 use crate::metric::SuccessCriteria;
 use crate::stats::{self, Posterior, Sample};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
-/// Compute the results. `ledgers` are all units of the iteration.
-pub fn compute<'a>(
-    it: &Iteration,
-    metric: &MetricSnapshot,
-    ledgers: impl IntoIterator<Item = &'a UnitLedger>,
-) -> Value {
-    let mut exposed: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut values: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-    for ledger in ledgers {
-        let Some(v) = ledger.variation() else {
-            continue;
-        };
-        *exposed.entry(v).or_default() += 1;
-        if let Some(x) = ledger.value(metric) {
-            values.entry(v).or_default().push(x);
-        }
-    }
+/// Compute the results from the iteration's merged aggregates.
+pub fn compute(it: &Iteration, metric: &MetricSnapshot, agg: &Aggregates) -> Value {
     let higher_is_better = metric.success_criteria == SuccessCriteria::HigherThanBaseline;
     let binary = metric.measure == Measure::Binary;
 
@@ -40,9 +25,9 @@ pub fn compute<'a>(
         .iter()
         .map(|t| {
             let variation = t.variation as u32;
-            let vals = values.get(&variation).map(Vec::as_slice).unwrap_or(&[]);
-            let sample = Sample::of(vals);
-            let converted = vals.iter().filter(|v| **v > 0.0).count() as u64;
+            let moments = agg.moments(&metric.key, variation);
+            let sample = moments.sample();
+            let converted = moments.converted;
             let posterior = if binary {
                 Some(Posterior::binary(sample.n, converted))
             } else {
@@ -57,7 +42,10 @@ pub fn compute<'a>(
         })
         .collect();
     let baseline_index = it.treatments.iter().position(|t| t.baseline).unwrap_or(0);
-    let baseline = &arms[baseline_index];
+    let Some(baseline) = arms.get(baseline_index) else {
+        // No treatments (validation prevents it): nothing to compare.
+        return json!({"iterationId": it.id, "status": it.status, "variations": []});
+    };
 
     let posteriors: Option<Vec<Posterior>> = arms.iter().map(|a| a.posterior).collect();
     let best = posteriors
@@ -75,7 +63,7 @@ pub fn compute<'a>(
                 "name": t.name,
                 "baseline": is_baseline,
                 "allocationPercent": t.allocation_percent,
-                "exposedUnits": exposed.get(&arm.variation).copied().unwrap_or(0),
+                "exposedUnits": agg.exposed(arm.variation),
                 "units": arm.sample.n,
                 "mean": arm.sample.mean,
                 "variance": arm.sample.variance,
@@ -120,10 +108,7 @@ pub fn compute<'a>(
         })
         .collect();
 
-    let observed: Vec<u64> = arms
-        .iter()
-        .map(|a| exposed.get(&a.variation).copied().unwrap_or(0))
-        .collect();
+    let observed: Vec<u64> = arms.iter().map(|a| agg.exposed(a.variation)).collect();
     let weights: Vec<f64> = it
         .treatments
         .iter()
@@ -150,7 +135,7 @@ pub fn compute<'a>(
 mod tests {
     use super::*;
     use crate::attribution::Exposure;
-    use crate::experiment::Experiment;
+    use crate::experiment::{Experiment, UnitLedger};
     use crate::metric::{Metric, MetricSpec};
 
     #[test]
@@ -187,7 +172,7 @@ mod tests {
                 ledgers.push(l);
             }
         }
-        let r = compute(&it, &it.metrics[0], &ledgers);
+        let r = compute(&it, &it.metrics[0], &Aggregates::from_ledgers(&it.metrics, &ledgers));
         let v = &r["variations"];
         assert_eq!(v[0]["conversions"], 120);
         assert_eq!(v[1]["conversions"], 150);

@@ -1,0 +1,244 @@
+//! What the events route puts on the ingest queue, and how a payload is cut into messages.
+//!
+//! The route validates a payload, keeps the events that can change counts or attribution
+//! (feature events that served a variation, and conversions), and packs them into messages small
+//! enough for the queue and for one consumer invocation's platform limits: at most
+//! [`MAX_MESSAGE_BYTES`] of JSON and at most [`MAX_EXPOSURE_KEYS`] (unit, flag) exposure keys, so a
+//! consumer batch of [`CONSUMER_BATCH`] messages stays under 1,000 KV operations. Each message has
+//! an ID derived from the payload ID (or a random one) and its position, so a redelivered message
+//! or a retried payload is recognised by the counters and counted once.
+
+use crate::context::{Context, Unit};
+use crate::event::{ConversionEvent, ConversionKind, Event, FeatureEvent};
+use serde::{Deserialize, Serialize};
+
+/// Largest message JSON (the queue takes 128 KB; the rest is headroom).
+pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
+/// Most distinct exposure keys one message may need written.
+pub const MAX_EXPOSURE_KEYS: usize = 80;
+/// Messages per consumer invocation (`max_batch_size` in wrangler.toml): 10 × 80 KV writes plus
+/// at most one bulk read per 100 keys stays under the platform's 1,000 KV operations.
+pub const CONSUMER_BATCH: usize = 10;
+/// Largest event the queue carries (keys and context keys): bigger ones are refused one by one.
+pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+
+/// One event as queued: only what attribution and counting read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "e")]
+pub enum QueuedEvent {
+    #[serde(rename = "f")]
+    Feature {
+        k: String,
+        t: i64,
+        v: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        x: Option<bool>,
+        u: Vec<(String, String)>,
+    },
+    #[serde(rename = "c")]
+    Conversion {
+        c: ConversionKind,
+        k: String,
+        t: i64,
+        u: Vec<(String, String)>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<f64>,
+    },
+}
+
+fn units(c: &Context) -> Vec<(String, String)> {
+    c.units
+        .iter()
+        .map(|u| (u.kind.clone(), u.key.clone()))
+        .collect()
+}
+
+fn context(u: &[(String, String)]) -> Context {
+    Context {
+        units: u
+            .iter()
+            .map(|(kind, key)| Unit {
+                kind: kind.clone(),
+                key: key.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl QueuedEvent {
+    /// The queued form of an event, or `None` for events that change no count or history.
+    pub fn of(event: &Event) -> Option<QueuedEvent> {
+        match event {
+            Event::Feature(f) => f.variation.map(|v| QueuedEvent::Feature {
+                k: f.flag_key.clone(),
+                t: f.creation_date,
+                v,
+                x: f.in_experiment,
+                u: units(&f.context),
+            }),
+            Event::Conversion(c) => Some(QueuedEvent::Conversion {
+                c: c.kind,
+                k: c.key.clone(),
+                t: c.creation_date,
+                u: units(&c.context),
+                m: c.metric_value,
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn to_event(&self) -> Event {
+        match self {
+            QueuedEvent::Feature { k, t, v, x, u } => Event::Feature(FeatureEvent {
+                creation_date: *t,
+                flag_key: k.clone(),
+                version: None,
+                variation: Some(*v),
+                in_experiment: *x,
+                context: context(u),
+            }),
+            QueuedEvent::Conversion { c, k, t, u, m } => Event::Conversion(ConversionEvent {
+                kind: *c,
+                creation_date: *t,
+                key: k.clone(),
+                context: context(u),
+                metric_value: *m,
+                url: None,
+                selector: None,
+            }),
+        }
+    }
+
+    /// Exposure keys this event may write: one per unit of a feature event.
+    fn exposure_keys(&self) -> usize {
+        match self {
+            QueuedEvent::Feature { u, .. } => u.len(),
+            QueuedEvent::Conversion { .. } => 0,
+        }
+    }
+}
+
+/// Refuse an event too large to queue (checked per event, so the rest of its payload is kept).
+pub fn check_size(event: &Event) -> Result<(), String> {
+    let size = |c: &Context| -> usize { c.units.iter().map(|u| u.kind.len() + u.key.len()).sum() };
+    let bytes = match event {
+        Event::Feature(f) => f.flag_key.len() + size(&f.context),
+        Event::Conversion(c) => c.key.len() + size(&c.context),
+        _ => 0,
+    };
+    if bytes > MAX_EVENT_BYTES {
+        Err(format!(
+            "event keys and context keys add up to {bytes} bytes; at most {MAX_EVENT_BYTES} can be counted"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// One queue message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestMessage {
+    /// `{payload or random id}:{index}`: the counters' de-duplication key.
+    pub id: String,
+    pub project: String,
+    pub env: String,
+    /// When the route accepted the payload (Unix ms).
+    pub received: i64,
+    pub events: Vec<QueuedEvent>,
+}
+
+/// Cut a payload's events into messages within [`MAX_MESSAGE_BYTES`] and [`MAX_EXPOSURE_KEYS`].
+/// The same events always give the same messages (so a retried payload gets the same IDs).
+pub fn pack(
+    project: &str,
+    env: &str,
+    received: i64,
+    id: &str,
+    events: &[Event],
+) -> Vec<IngestMessage> {
+    let mut out: Vec<IngestMessage> = Vec::new();
+    let overhead = project.len() + env.len() + id.len() + 96;
+    let (mut bytes, mut keys) = (usize::MAX, usize::MAX);
+    for q in events.iter().filter_map(QueuedEvent::of) {
+        let size = serde_json::to_string(&q).map_or(MAX_EVENT_BYTES, |s| s.len()) + 1;
+        let k = q.exposure_keys();
+        if bytes.saturating_add(size) > MAX_MESSAGE_BYTES || keys.saturating_add(k) > MAX_EXPOSURE_KEYS
+        {
+            out.push(IngestMessage {
+                id: format!("{id}:{}", out.len()),
+                project: project.into(),
+                env: env.into(),
+                received,
+                events: Vec::new(),
+            });
+            (bytes, keys) = (overhead, 0);
+        }
+        bytes += size;
+        keys += k;
+        if let Some(last) = out.last_mut() {
+            last.events.push(q);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::parse_batch;
+    use serde_json::json;
+
+    fn events(n: usize) -> Vec<Event> {
+        let mut body = Vec::new();
+        for i in 0..n {
+            body.push(json!({"kind":"feature","key":"f","creationDate":1000,"variation":i % 2,"context":{"kind":"multi","user":{"key":format!("u{i}")},"org":{"key":"o"}}}));
+            body.push(json!({"kind":"custom","key":"buy","creationDate":1000,"metricValue":1.5,"contextKeys":{"user":format!("u{i}")}}));
+            body.push(json!({"kind":"index","creationDate":1000,"context":{"key":format!("u{i}")}}));
+        }
+        parse_batch(json!(body).to_string().as_bytes(), 2000)
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn round_trip_keeps_what_counts() {
+        let evs = events(3);
+        let queued: Vec<QueuedEvent> = evs.iter().filter_map(QueuedEvent::of).collect();
+        assert_eq!(queued.len(), 6, "index events are not queued");
+        let back: Vec<Event> = queued.iter().map(QueuedEvent::to_event).collect();
+        let json = serde_json::to_string(&queued).unwrap();
+        let again: Vec<QueuedEvent> = serde_json::from_str(&json).unwrap();
+        assert_eq!(again, queued);
+        match (&back[0], &evs[0]) {
+            (Event::Feature(a), Event::Feature(b)) => {
+                assert_eq!((&a.flag_key, a.variation, &a.context), (&b.flag_key, b.variation, &b.context));
+            }
+            _ => panic!("feature expected"),
+        }
+    }
+
+    #[test]
+    fn messages_respect_key_and_byte_limits() {
+        let evs = events(1000);
+        let msgs = pack("p", "e", 5, "id", &evs);
+        let total: usize = msgs.iter().map(|m| m.events.len()).sum();
+        assert_eq!(total, 2000, "every counted event is in exactly one message");
+        for (i, m) in msgs.iter().enumerate() {
+            assert_eq!(m.id, format!("id:{i}"));
+            let keys: usize = m.events.iter().map(QueuedEvent::exposure_keys).sum();
+            assert!(keys <= MAX_EXPOSURE_KEYS);
+            assert!(serde_json::to_string(m).unwrap().len() <= MAX_MESSAGE_BYTES);
+        }
+        assert_eq!(pack("p", "e", 5, "id", &evs), msgs, "deterministic");
+        assert!(pack("p", "e", 5, "id", &[]).is_empty());
+    }
+
+    #[test]
+    fn oversized_events_are_refused_alone() {
+        let big = "k".repeat(MAX_EVENT_BYTES + 1);
+        let body = json!([{"kind":"custom","key":big,"creationDate":1,"contextKeys":{"user":"u"}}]).to_string();
+        let ev = &parse_batch(body.as_bytes(), 10).unwrap().events[0];
+        assert!(check_size(ev).unwrap_err().contains("at most 32768"));
+        assert!(check_size(&events(1)[0]).is_ok());
+    }
+}
