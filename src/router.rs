@@ -70,6 +70,14 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
                 &serde_json::json!({"clientSideId": id}),
             ))
         }
+        // This isolate's ingest pipeline: queued and consumed messages, per-invocation maxima.
+        ["api", "v2", "ops", "ingest"] => {
+            if method != Method::Get {
+                return Err(ApiError::MethodNotAllowed);
+            }
+            auth::api_token(req, env, Role::Reader).await?;
+            Ok(crate::http::json(200, &serde_json::to_value(crate::ingest::stats())?))
+        }
         ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
         // Diagnostics are accepted and ignored.
         ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {

@@ -1,18 +1,18 @@
 //! The analytics events routes (`/bulk`, `/events/bulk/{id}`, `/mobile/...`).
 //!
 //! Body → decode (gzip, 1 MiB) → payload-ID check → `core::parse_batch` (bad events reported, good
-//! ones kept) → exposures merged per unit and flag → one KV write per changed history → 202 with
-//! `{"accepted": n, "rejected": [...]}`.
+//! ones kept) → the counted events onto the ingest queue (`crate::ingest`) → 202 with
+//! `{"accepted": n, "rejected": [...], "queuedMessages": m}`. Attribution histories and counts
+//! are written by the queue consumer.
 
 use crate::error::ApiError;
 use crate::http::{header, json, now_ms};
-use crate::store::{self, config::Tenant, exposures, feed, payloads};
+use crate::ingest;
+use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::event::ConversionKind;
-use edge_exp_core::{
-    decode_body, keys, parse_batch, parse_batch_with, Event, Exposure, MAX_BODY_BYTES,
-};
+use edge_exp_core::queued::check_size;
+use edge_exp_core::{decode_body, keys, parse_batch_with, Event, MAX_BODY_BYTES};
 use serde_json::json;
-use std::collections::BTreeMap;
 use worker::{Env, Request, Response};
 
 /// Where a payload comes from.
@@ -55,16 +55,20 @@ pub async fn ingest(
         }
     }
 
+    // Events the queue cannot carry are refused one by one, like any other bad event.
     let batch = match source {
-        Source::Sdk => parse_batch(&body, now)?,
+        Source::Sdk => parse_batch_with(&body, now, check_size)?,
         Source::Import => parse_batch_with(&body, now, |e| match e {
-            Event::Conversion(c) if c.kind == ConversionKind::Custom => Ok(()),
+            Event::Conversion(c) if c.kind == ConversionKind::Custom => check_size(e),
             _ => Err("only `custom` events can be imported".into()),
         })?,
     };
-    let writes = record_exposures(env, tenant, &batch.events, now).await?;
-    let iterations =
-        crate::counting::record(env, tenant, &batch.events, payload_id.as_deref(), now).await?;
+    // Counting and attribution happen in the queue consumer; 202 only once the queue has them.
+    let message_id = match &payload_key {
+        Some(key) => key.clone(),
+        None => format!("r:{}", store::random_hex(16)?),
+    };
+    let queued = ingest::enqueue(env, tenant, &message_id, &batch.events, now).await?;
 
     let summary = json!({
         "accepted": batch.events.len(),
@@ -92,42 +96,6 @@ pub async fn ingest(
         payloads::remember(&payloads_kv, key, &summary.to_string()).await?;
     }
     let mut body = summary;
-    body["exposureWrites"] = json!(writes);
-    body["experimentIterations"] = json!(iterations);
+    body["queuedMessages"] = json!(queued);
     Ok(json(202, &body))
-}
-
-/// Record every exposure (feature event with a variation) in its unit's history.
-/// All of a payload's exposures for one (unit, flag) are merged into one read and at most one write.
-async fn record_exposures(
-    env: &Env,
-    tenant: &Tenant,
-    events: &[Event],
-    now: i64,
-) -> Result<usize, ApiError> {
-    let mut by_key: BTreeMap<String, Vec<Exposure>> = BTreeMap::new();
-    for event in events {
-        let Event::Feature(f) = event else { continue };
-        let Some(variation) = f.variation else {
-            continue; // the default was served: not an exposure to a variation
-        };
-        for unit in &f.context.units {
-            let key = keys::exposure_key(
-                &tenant.project,
-                &tenant.env,
-                &f.flag_key,
-                &unit.kind,
-                &unit.key,
-            );
-            by_key.entry(key).or_default().push(Exposure {
-                at: f.creation_date,
-                variation,
-            });
-        }
-    }
-    if by_key.is_empty() {
-        return Ok(0);
-    }
-    let store = store::kv(env, store::ATTRIBUTION_KV)?;
-    exposures::record_all(&store, by_key.into_iter().collect(), now).await
 }

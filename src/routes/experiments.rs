@@ -7,7 +7,11 @@ use crate::routes::body;
 use crate::routes::rest::{authorize, reply, require_environment};
 use crate::store::counters::{self, CounterCommand};
 use crate::store::projects::{self, Command};
+use crate::store::shards::{self, ShardCommand};
+use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::experiment::Experiment;
+use edge_exp_core::results;
+use futures_util::future::try_join_all;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
@@ -116,11 +120,42 @@ pub async fn results(
             .map(|m| m.key.clone())
             .ok_or_else(|| ApiError::BadRequest("the iteration has no metrics".into()))?,
     };
-    let object = counters::name(project, env_key, key, iteration.id);
-    let mut out =
-        counters::call(env, &object, &CounterCommand::Results { iteration, metric }).await?;
+    let mut out = match iteration.counter_shards {
+        Some(shards) => {
+            let snapshot = iteration.metrics.iter().find(|m| m.key == metric).ok_or_else(|| {
+                ApiError::NotFound(format!("metric `{metric}` is not in iteration {}", iteration.id))
+            })?;
+            let agg = merged_aggregates(env, project, env_key, key, iteration.id, shards).await?;
+            results::compute(&iteration, snapshot, &agg)
+        }
+        // Iterations counted by the earlier single-object layout are read from it.
+        None => {
+            let object = counters::name(project, env_key, key, iteration.id);
+            counters::call(env, &object, &CounterCommand::Results { iteration, metric }).await?
+        }
+    };
     out["experimentKey"] = json!(key);
     out["flagKey"] = json!(experiment.flag_key);
     out["metrics"] = json!(experiment.metrics);
     Ok(json(200, &out))
+}
+
+/// Every shard's aggregates, added up: O(shards × metrics × variations), whatever the units.
+async fn merged_aggregates(
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    experiment: &str,
+    iteration: u32,
+    shards: u32,
+) -> Result<Aggregates, ApiError> {
+    let calls = (0..shards).map(|shard| {
+        let object = shards::name(project, env_key, experiment, iteration, shard);
+        async move { shards::call(env, &object, &ShardCommand::Aggregates).await }
+    });
+    let mut merged = Aggregates::default();
+    for body in try_join_all(calls).await? {
+        merged.merge(&serde_json::from_value(body)?);
+    }
+    Ok(merged)
 }

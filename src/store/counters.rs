@@ -1,4 +1,6 @@
-//! `ExperimentCounter`: one Durable Object per experiment iteration, holding the exact counts.
+//! `ExperimentCounter`: the earlier counting layout, one Durable Object per experiment iteration.
+//! Kept so iterations started before sharding (no `counterShards`) stay readable and keep
+//! counting; new iterations are counted by `CounterShard`s (`shards.rs`).
 //!
 //! Every unit's exposures and conversions live here ([`UnitLedger`]), changed only by this
 //! object, one request at a time: no read-modify-write race, nothing counted twice. A payload ID
@@ -6,6 +8,7 @@
 //! at once on two isolates) is counted once. Results are computed here from the ledgers.
 
 use crate::error::ApiError;
+use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::credentials::digest;
 use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
 use edge_exp_core::results;
@@ -89,7 +92,8 @@ impl DurableObject for ExperimentCounter {
                 }
                 Some(snapshot) => {
                     let guard = self.ledgers.borrow();
-                    results::compute(&iteration, snapshot, guard.as_ref().into_iter().flat_map(|l| l.values()))
+                    let ledgers = guard.as_ref().into_iter().flat_map(|l| l.values());
+                    results::compute(&iteration, snapshot, &Aggregates::from_ledgers(&iteration.metrics, ledgers))
                 }
             },
         };

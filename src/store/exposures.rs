@@ -20,7 +20,7 @@ fn parse(stored: Option<String>) -> ExposureHistory {
 }
 
 /// Most keys one KV bulk read may ask for.
-const BULK_READ_KEYS: usize = 100;
+pub const BULK_READ_KEYS: usize = 100;
 /// How many KV writes of one payload run at once.
 const WRITE_CONCURRENCY: usize = 64;
 

@@ -6,6 +6,7 @@ pub mod exposures;
 pub mod feed;
 pub mod payloads;
 pub mod projects;
+pub mod shards;
 
 use crate::error::ApiError;
 use serde::Serialize;

@@ -1,0 +1,251 @@
+//! The ingest pipeline behind the events routes: a Cloudflare Queue between the route and the
+//! counters, so no single object sits on a payload's path.
+//!
+//! - The route ([`enqueue`]) validates the payload, packs the events that count into messages
+//!   (`core::queued::pack`) and answers 202 only once the queue has them: an accepted payload is
+//!   never lost (a failed send answers 500 and the SDK retries with the same payload ID).
+//! - The consumer ([`consume`]) takes batches of messages. Per (project, environment) in a batch
+//!   it writes exposure histories to KV (bulk reads, one write per changed key), asks the project
+//!   for routing **once**, builds each iteration's counts (`core::CounterBatch::build`) and sends
+//!   each shard one call with every message's part. Message IDs make redelivery harmless: each
+//!   shard records them in the same transaction as their counts.
+//! - Routing is asked when the batch is consumed, which is after the payload was accepted, so an
+//!   iteration started before an event arrived is always known (no cache can be stale).
+//!
+//! Per-invocation platform limits (1,000 KV operations; 50 subrequests on the free plan) hold by
+//! construction: messages carry at most `MAX_EXPOSURE_KEYS` exposure keys and a batch at most
+//! `CONSUMER_BATCH` messages. Every invocation's operations are counted in [`STATS`] and served
+//! by `GET /api/v2/ops/ingest`, which is how the tests check the limits and wait for the queue.
+
+use crate::error::ApiError;
+use crate::http::now_ms;
+use crate::store::config::Tenant;
+use crate::store::counters::{self, CounterCommand};
+use crate::store::projects::{self, Command, Route};
+use crate::store::shards::{self, ShardCommand};
+use crate::store::{self, exposures};
+use edge_exp_core::experiment::CounterBatch;
+use edge_exp_core::queued::{pack, IngestMessage};
+use edge_exp_core::{keys, Event, Exposure};
+use futures_util::future::{try_join_all, LocalBoxFuture};
+use futures_util::FutureExt;
+use serde::Serialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
+
+pub const QUEUE_BINDING: &str = "EVENTS_QUEUE";
+/// A send batch holds at most 100 messages and 256 KB.
+const SEND_BATCH_MESSAGES: usize = 100;
+const SEND_BATCH_BYTES: usize = 240 * 1024;
+/// Delay before a failed message is delivered again.
+const RETRY_DELAY_SECONDS: u32 = 2;
+
+/// What this isolate's ingest pipeline has done (figures for tests, benchmarks and operators).
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestStats {
+    pub enqueued_messages: u64,
+    pub enqueued_payloads: u64,
+    pub consumed_messages: u64,
+    pub retried_messages: u64,
+    pub invocations: u64,
+    pub exposure_writes: u64,
+    pub max_kv_operations: u64,
+    pub max_subrequests: u64,
+    pub last_error: Option<String>,
+}
+
+thread_local! {
+    pub static STATS: RefCell<IngestStats> = RefCell::new(IngestStats::default());
+}
+
+pub fn stats() -> IngestStats {
+    STATS.with(|s| s.borrow().clone())
+}
+
+/// Operations of one consumer invocation.
+#[derive(Debug, Default)]
+struct Ops {
+    kv: u64,
+    subrequests: u64,
+}
+
+/// Queue the payload's counted events. Returns the number of messages.
+pub async fn enqueue(
+    env: &Env,
+    tenant: &Tenant,
+    id: &str,
+    events: &[Event],
+    now: i64,
+) -> Result<usize, ApiError> {
+    let messages = pack(&tenant.project, &tenant.env, now, id, events);
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let queue = env.queue(QUEUE_BINDING)?;
+    let bodies: Vec<String> = messages
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
+    let mut start = 0;
+    while start < bodies.len() {
+        let (mut end, mut bytes) = (start, 0);
+        while end < bodies.len()
+            && end - start < SEND_BATCH_MESSAGES
+            && (end == start || bytes + bodies[end].len() <= SEND_BATCH_BYTES)
+        {
+            bytes += bodies[end].len();
+            end += 1;
+        }
+        queue.send_batch(bodies[start..end].to_vec()).await?;
+        start = end;
+    }
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.enqueued_messages += bodies.len() as u64;
+        s.enqueued_payloads += 1;
+    });
+    Ok(bodies.len())
+}
+
+/// The queue consumer. Never fails as a whole: a group that fails is retried, the rest acked.
+pub async fn consume(batch: MessageBatch<String>, env: &Env) {
+    let mut ops = Ops::default();
+    let messages = match batch.messages() {
+        Ok(m) => m,
+        Err(e) => {
+            worker::console_error!("ingest: batch does not decode ({e}); retrying it");
+            batch.retry_all();
+            return;
+        }
+    };
+    let mut groups: BTreeMap<(String, String), Vec<(usize, IngestMessage)>> = BTreeMap::new();
+    for (i, m) in messages.iter().enumerate() {
+        match serde_json::from_str::<IngestMessage>(m.body()) {
+            Ok(msg) => groups
+                .entry((msg.project.clone(), msg.env.clone()))
+                .or_default()
+                .push((i, msg)),
+            Err(e) => {
+                // Written by this code's own `enqueue`: a body that never parses cannot succeed.
+                worker::console_error!("ingest: dropping message {} that does not parse: {e}", m.id());
+                m.ack();
+            }
+        }
+    }
+    for ((project, env_key), group) in groups {
+        let tenant = Tenant { project, env: env_key };
+        let msgs: Vec<&IngestMessage> = group.iter().map(|(_, m)| m).collect();
+        let outcome = process(env, &tenant, &msgs, &mut ops).await;
+        for (i, _) in &group {
+            match &outcome {
+                Ok(()) => messages[*i].ack(),
+                Err(_) => messages[*i].retry_with_options(
+                    &QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(RETRY_DELAY_SECONDS)
+                        .build(),
+                ),
+            }
+        }
+        STATS.with(|s| {
+            let mut s = s.borrow_mut();
+            match &outcome {
+                Ok(()) => s.consumed_messages += group.len() as u64,
+                Err(e) => {
+                    s.retried_messages += group.len() as u64;
+                    s.last_error = Some(e.body().to_string());
+                    worker::console_error!("ingest: {} messages will be retried: {:?}", group.len(), e);
+                }
+            }
+        });
+    }
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.invocations += 1;
+        s.max_kv_operations = s.max_kv_operations.max(ops.kv);
+        s.max_subrequests = s.max_subrequests.max(ops.subrequests);
+    });
+}
+
+async fn process(
+    env: &Env,
+    tenant: &Tenant,
+    msgs: &[&IngestMessage],
+    ops: &mut Ops,
+) -> Result<(), ApiError> {
+    let events: Vec<Vec<Event>> = msgs
+        .iter()
+        .map(|m| m.events.iter().map(|q| q.to_event()).collect())
+        .collect();
+    record_exposures(env, tenant, &events, ops).await?;
+    if events.iter().all(Vec::is_empty) {
+        return Ok(());
+    }
+    let now = now_ms();
+    ops.subrequests += 1;
+    let routes: Vec<Route> = serde_json::from_value(
+        projects::call_ok(env, &tenant.project, &Command::Routing { env: tenant.env.clone(), now }).await?,
+    )?;
+    let mut calls: Vec<LocalBoxFuture<'_, Result<serde_json::Value, ApiError>>> = Vec::new();
+    for route in routes {
+        let it = route.iteration;
+        match it.counter_shards {
+            Some(k) => {
+                let mut parts: BTreeMap<u32, Vec<(String, CounterBatch)>> = BTreeMap::new();
+                for (m, evs) in msgs.iter().zip(&events) {
+                    for (shard, part) in CounterBatch::build(&it, evs).by_shard(k) {
+                        parts.entry(shard).or_default().push((m.id.clone(), part));
+                    }
+                }
+                for (shard, parts) in parts {
+                    let object = shards::name(&tenant.project, &tenant.env, &route.experiment, it.id, shard);
+                    let command = ShardCommand::Record { iteration: it.clone(), parts, now };
+                    calls.push(async move { shards::call(env, &object, &command).await }.boxed_local());
+                }
+            }
+            // Iterations counted by the earlier single-object layout keep being counted there.
+            None => {
+                for (m, evs) in msgs.iter().zip(&events) {
+                    let batch = CounterBatch::build(&it, evs);
+                    if batch.is_empty() {
+                        continue;
+                    }
+                    let object = counters::name(&tenant.project, &tenant.env, &route.experiment, it.id);
+                    let command = CounterCommand::Record { payload_id: Some(m.id.clone()), batch, now };
+                    calls.push(async move { counters::call(env, &object, &command).await }.boxed_local());
+                }
+            }
+        }
+    }
+    ops.subrequests += calls.len() as u64;
+    try_join_all(calls).await?;
+    Ok(())
+}
+
+/// Every exposure (a feature event that served a variation) into its unit's KV history.
+async fn record_exposures(
+    env: &Env,
+    tenant: &Tenant,
+    events: &[Vec<Event>],
+    ops: &mut Ops,
+) -> Result<(), ApiError> {
+    let mut by_key: BTreeMap<String, Vec<Exposure>> = BTreeMap::new();
+    for event in events.iter().flatten() {
+        let Event::Feature(f) = event else { continue };
+        let Some(variation) = f.variation else { continue };
+        for unit in &f.context.units {
+            let key = keys::exposure_key(&tenant.project, &tenant.env, &f.flag_key, &unit.kind, &unit.key);
+            by_key.entry(key).or_default().push(Exposure { at: f.creation_date, variation });
+        }
+    }
+    if by_key.is_empty() {
+        return Ok(());
+    }
+    let kv = store::kv(env, store::ATTRIBUTION_KV)?;
+    let keys = by_key.len() as u64;
+    let writes = exposures::record_all(&kv, by_key.into_iter().collect(), now_ms()).await? as u64;
+    ops.kv += keys.div_ceil(exposures::BULK_READ_KEYS as u64) + writes;
+    STATS.with(|s| s.borrow_mut().exposure_writes += writes);
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! `CounterShard`: one SQLite-backed Durable Object per (iteration, shard), holding the exact
+//! counts of the units that hash to it (`core::aggregates::shard_of`).
+//!
+//! Tables: `units` (one row per unit: its exposures in the iteration), `conversions` (one row per
+//! unit × metric: its conversion events), `payloads` (message IDs counted in the last 24 h) and
+//! `aggregates` (one row: the shard's running sufficient statistics). A batch reads only the rows
+//! of its units, updates the aggregates incrementally (`core::aggregates::apply_to_unit`) and
+//! writes rows, message IDs and aggregates in one synchronous SQLite transaction: a message is
+//! counted with its events or not at all, once. Nothing per-unit stays in memory; the only cache
+//! is the aggregates (metrics × variations).
+
+use crate::error::ApiError;
+use edge_exp_core::aggregates::{apply_to_unit, Aggregates};
+use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
+use edge_exp_core::ExposureHistory;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use worker::{
+    durable_object, js_sys, DurableObject, Env, Request, Response, Result, SqlStorage,
+    SqlStorageValue, State,
+};
+
+pub const BINDING: &str = "COUNTER_SHARD";
+
+/// How long a message ID is remembered (queue redeliveries and SDK retries come well within it).
+const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Bound parameters per SQL statement (the platform allows 100).
+const SQL_PARAMS: usize = 90;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum ShardCommand {
+    /// Count these messages' events (each part: message ID, what it adds to this shard).
+    Record {
+        iteration: Iteration,
+        parts: Vec<(String, CounterBatch)>,
+        now: i64,
+    },
+    /// The shard's aggregates.
+    Aggregates,
+}
+
+/// The object for shard `shard` of one iteration.
+pub fn name(project: &str, env: &str, experiment: &str, iteration: u32, shard: u32) -> String {
+    format!("{project}\n{env}\n{experiment}\n{iteration}\n#{shard}")
+}
+
+pub async fn call(env: &Env, object: &str, command: &ShardCommand) -> std::result::Result<Value, ApiError> {
+    let (status, body) = super::call_object(env, BINDING, object, command).await?;
+    if status < 300 {
+        Ok(body)
+    } else {
+        Err(ApiError::from_reply(status, &body))
+    }
+}
+
+#[durable_object(fetch)]
+pub struct CounterShard {
+    state: State,
+    aggregates: RefCell<Option<Aggregates>>,
+}
+
+impl DurableObject for CounterShard {
+    fn new(state: State, _env: Env) -> Self {
+        CounterShard {
+            state,
+            aggregates: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let command: ShardCommand = match req.json().await {
+            Ok(c) => c,
+            Err(e) => {
+                let body = json!({"code": "internal_error", "message": format!("bad shard command: {e}")});
+                return Ok(Response::from_json(&body)?.with_status(500));
+            }
+        };
+        let sql = self.state.storage().sql();
+        create_tables(&sql)?;
+        let body = match command {
+            ShardCommand::Record { iteration, parts, now } => self.record(&sql, &iteration, parts, now)?,
+            ShardCommand::Aggregates => serde_json::to_value(self.load_aggregates(&sql)?)?,
+        };
+        Response::from_json(&body)
+    }
+}
+
+fn create_tables(sql: &SqlStorage) -> Result<()> {
+    for statement in [
+        "CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, x TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS conversions (unit TEXT NOT NULL, metric TEXT NOT NULL, c TEXT NOT NULL, PRIMARY KEY (unit, metric)) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS payloads_at ON payloads (at)",
+        "CREATE TABLE IF NOT EXISTS aggregates (id INTEGER PRIMARY KEY, a TEXT NOT NULL)",
+    ] {
+        sql.exec(statement, None)?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct UnitRow {
+    unit: String,
+    x: String,
+}
+
+#[derive(Deserialize)]
+struct ConversionRow {
+    unit: String,
+    metric: String,
+    c: String,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct AggregatesRow {
+    a: String,
+}
+
+/// `(?, ?, …)` with `n` placeholders.
+fn placeholders(n: usize) -> String {
+    let mut s = "?,".repeat(n);
+    s.pop();
+    format!("({s})")
+}
+
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<SqlStorageValue> {
+    items.into_iter().map(SqlStorageValue::from).collect()
+}
+
+/// A stored record that does not parse is a defect: fail the batch (the queue retries it and
+/// the error is logged) rather than count from a wrong starting point.
+fn parse<T: serde::de::DeserializeOwned>(what: &str, key: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| worker::Error::RustError(format!("stored {what} of `{key}` does not parse: {e}")))
+}
+
+impl CounterShard {
+    fn load_aggregates(&self, sql: &SqlStorage) -> Result<Aggregates> {
+        if let Some(a) = self.aggregates.borrow().as_ref() {
+            return Ok(a.clone());
+        }
+        let rows: Vec<AggregatesRow> = sql.exec("SELECT a FROM aggregates WHERE id = 1", None)?.to_array()?;
+        let agg = match rows.first() {
+            Some(row) => parse("aggregates", "shard", &row.a)?,
+            None => Aggregates::default(),
+        };
+        *self.aggregates.borrow_mut() = Some(agg.clone());
+        Ok(agg)
+    }
+
+    /// The message IDs among `ids` already counted here.
+    fn seen(sql: &SqlStorage, ids: &[&str]) -> Result<BTreeSet<String>> {
+        let mut seen = BTreeSet::new();
+        for chunk in ids.chunks(SQL_PARAMS) {
+            let query = format!("SELECT id FROM payloads WHERE id IN {}", placeholders(chunk.len()));
+            let rows: Vec<IdRow> = sql.exec(&query, strings(chunk.iter().copied()))?.to_array()?;
+            seen.extend(rows.into_iter().map(|r| r.id));
+        }
+        Ok(seen)
+    }
+
+    /// The stored ledgers of `units` (those with no row start empty).
+    fn ledgers(sql: &SqlStorage, units: &[&str]) -> Result<BTreeMap<String, UnitLedger>> {
+        let mut out: BTreeMap<String, UnitLedger> = BTreeMap::new();
+        for chunk in units.chunks(SQL_PARAMS) {
+            let list = placeholders(chunk.len());
+            let rows: Vec<UnitRow> = sql
+                .exec(&format!("SELECT unit, x FROM units WHERE unit IN {list}"), strings(chunk.iter().copied()))?
+                .to_array()?;
+            for row in rows {
+                let exposures: ExposureHistory = parse("exposures", &row.unit, &row.x)?;
+                out.entry(row.unit).or_default().exposures = exposures;
+            }
+            let rows: Vec<ConversionRow> = sql
+                .exec(&format!("SELECT unit, metric, c FROM conversions WHERE unit IN {list}"), strings(chunk.iter().copied()))?
+                .to_array()?;
+            for row in rows {
+                let events: Vec<(i64, f64)> = parse("conversions", &row.unit, &row.c)?;
+                out.entry(row.unit).or_default().conversions.insert(row.metric, events);
+            }
+        }
+        Ok(out)
+    }
+
+    fn record(&self, sql: &SqlStorage, it: &Iteration, parts: Vec<(String, CounterBatch)>, now: i64) -> Result<Value> {
+        let ids: Vec<&str> = parts.iter().map(|(id, _)| id.as_str()).collect();
+        let seen = Self::seen(sql, &ids)?;
+        let received = ids.len();
+        let mut batch = CounterBatch::default();
+        let mut fresh: Vec<String> = Vec::new();
+        for (id, part) in parts {
+            if !seen.contains(&id) && !fresh.contains(&id) {
+                batch.extend(part);
+                fresh.push(id);
+            }
+        }
+        let per_unit = batch.per_unit();
+        let units: Vec<&str> = per_unit.keys().copied().collect();
+        let mut ledgers = Self::ledgers(sql, &units)?;
+        let mut agg = self.load_aggregates(sql)?;
+        let mut writes: Vec<(String, Vec<SqlStorageValue>)> = Vec::new();
+        for (unit, events) in &per_unit {
+            let ledger = ledgers.entry((*unit).to_owned()).or_default();
+            let change = apply_to_unit(ledger, &it.metrics, events, &mut agg);
+            if change.exposures {
+                writes.push((
+                    "INSERT INTO units (unit, x) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET x = excluded.x".into(),
+                    strings([*unit, serde_json::to_string(&ledger.exposures)?.as_str()]),
+                ));
+            }
+            for metric in &change.metrics {
+                let events = ledger.conversions.get(metric).map(serde_json::to_string).transpose()?.unwrap_or_default();
+                writes.push((
+                    "INSERT INTO conversions (unit, metric, c) VALUES (?, ?, ?) ON CONFLICT (unit, metric) DO UPDATE SET c = excluded.c".into(),
+                    strings([*unit, metric.as_str(), events.as_str()]),
+                ));
+            }
+        }
+        for id in &fresh {
+            writes.push(("INSERT INTO payloads (id, at) VALUES (?, ?)".into(), vec![id.as_str().into(), now.into()]));
+        }
+        writes.push(("DELETE FROM payloads WHERE at < ?".into(), vec![(now - PAYLOAD_MEMORY_MS).into()]));
+        writes.push((
+            "INSERT INTO aggregates (id, a) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET a = excluded.a".into(),
+            strings([serde_json::to_string(&agg)?.as_str()]),
+        ));
+        // Drop the cache first: if the transaction fails, the next request reloads what is stored.
+        *self.aggregates.borrow_mut() = None;
+        transaction(&self.state, writes)?;
+        *self.aggregates.borrow_mut() = Some(agg);
+        let duplicates = received - fresh.len();
+        Ok(json!({"units": per_unit.len(), "messages": fresh.len(), "duplicates": duplicates}))
+    }
+}
+
+/// Run the statements in one SQLite transaction (`storage.transactionSync`): all or none.
+fn transaction(state: &State, writes: Vec<(String, Vec<SqlStorageValue>)>) -> Result<()> {
+    let storage = state.storage();
+    let sql = storage.sql();
+    let body = Closure::once_into_js(move || -> std::result::Result<(), JsValue> {
+        for (statement, params) in writes {
+            sql.exec(&statement, params).map_err(JsValue::from)?;
+        }
+        Ok(())
+    });
+    let raw: &JsValue = storage.as_raw().as_ref();
+    let run: js_sys::Function = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?.dyn_into()?;
+    run.call1(raw, &body)?;
+    Ok(())
+}
