@@ -2,7 +2,7 @@
 // back through the REST read-out.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useWorker, post, uid, feature, firstVariation, DAY } from './support/worker.mjs';
+import { useWorker, post, uid, feature, firstVariation, drain, DAY } from './support/worker.mjs';
 
 const ctx = useWorker();
 const send = async (events) => {
@@ -63,23 +63,29 @@ describe('first-variation rule', () => {
     assert.equal(await answer('multi', org, day0, 'user'), 404, 'kinds do not mix');
   });
 
+  /** Exposure-history writes the queue consumer made for what `fn` sent. */
+  const writesOf = async (fn) => {
+    const before = (await drain(ctx.base)).exposureWrites;
+    await fn();
+    return (await drain(ctx.base)).exposureWrites - before;
+  };
+
   it('records contextKeys exposures, and no exposure when the default was served', async () => {
     const key = uid();
-    const body = await send([
+    const writes = await writesOf(() => send([
       feature('keys', { user: key }, 1, day0),
       { kind: 'feature', key: 'default-served', creationDate: day0, value: false, default: false, contextKeys: { user: key } },
-    ]);
-    assert.equal(body.exposureWrites, 1);
+    ]));
+    assert.equal(writes, 1);
     assert.equal(await answer('keys', key, day0), 1);
     assert.equal(await answer('default-served', key, day0), 404);
   });
 
   it('merges a payload\'s exposures for one unit into one write', async () => {
     const key = uid();
-    const body = await send([0, 1, 2, 3].map((i) => feature('merge', { user: key }, 0, day0 + i)));
-    assert.equal(body.exposureWrites, 1);
-    const dup = await send([feature('merge', { user: key }, 0, day0 + 2)]);
-    assert.equal(dup.exposureWrites, 0, 'a known exposure causes no write');
+    assert.equal(await writesOf(() => send([0, 1, 2, 3].map((i) => feature('merge', { user: key }, 0, day0 + i)))), 1);
+    const dup = await writesOf(() => send([feature('merge', { user: key }, 0, day0 + 2)]));
+    assert.equal(dup, 0, 'a known exposure causes no write');
   });
 
   it('handles keys with any characters', async () => {

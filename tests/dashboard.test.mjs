@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { useWorker, request, post } from './support/worker.mjs';
+import { useWorker, request, post, drain } from './support/worker.mjs';
 import { launch, ARTIFACTS } from './support/browser.mjs';
 
 const ctx = useWorker();
@@ -33,6 +33,7 @@ before(async () => {
     if (i % 10 < (v ? 4 : 2)) events.push({ kind: 'custom', key: 'signup', creationDate: t + 1, contextKeys: { user: `d-${i}` } });
   }
   for (let i = 0; i < events.length; i += 100) await post(`${ctx.base}/bulk`, events.slice(i, i + 100), { Authorization: ctx.creds.SDK_KEY });
+  await drain(ctx.base); // counts are written by the ingest queue's consumer
 });
 
 after(async () => { await browser?.close(); });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
-import { useWorker, post, get, uid, feature, firstVariation } from './support/worker.mjs';
+import { useWorker, post, get, uid, feature, firstVariation, drain } from './support/worker.mjs';
 
 const ctx = useWorker();
 const sdk = () => ({ Authorization: ctx.creds.SDK_KEY });
@@ -127,18 +127,21 @@ describe('POST /bulk (server SDKs)', () => {
     const t = now();
     const id = randomUUID();
     const payload = [feature('dedup', { user: key }, 1, t), { kind: 'bogus' }];
+    const writes0 = (await drain(ctx.base)).exposureWrites;
     const first = await post(`${ctx.base}/bulk`, payload, { ...sdk(), 'X-LaunchDarkly-Payload-ID': id });
     assert.equal(first.status, 202);
-    assert.equal(first.body.exposureWrites, 1);
+    assert.equal(first.body.queuedMessages, 1);
+    assert.equal((await drain(ctx.base)).exposureWrites - writes0, 1);
     const retry = await post(`${ctx.base}/bulk`, payload, { ...sdk(), 'X-LaunchDarkly-Payload-ID': id });
     assert.equal(retry.status, 202);
     assert.equal(retry.body.duplicate, true);
     assert.equal(retry.body.accepted, 1);
     assert.deepEqual(retry.body.rejected, first.body.rejected);
-    assert.equal(retry.body.exposureWrites, undefined, 'the retry was not processed');
+    assert.equal(retry.body.queuedMessages, undefined, 'the retry was not processed');
     // A new ID with the same content is processed, but the exposure is already known: no write.
     const again = await post(`${ctx.base}/bulk`, payload, { ...sdk(), 'X-LaunchDarkly-Payload-ID': randomUUID() });
-    assert.equal(again.body.exposureWrites, 0);
+    assert.equal(again.body.queuedMessages, 1);
+    assert.equal((await drain(ctx.base)).exposureWrites - writes0, 1);
   });
 
   it('answers other methods with 405 and unknown paths with a JSON 404', async () => {

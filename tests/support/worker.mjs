@@ -7,6 +7,28 @@ import { randomUUID } from 'node:crypto';
 import { devVars, startWorker } from '../../scripts/wrangler-dev.mjs';
 
 export const DAY = 24 * 60 * 60 * 1000;
+const creds = devVars();
+
+/**
+ * Wait until the Worker's ingest queue has consumed every message it accepted: attribution
+ * histories and experiment counts are written by the queue consumer, after the 202. Returns the
+ * ingest figures (`GET /api/v2/ops/ingest`). Fails if the queue does not drain in time.
+ */
+export async function drain(base, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    const r = await fetch(`${base}/api/v2/ops/ingest`, { headers: { Authorization: creds.API_READER_TOKEN } });
+    last = await r.json();
+    if (last.consumedMessages >= last.enqueuedMessages) return last;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the ingest queue did not drain within ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}
+
+/** Reads of what the queue consumer writes (results, first-variation read-out) drain it first. */
+const DERIVED = /\/results(\?|$)|\/first-variation\//;
+const drainFor = (method, url) => (method === 'GET' && DERIVED.test(url) ? drain(new URL(url).origin) : null);
 
 /** Registers before/after hooks; the returned object is filled in once the Worker answers. */
 export function useWorker() {
@@ -33,6 +55,7 @@ export async function post(url, payload, headers = {}) {
 }
 
 export async function get(url, headers = {}) {
+  await drainFor('GET', url);
   const r = await fetch(url, { headers });
   return { status: r.status, headers: r.headers, body: await parse(r) };
 }
@@ -58,6 +81,7 @@ export function firstVariation(ctx, { flag, kind = 'user', key, at, token = ctx.
 
 /** A JSON request with any method; returns { status, headers, body }. */
 export async function request(method, url, { token, body, headers = {} } = {}) {
+  await drainFor(method, url);
   const h = { ...headers };
   if (token) h.Authorization = token;
   if (body !== undefined) h['Content-Type'] = 'application/json';
