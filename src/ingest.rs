@@ -31,8 +31,11 @@ use futures_util::future::{try_join_all, LocalBoxFuture};
 use futures_util::FutureExt;
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
+use std::collections::{BTreeMap, BTreeSet};
+use worker::{
+    Env, MessageBatch, MessageBuilder, MessageExt, QueueContentType, QueueRetryOptionsBuilder,
+    SendMessage,
+};
 
 pub const QUEUE_BINDING: &str = "EVENTS_QUEUE";
 /// A send batch holds at most 100 messages and 256 KB.
@@ -51,6 +54,8 @@ pub struct IngestStats {
     pub retried_messages: u64,
     pub invocations: u64,
     pub exposure_writes: u64,
+    /// Message parts a counter had already counted (queue redeliveries, racing retries).
+    pub duplicate_parts: u64,
     pub max_kv_operations: u64,
     pub max_subrequests: u64,
     pub last_error: Option<String>,
@@ -58,6 +63,19 @@ pub struct IngestStats {
 
 thread_local! {
     pub static STATS: RefCell<IngestStats> = RefCell::new(IngestStats::default());
+    /// Messages the test hook has already sent back once (see `IngestMessage::redeliver`).
+    static REDELIVERED: RefCell<BTreeSet<String>> = RefCell::new(BTreeSet::new());
+}
+
+/// Is the fault-injection test hook on? Only with `FAULT_INJECTION = "1"` (tests pass it to
+/// `wrangler dev`); never set in wrangler.toml.
+pub fn fault_injection(env: &Env) -> bool {
+    env.var("FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1")
+}
+
+/// The test hook: send a counted message back once, as a failed acknowledgement would.
+fn redeliver_once(msg: &IngestMessage) -> bool {
+    msg.redeliver && REDELIVERED.with(|r| r.borrow_mut().insert(msg.id.clone()))
 }
 
 pub fn stats() -> IngestStats {
@@ -78,8 +96,12 @@ pub async fn enqueue(
     id: &str,
     events: &[Event],
     now: i64,
+    redeliver: bool,
 ) -> Result<usize, ApiError> {
-    let messages = pack(&tenant.project, &tenant.env, now, id, events);
+    let mut messages = pack(&tenant.project, &tenant.env, now, id, events);
+    for m in &mut messages {
+        m.redeliver = redeliver;
+    }
     if messages.is_empty() {
         return Ok(0);
     }
@@ -98,7 +120,12 @@ pub async fn enqueue(
             bytes += bodies[end].len();
             end += 1;
         }
-        queue.send_batch(bodies[start..end].to_vec()).await?;
+        // Text, not JSON: the body is already JSON, and re-encoding it would escape every quote.
+        let batch: Vec<SendMessage<String>> = bodies[start..end]
+            .iter()
+            .map(|b| MessageBuilder::new(b.clone()).content_type(QueueContentType::Text).build())
+            .collect();
+        queue.send_batch(batch).await?;
         start = end;
     }
     STATS.with(|s| {
@@ -138,25 +165,29 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env) {
         let tenant = Tenant { project, env: env_key };
         let msgs: Vec<&IngestMessage> = group.iter().map(|(_, m)| m).collect();
         let outcome = process(env, &tenant, &msgs, &mut ops).await;
-        for (i, _) in &group {
-            match &outcome {
-                Ok(()) => messages[*i].ack(),
-                Err(_) => messages[*i].retry_with_options(
+        if let Err(e) = &outcome {
+            worker::console_error!("ingest: {} messages will be retried: {:?}", group.len(), e);
+        }
+        let (mut acked, mut retried) = (0u64, 0u64);
+        for (i, msg) in &group {
+            if outcome.is_ok() && !redeliver_once(msg) {
+                messages[*i].ack();
+                acked += 1;
+            } else {
+                messages[*i].retry_with_options(
                     &QueueRetryOptionsBuilder::new()
                         .with_delay_seconds(RETRY_DELAY_SECONDS)
                         .build(),
-                ),
+                );
+                retried += 1;
             }
         }
         STATS.with(|s| {
             let mut s = s.borrow_mut();
-            match &outcome {
-                Ok(()) => s.consumed_messages += group.len() as u64,
-                Err(e) => {
-                    s.retried_messages += group.len() as u64;
-                    s.last_error = Some(e.body().to_string());
-                    worker::console_error!("ingest: {} messages will be retried: {:?}", group.len(), e);
-                }
+            s.consumed_messages += acked;
+            s.retried_messages += retried;
+            if let Err(e) = &outcome {
+                s.last_error = Some(e.body().to_string());
             }
         });
     }
@@ -219,7 +250,9 @@ async fn process(
         }
     }
     ops.subrequests += calls.len() as u64;
-    try_join_all(calls).await?;
+    let replies = try_join_all(calls).await?;
+    let duplicates: u64 = replies.iter().filter_map(|r| r.get("duplicates")?.as_u64()).sum();
+    STATS.with(|s| s.borrow_mut().duplicate_parts += duplicates);
     Ok(())
 }
 

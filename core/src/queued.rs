@@ -145,6 +145,10 @@ pub struct IngestMessage {
     /// When the route accepted the payload (Unix ms).
     pub received: i64,
     pub events: Vec<QueuedEvent>,
+    /// Test hook (only with the Worker's `FAULT_INJECTION` var): the consumer retries this message
+    /// once after counting it, so the counters see a real queue redelivery.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redeliver: bool,
 }
 
 /// Cut a payload's events into messages within [`MAX_MESSAGE_BYTES`] and [`MAX_EXPOSURE_KEYS`].
@@ -170,6 +174,7 @@ pub fn pack(
                 env: env.into(),
                 received,
                 events: Vec::new(),
+                redeliver: false,
             });
             (bytes, keys) = (overhead, 0);
         }

@@ -68,7 +68,9 @@ pub async fn ingest(
         Some(key) => key.clone(),
         None => format!("r:{}", store::random_hex(16)?),
     };
-    let queued = ingest::enqueue(env, tenant, &message_id, &batch.events, now).await?;
+    let redeliver = ingest::fault_injection(env)
+        && header(req, "X-Edge-Exp-Fault").as_deref() == Some("redeliver");
+    let queued = ingest::enqueue(env, tenant, &message_id, &batch.events, now, redeliver).await?;
 
     let summary = json!({
         "accepted": batch.events.len(),

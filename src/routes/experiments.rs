@@ -126,7 +126,9 @@ pub async fn results(
                 ApiError::NotFound(format!("metric `{metric}` is not in iteration {}", iteration.id))
             })?;
             let agg = merged_aggregates(env, project, env_key, key, iteration.id, shards).await?;
-            results::compute(&iteration, snapshot, &agg)
+            let mut out = results::compute(&iteration, snapshot, &agg);
+            out["counterShards"] = json!(shards);
+            out
         }
         // Iterations counted by the earlier single-object layout are read from it.
         None => {

@@ -37,7 +37,8 @@ export function useWorker() {
   let dir;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'edge-exp-test-'));
-    worker = await startWorker({ persistTo: dir });
+    // FAULT_INJECTION: the consumer honours `X-Edge-Exp-Fault: redeliver` (forced queue redelivery).
+    worker = await startWorker({ persistTo: dir, vars: { FAULT_INJECTION: '1' } });
     ctx.base = worker.base;
   });
   after(async () => {
