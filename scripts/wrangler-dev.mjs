@@ -73,7 +73,7 @@ export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 6
     try {
       const r = await fetch(`${base}/healthz`);
       await r.arrayBuffer();
-      return { base, port, stop, output: () => output };
+      return { base, port, stop, output: () => output, pid: child.pid };
     } catch {
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -1,0 +1,133 @@
+// `npm run bench:scale [-- --units N]`: figures, never pass/fail.
+//
+// Drives N units (default 1,000,000) into one running experiment with a binary, a count and a
+// numeric metric through POST /bulk: 100-event payloads (50 units: an exposure and a purchase
+// each), 8 concurrent senders, against the real `wrangler dev`. Per 100,000 units it prints the
+// ingest rate through to the counters (sending + draining the queue), the results latency (median
+// of 5) and workerd's RSS; then it restarts `wrangler dev` on the same state and prints the first
+// results latency, and the ratios the scale targets use.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { devVars, startWorker } from '../scripts/wrangler-dev.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const UNITS = arg('units', 1_000_000);
+const STEP = Math.min(arg('step', 100_000), UNITS);
+const SENDERS = 8;
+const UNITS_PER_PAYLOAD = 50;
+const creds = devVars();
+
+/** RSS of the workerd processes started by this wrangler dev (MiB). */
+function rssMiB(worker) {
+  try {
+    const out = execFileSync('ps', ['-o', 'rss=,comm=', '-g', String(worker.pid)], { encoding: 'utf8' });
+    const kib = out.split('\n').filter((l) => /workerd/.test(l)).reduce((a, l) => a + Number(l.trim().split(/\s+/)[0]), 0);
+    return kib / 1024;
+  } catch { return NaN; }
+}
+
+async function api(base, method, path, body) {
+  const r = await fetch(`${base}${path}`, { method, headers: { Authorization: creds.API_TOKEN, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function seed(base) {
+  await api(base, 'POST', '/api/v2/flags/default', { key: 'scale-flag', variations: [{ value: 'a' }, { value: 'b' }] });
+  await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-converted', kind: 'custom', eventKey: 'scale-buy' });
+  await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-purchases', kind: 'custom', eventKey: 'scale-buy', unitAggregationType: 'sum' });
+  await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-revenue', kind: 'custom', eventKey: 'scale-buy', isNumeric: true });
+  await api(base, 'POST', '/api/v2/projects/default/environments/production/experiments', { key: 'scale', flagKey: 'scale-flag',
+    metrics: [{ key: 'scale-converted', primary: true }, { key: 'scale-purchases' }, { key: 'scale-revenue' }] });
+  const started = await api(base, 'PATCH', '/api/v2/projects/default/environments/production/experiments/scale', { instructions: [{ kind: 'startIteration' }] });
+  return started.currentIteration.startedAt;
+}
+
+function payload(first, t) {
+  const events = [];
+  for (let u = first; u < first + UNITS_PER_PAYLOAD; u++) {
+    const user = `s${u}`;
+    events.push({ kind: 'feature', key: 'scale-flag', creationDate: t, variation: u % 2, contextKeys: { user } });
+    if (u % 3 === 0) events.push({ kind: 'custom', key: 'scale-buy', creationDate: t + 1, metricValue: u % 50, contextKeys: { user } });
+    else events.push({ kind: 'index', creationDate: t, context: { key: user } });
+  }
+  return JSON.stringify(events);
+}
+
+async function drain(base) {
+  for (;;) {
+    const s = await api(base, 'GET', '/api/v2/ops/ingest');
+    if (s.consumedMessages >= s.enqueuedMessages) return s;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Send units [from, to) and wait until the queue has counted them; returns events/s. */
+async function ingest(base, from, to, t) {
+  const start = performance.now();
+  let next = from;
+  let errors = 0;
+  await Promise.all(Array.from({ length: SENDERS }, async () => {
+    while (next < to) {
+      const first = next;
+      next += UNITS_PER_PAYLOAD;
+      const r = await fetch(`${base}/bulk`, { method: 'POST', headers: { Authorization: creds.SDK_KEY, 'Content-Type': 'application/json' }, body: payload(first, t) });
+      await r.arrayBuffer();
+      if (r.status !== 202) errors++;
+    }
+  }));
+  await drain(base);
+  const seconds = (performance.now() - start) / 1000;
+  return { eventsPerSecond: ((to - from) * 2) / seconds, errors };
+}
+
+async function resultsLatency(base, runs = 5) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await api(base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'edge-exp-scale-'));
+let worker = await startWorker({ persistTo: dir });
+try {
+  const t = (await seed(worker.base)) + 1;
+  console.log(`${UNITS.toLocaleString('en')} units, 2 events each, ${UNITS_PER_PAYLOAD * 2}-event payloads, ${SENDERS} senders, 3 metrics, 16 counter shards`);
+  console.log('   units   ingest events/s   results p50 ms   workerd RSS MiB');
+  const rows = [];
+  for (let from = 0; from < UNITS; from += STEP) {
+    const to = Math.min(UNITS, from + STEP);
+    const { eventsPerSecond, errors } = await ingest(worker.base, from, to, t);
+    const latency = await resultsLatency(worker.base);
+    const rss = rssMiB(worker);
+    rows.push({ units: to, eventsPerSecond, latency, rss });
+    console.log(`${String(to).padStart(8)}   ${eventsPerSecond.toFixed(0).padStart(15)}   ${latency.toFixed(1).padStart(14)}   ${rss.toFixed(0).padStart(15)}${errors ? `   (${errors} failed posts)` : ''}`);
+  }
+  const check = await api(worker.base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
+  const exposed = check.variations.reduce((a, v) => a + v.exposedUnits, 0);
+  console.log(`exposed units counted: ${exposed.toLocaleString('en')} of ${UNITS.toLocaleString('en')}`);
+  await worker.stop();
+  worker = await startWorker({ persistTo: dir });
+  const start = performance.now();
+  await api(worker.base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
+  const cold = performance.now() - start;
+  const [first, last] = [rows[0], rows[rows.length - 1]];
+  const growth = rows.length > 1 ? (last.rss - first.rss) / ((last.units - first.units) / 100_000) : 0;
+  console.log(`first results after restart: ${cold.toFixed(0)} ms   (target <= 500 ms at 1M units)`);
+  console.log(`ingest rate, last step / first step: ${(last.eventsPerSecond / first.eventsPerSecond).toFixed(2)}   (target >= 0.8)`);
+  console.log(`results latency, end / first step:   ${(last.latency / first.latency).toFixed(2)}   (target <= 1.5)`);
+  console.log(`RSS growth per 100k units: ${growth.toFixed(1)} MiB`);
+} finally {
+  await worker.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
