@@ -64,13 +64,14 @@ pub struct IngestStats {
 thread_local! {
     pub static STATS: RefCell<IngestStats> = RefCell::new(IngestStats::default());
     /// Messages the test hook has already sent back once (see `IngestMessage::redeliver`).
-    static REDELIVERED: RefCell<BTreeSet<String>> = RefCell::new(BTreeSet::new());
+    static REDELIVERED: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
 }
 
 /// Is the fault-injection test hook on? Only with `FAULT_INJECTION = "1"` (tests pass it to
 /// `wrangler dev`); never set in wrangler.toml.
 pub fn fault_injection(env: &Env) -> bool {
-    env.var("FAULT_INJECTION").is_ok_and(|v| v.to_string() == "1")
+    env.var("FAULT_INJECTION")
+        .is_ok_and(|v| v.to_string() == "1")
 }
 
 /// The test hook: send a counted message back once, as a failed acknowledgement would.
@@ -123,7 +124,11 @@ pub async fn enqueue(
         // Text, not JSON: the body is already JSON, and re-encoding it would escape every quote.
         let batch: Vec<SendMessage<String>> = bodies[start..end]
             .iter()
-            .map(|b| MessageBuilder::new(b.clone()).content_type(QueueContentType::Text).build())
+            .map(|b| {
+                MessageBuilder::new(b.clone())
+                    .content_type(QueueContentType::Text)
+                    .build()
+            })
             .collect();
         queue.send_batch(batch).await?;
         start = end;
@@ -156,13 +161,19 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env) {
                 .push((i, msg)),
             Err(e) => {
                 // Written by this code's own `enqueue`: a body that never parses cannot succeed.
-                worker::console_error!("ingest: dropping message {} that does not parse: {e}", m.id());
+                worker::console_error!(
+                    "ingest: dropping message {} that does not parse: {e}",
+                    m.id()
+                );
                 m.ack();
             }
         }
     }
     for ((project, env_key), group) in groups {
-        let tenant = Tenant { project, env: env_key };
+        let tenant = Tenant {
+            project,
+            env: env_key,
+        };
         let msgs: Vec<&IngestMessage> = group.iter().map(|(_, m)| m).collect();
         let outcome = process(env, &tenant, &msgs, &mut ops).await;
         if let Err(e) = &outcome {
@@ -216,7 +227,15 @@ async fn process(
     let now = now_ms();
     ops.subrequests += 1;
     let routes: Vec<Route> = serde_json::from_value(
-        projects::call_ok(env, &tenant.project, &Command::Routing { env: tenant.env.clone(), now }).await?,
+        projects::call_ok(
+            env,
+            &tenant.project,
+            &Command::Routing {
+                env: tenant.env.clone(),
+                now,
+            },
+        )
+        .await?,
     )?;
     let mut calls: Vec<LocalBoxFuture<'_, Result<serde_json::Value, ApiError>>> = Vec::new();
     for route in routes {
@@ -230,9 +249,21 @@ async fn process(
                     }
                 }
                 for (shard, parts) in parts {
-                    let object = shards::name(&tenant.project, &tenant.env, &route.experiment, it.id, shard);
-                    let command = ShardCommand::Record { iteration: it.clone(), parts, now };
-                    calls.push(async move { shards::call(env, &object, &command).await }.boxed_local());
+                    let object = shards::name(
+                        &tenant.project,
+                        &tenant.env,
+                        &route.experiment,
+                        it.id,
+                        shard,
+                    );
+                    let command = ShardCommand::Record {
+                        iteration: it.clone(),
+                        parts,
+                        now,
+                    };
+                    calls.push(
+                        async move { shards::call(env, &object, &command).await }.boxed_local(),
+                    );
                 }
             }
             // Iterations counted by the earlier single-object layout keep being counted there.
@@ -242,16 +273,26 @@ async fn process(
                     if batch.is_empty() {
                         continue;
                     }
-                    let object = counters::name(&tenant.project, &tenant.env, &route.experiment, it.id);
-                    let command = CounterCommand::Record { payload_id: Some(m.id.clone()), batch, now };
-                    calls.push(async move { counters::call(env, &object, &command).await }.boxed_local());
+                    let object =
+                        counters::name(&tenant.project, &tenant.env, &route.experiment, it.id);
+                    let command = CounterCommand::Record {
+                        payload_id: Some(m.id.clone()),
+                        batch,
+                        now,
+                    };
+                    calls.push(
+                        async move { counters::call(env, &object, &command).await }.boxed_local(),
+                    );
                 }
             }
         }
     }
     ops.subrequests += calls.len() as u64;
     let replies = try_join_all(calls).await?;
-    let duplicates: u64 = replies.iter().filter_map(|r| r.get("duplicates")?.as_u64()).sum();
+    let duplicates: u64 = replies
+        .iter()
+        .filter_map(|r| r.get("duplicates")?.as_u64())
+        .sum();
     STATS.with(|s| s.borrow_mut().duplicate_parts += duplicates);
     Ok(())
 }
@@ -266,10 +307,21 @@ async fn record_exposures(
     let mut by_key: BTreeMap<String, Vec<Exposure>> = BTreeMap::new();
     for event in events.iter().flatten() {
         let Event::Feature(f) = event else { continue };
-        let Some(variation) = f.variation else { continue };
+        let Some(variation) = f.variation else {
+            continue;
+        };
         for unit in &f.context.units {
-            let key = keys::exposure_key(&tenant.project, &tenant.env, &f.flag_key, &unit.kind, &unit.key);
-            by_key.entry(key).or_default().push(Exposure { at: f.creation_date, variation });
+            let key = keys::exposure_key(
+                &tenant.project,
+                &tenant.env,
+                &f.flag_key,
+                &unit.kind,
+                &unit.key,
+            );
+            by_key.entry(key).or_default().push(Exposure {
+                at: f.creation_date,
+                variation,
+            });
         }
     }
     if by_key.is_empty() {

@@ -76,7 +76,10 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
                 return Err(ApiError::MethodNotAllowed);
             }
             auth::api_token(req, env, Role::Reader).await?;
-            Ok(crate::http::json(200, &serde_json::to_value(crate::ingest::stats())?))
+            Ok(crate::http::json(
+                200,
+                &serde_json::to_value(crate::ingest::stats())?,
+            ))
         }
         ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
         // Diagnostics are accepted and ignored.

@@ -122,9 +122,16 @@ pub async fn results(
     };
     let mut out = match iteration.counter_shards {
         Some(shards) => {
-            let snapshot = iteration.metrics.iter().find(|m| m.key == metric).ok_or_else(|| {
-                ApiError::NotFound(format!("metric `{metric}` is not in iteration {}", iteration.id))
-            })?;
+            let snapshot = iteration
+                .metrics
+                .iter()
+                .find(|m| m.key == metric)
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "metric `{metric}` is not in iteration {}",
+                        iteration.id
+                    ))
+                })?;
             let agg = merged_aggregates(env, project, env_key, key, iteration.id, shards).await?;
             let mut out = results::compute(&iteration, snapshot, &agg);
             out["counterShards"] = json!(shards);

@@ -153,7 +153,9 @@ impl ExperimentCounter {
     ) -> Result<Value> {
         if let Some(id) = &payload_id {
             if self.payloads.borrow().contains_key(id) {
-                return Ok(json!({"duplicate": true, "duplicates": 1, "exposures": 0, "conversions": 0}));
+                return Ok(
+                    json!({"duplicate": true, "duplicates": 1, "exposures": 0, "conversions": 0}),
+                );
             }
         }
         // Apply to the in-memory ledgers, then persist the touched ones with the payload ID.

@@ -48,7 +48,11 @@ pub fn name(project: &str, env: &str, experiment: &str, iteration: u32, shard: u
     format!("{project}\n{env}\n{experiment}\n{iteration}\n#{shard}")
 }
 
-pub async fn call(env: &Env, object: &str, command: &ShardCommand) -> std::result::Result<Value, ApiError> {
+pub async fn call(
+    env: &Env,
+    object: &str,
+    command: &ShardCommand,
+) -> std::result::Result<Value, ApiError> {
     let (status, body) = super::call_object(env, BINDING, object, command).await?;
     if status < 300 {
         Ok(body)
@@ -75,14 +79,19 @@ impl DurableObject for CounterShard {
         let command: ShardCommand = match req.json().await {
             Ok(c) => c,
             Err(e) => {
-                let body = json!({"code": "internal_error", "message": format!("bad shard command: {e}")});
+                let body =
+                    json!({"code": "internal_error", "message": format!("bad shard command: {e}")});
                 return Ok(Response::from_json(&body)?.with_status(500));
             }
         };
         let sql = self.state.storage().sql();
         create_tables(&sql)?;
         let body = match command {
-            ShardCommand::Record { iteration, parts, now } => self.record(&sql, &iteration, parts, now)?,
+            ShardCommand::Record {
+                iteration,
+                parts,
+                now,
+            } => self.record(&sql, &iteration, parts, now)?,
             ShardCommand::Aggregates => serde_json::to_value(self.load_aggregates(&sql)?)?,
         };
         Response::from_json(&body)
@@ -139,8 +148,9 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<SqlStorageValue>
 /// A stored record that does not parse is a defect: fail the batch (the queue retries it and
 /// the error is logged) rather than count from a wrong starting point.
 fn parse<T: serde::de::DeserializeOwned>(what: &str, key: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text)
-        .map_err(|e| worker::Error::RustError(format!("stored {what} of `{key}` does not parse: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        worker::Error::RustError(format!("stored {what} of `{key}` does not parse: {e}"))
+    })
 }
 
 impl CounterShard {
@@ -148,7 +158,9 @@ impl CounterShard {
         if let Some(a) = self.aggregates.borrow().as_ref() {
             return Ok(a.clone());
         }
-        let rows: Vec<AggregatesRow> = sql.exec("SELECT a FROM aggregates WHERE id = 1", None)?.to_array()?;
+        let rows: Vec<AggregatesRow> = sql
+            .exec("SELECT a FROM aggregates WHERE id = 1", None)?
+            .to_array()?;
         let agg = match rows.first() {
             Some(row) => parse("aggregates", "shard", &row.a)?,
             None => Aggregates::default(),
@@ -161,8 +173,13 @@ impl CounterShard {
     fn seen(sql: &SqlStorage, ids: &[&str]) -> Result<BTreeSet<String>> {
         let mut seen = BTreeSet::new();
         for chunk in ids.chunks(SQL_PARAMS) {
-            let query = format!("SELECT id FROM payloads WHERE id IN {}", placeholders(chunk.len()));
-            let rows: Vec<IdRow> = sql.exec(&query, strings(chunk.iter().copied()))?.to_array()?;
+            let query = format!(
+                "SELECT id FROM payloads WHERE id IN {}",
+                placeholders(chunk.len())
+            );
+            let rows: Vec<IdRow> = sql
+                .exec(&query, strings(chunk.iter().copied()))?
+                .to_array()?;
             seen.extend(rows.into_iter().map(|r| r.id));
         }
         Ok(seen)
@@ -174,24 +191,39 @@ impl CounterShard {
         for chunk in units.chunks(SQL_PARAMS) {
             let list = placeholders(chunk.len());
             let rows: Vec<UnitRow> = sql
-                .exec(&format!("SELECT unit, x FROM units WHERE unit IN {list}"), strings(chunk.iter().copied()))?
+                .exec(
+                    &format!("SELECT unit, x FROM units WHERE unit IN {list}"),
+                    strings(chunk.iter().copied()),
+                )?
                 .to_array()?;
             for row in rows {
                 let exposures: ExposureHistory = parse("exposures", &row.unit, &row.x)?;
                 out.entry(row.unit).or_default().exposures = exposures;
             }
             let rows: Vec<ConversionRow> = sql
-                .exec(&format!("SELECT unit, metric, c FROM conversions WHERE unit IN {list}"), strings(chunk.iter().copied()))?
+                .exec(
+                    &format!("SELECT unit, metric, c FROM conversions WHERE unit IN {list}"),
+                    strings(chunk.iter().copied()),
+                )?
                 .to_array()?;
             for row in rows {
                 let events: Vec<(i64, f64)> = parse("conversions", &row.unit, &row.c)?;
-                out.entry(row.unit).or_default().conversions.insert(row.metric, events);
+                out.entry(row.unit)
+                    .or_default()
+                    .conversions
+                    .insert(row.metric, events);
             }
         }
         Ok(out)
     }
 
-    fn record(&self, sql: &SqlStorage, it: &Iteration, parts: Vec<(String, CounterBatch)>, now: i64) -> Result<Value> {
+    fn record(
+        &self,
+        sql: &SqlStorage,
+        it: &Iteration,
+        parts: Vec<(String, CounterBatch)>,
+        now: i64,
+    ) -> Result<Value> {
         let ids: Vec<&str> = parts.iter().map(|(id, _)| id.as_str()).collect();
         let seen = Self::seen(sql, &ids)?;
         let received = ids.len();
@@ -218,7 +250,12 @@ impl CounterShard {
                 ));
             }
             for metric in &change.metrics {
-                let events = ledger.conversions.get(metric).map(serde_json::to_string).transpose()?.unwrap_or_default();
+                let events = ledger
+                    .conversions
+                    .get(metric)
+                    .map(serde_json::to_string)
+                    .transpose()?
+                    .unwrap_or_default();
                 writes.push((
                     "INSERT INTO conversions (unit, metric, c) VALUES (?, ?, ?) ON CONFLICT (unit, metric) DO UPDATE SET c = excluded.c".into(),
                     strings([*unit, metric.as_str(), events.as_str()]),
@@ -226,9 +263,15 @@ impl CounterShard {
             }
         }
         for id in &fresh {
-            writes.push(("INSERT INTO payloads (id, at) VALUES (?, ?)".into(), vec![id.as_str().into(), now.into()]));
+            writes.push((
+                "INSERT INTO payloads (id, at) VALUES (?, ?)".into(),
+                vec![id.as_str().into(), now.into()],
+            ));
         }
-        writes.push(("DELETE FROM payloads WHERE at < ?".into(), vec![(now - PAYLOAD_MEMORY_MS).into()]));
+        writes.push((
+            "DELETE FROM payloads WHERE at < ?".into(),
+            vec![(now - PAYLOAD_MEMORY_MS).into()],
+        ));
         writes.push((
             "INSERT INTO aggregates (id, a) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET a = excluded.a".into(),
             strings([serde_json::to_string(&agg)?.as_str()]),
@@ -253,7 +296,8 @@ fn transaction(state: &State, writes: Vec<(String, Vec<SqlStorageValue>)>) -> Re
         Ok(())
     });
     let raw: &JsValue = storage.as_raw().as_ref();
-    let run: js_sys::Function = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?.dyn_into()?;
+    let run: js_sys::Function =
+        js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?.dyn_into()?;
     run.call1(raw, &body)?;
     Ok(())
 }
