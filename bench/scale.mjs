@@ -4,7 +4,8 @@
 // numeric metric through POST /bulk: 100-event payloads (50 units: an exposure and a purchase
 // each), 8 concurrent senders, against the real `wrangler dev`. Per 100,000 units it prints the
 // ingest rate through to the counters (sending + draining the queue), the results latency (median
-// of 5) and workerd's RSS; then it restarts `wrangler dev` on the same state and prints the first
+// of 5), workerd's RSS (all of it: Miniflare's local KV, queue and SQLite simulations included)
+// and the Worker isolate's own wasm memory (what our code and objects hold); then it restarts `wrangler dev` on the same state and prints the first
 // results latency, and the ratios the scale targets use.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -103,15 +104,16 @@ let worker = await startWorker({ persistTo: dir });
 try {
   const t = (await seed(worker.base)) + 1;
   console.log(`${UNITS.toLocaleString('en')} units, 2 events each, ${UNITS_PER_PAYLOAD * 2}-event payloads, ${SENDERS} senders, 3 metrics, 16 counter shards`);
-  console.log('   units   ingest events/s   results p50 ms   workerd RSS MiB');
+  console.log('   units   ingest events/s   results p50 ms   workerd RSS MiB   Worker wasm memory MiB');
   const rows = [];
   for (let from = 0; from < UNITS; from += STEP) {
     const to = Math.min(UNITS, from + STEP);
     const { eventsPerSecond, errors } = await ingest(worker.base, from, to, t);
     const latency = await resultsLatency(worker.base);
     const rss = rssMiB(worker);
+    const wasm = (await api(worker.base, 'GET', '/api/v2/ops/ingest')).wasmMemoryBytes / 1024 / 1024;
     rows.push({ units: to, eventsPerSecond, latency, rss });
-    console.log(`${String(to).padStart(8)}   ${eventsPerSecond.toFixed(0).padStart(15)}   ${latency.toFixed(1).padStart(14)}   ${rss.toFixed(0).padStart(15)}${errors ? `   (${errors} failed posts)` : ''}`);
+    console.log(`${String(to).padStart(8)}   ${eventsPerSecond.toFixed(0).padStart(15)}   ${latency.toFixed(1).padStart(14)}   ${rss.toFixed(0).padStart(15)}   ${wasm.toFixed(1).padStart(22)}${errors ? `   (${errors} failed posts)` : ''}`);
   }
   const check = await api(worker.base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
   const exposed = check.variations.reduce((a, v) => a + v.exposedUnits, 0);

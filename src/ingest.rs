@@ -59,6 +59,8 @@ pub struct IngestStats {
     pub max_kv_operations: u64,
     pub max_subrequests: u64,
     pub last_error: Option<String>,
+    /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
+    pub wasm_memory_bytes: u64,
 }
 
 thread_local! {
@@ -80,7 +82,19 @@ fn redeliver_once(msg: &IngestMessage) -> bool {
 }
 
 pub fn stats() -> IngestStats {
-    STATS.with(|s| s.borrow().clone())
+    let mut stats = STATS.with(|s| s.borrow().clone());
+    stats.wasm_memory_bytes = wasm_memory_bytes();
+    stats
+}
+
+#[cfg(target_arch = "wasm32")]
+fn wasm_memory_bytes() -> u64 {
+    core::arch::wasm32::memory_size(0) as u64 * 65_536
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn wasm_memory_bytes() -> u64 {
+    0
 }
 
 /// Operations of one consumer invocation.
