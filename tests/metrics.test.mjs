@@ -256,6 +256,7 @@ describe('OpenAPI document', () => {
       '/sdk/evalx/{clientSideId}/contexts/{context}': ['get'],
       '/sdk/evalx/{clientSideId}/context': ['report'],
       '/v2/event-data-import/{projectKey}/{environmentKey}': ['post'],
+      '/api/v2/ops/ingest': ['get'],
     };
     for (const [path, methods] of Object.entries(expected)) {
       for (const m of methods) assert.ok(r.body.paths[path]?.[m], `${m.toUpperCase()} ${path}`);

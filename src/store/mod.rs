@@ -60,3 +60,18 @@ pub async fn call_object(
         .await?;
     Ok((resp.status_code(), resp.json().await?))
 }
+
+/// [`call_object`], turning an answer other than 2xx into the error it carries.
+pub async fn call_object_ok(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    command: &impl Serialize,
+) -> Result<serde_json::Value, ApiError> {
+    let (status, body) = call_object(env, binding, name, command).await?;
+    if status < 300 {
+        Ok(body)
+    } else {
+        Err(ApiError::from_reply(status, &body))
+    }
+}

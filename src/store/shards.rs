@@ -53,12 +53,7 @@ pub async fn call(
     object: &str,
     command: &ShardCommand,
 ) -> std::result::Result<Value, ApiError> {
-    let (status, body) = super::call_object(env, BINDING, object, command).await?;
-    if status < 300 {
-        Ok(body)
-    } else {
-        Err(ApiError::from_reply(status, &body))
-    }
+    super::call_object_ok(env, BINDING, object, command).await
 }
 
 #[durable_object(fetch)]
