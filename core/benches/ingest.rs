@@ -1,9 +1,15 @@
-//! The core ingest path for one 100-event payload: parse + validate, then fold the exposures into
-//! per-unit histories (what the Worker does between reading the body and touching KV).
+//! The core ingest path for one 100-event payload, in two modes (`MODE`):
+//! - `attribution` (default): parse + validate, then fold the exposures into per-unit histories —
+//!   the figure tracked since the first benchmark;
+//! - `pipeline`: everything core does for a payload today — the route's parse + validate +
+//!   queue packing and message JSON, then the consumer's message decoding, exposure folding and an
+//!   iteration's counter batch split by shard.
 //!
 //! Run under callgrind by `bench/callgrind.sh`, which runs it with ITERS=0 and ITERS=N and prints
 //! the difference per event: an instruction count, repeatable whatever else the machine does.
 
+use edge_exp_core::experiment::{CounterBatch, Iteration};
+use edge_exp_core::queued::{pack, IngestMessage};
 use edge_exp_core::{keys, parse_batch, Event, Exposure, ExposureHistory};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -34,8 +40,48 @@ fn payload(t: i64) -> String {
 
 fn ingest(body: &[u8], now: i64, histories: &mut HashMap<String, ExposureHistory>) -> usize {
     let batch = parse_batch(body, now).expect("benchmark payload is valid");
+    fold(&batch.events, histories) + batch.events.len()
+}
+
+/// The route (parse, pack, message JSON) and then the consumer (decode, fold, counter batches).
+fn pipeline(
+    body: &[u8],
+    now: i64,
+    histories: &mut HashMap<String, ExposureHistory>,
+    it: &Iteration,
+) -> usize {
+    let batch = parse_batch(body, now).expect("benchmark payload is valid");
+    let bodies: Vec<String> = pack("default", "production", now, "p:id", &batch.events)
+        .iter()
+        .map(|m| serde_json::to_string(m).expect("serialisable"))
+        .collect();
+    let mut n = batch.events.len();
+    for text in &bodies {
+        let msg: IngestMessage = serde_json::from_str(text).expect("own message");
+        let events: Vec<Event> = msg.events.iter().map(|q| q.to_event()).collect();
+        n += fold(&events, histories);
+        n += CounterBatch::build(it, &events).by_shard(16).len();
+    }
+    n
+}
+
+/// The benchmark experiment's running iteration (flag `bench-flag`, metric on `purchase`).
+fn iteration() -> Iteration {
+    serde_json::from_value(serde_json::json!({
+        "id": 1, "status": "running", "startedAt": 1, "endedAt": null, "randomizationUnit": "user",
+        "flagKey": "bench-flag", "counterShards": 16,
+        "treatments": [{"name": "A", "variation": 0, "baseline": true, "allocationPercent": "50"},
+                       {"name": "B", "variation": 1, "baseline": false, "allocationPercent": "50"}],
+        "metrics": [{"key": "revenue", "kind": "custom", "eventKey": "purchase", "primary": true,
+                     "measure": {"kind": "numeric", "aggregation": "sum", "default": 0.0},
+                     "successCriteria": "HigherThanBaseline"}]
+    }))
+    .expect("valid iteration")
+}
+
+fn fold(events: &[Event], histories: &mut HashMap<String, ExposureHistory>) -> usize {
     let mut writes = 0;
-    for event in &batch.events {
+    for event in events {
         if let Event::Feature(f) = event {
             if let Some(variation) = f.variation {
                 for unit in &f.context.units {
@@ -55,7 +101,7 @@ fn ingest(body: &[u8], now: i64, histories: &mut HashMap<String, ExposureHistory
             }
         }
     }
-    writes + batch.events.len()
+    writes
 }
 
 fn main() {
@@ -73,10 +119,17 @@ fn main() {
         .map(|i| payload(now + i))
         .collect();
     let mut histories = HashMap::new();
+    let full = std::env::var("MODE").is_ok_and(|m| m == "pipeline");
+    let it = iteration();
     let start = std::time::Instant::now();
     let mut total = 0;
     for body in bodies.iter().take(iters as usize) {
-        total += ingest(black_box(body.as_bytes()), now + iters, &mut histories);
+        let body = black_box(body.as_bytes());
+        total += if full {
+            pipeline(body, now + iters, &mut histories, &it)
+        } else {
+            ingest(body, now + iters, &mut histories)
+        };
     }
     let elapsed = start.elapsed();
     if iters > 0 {

@@ -2,7 +2,9 @@
 //! or a `contextKeys` map. For experimentation only the (kind, key) pairs matter: each
 //! context kind is its own randomization unit.
 
-use serde_json::{Map, Value};
+use crate::raw::{self, RawObject};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use thiserror::Error;
 
 /// One randomization unit: a context kind and that kind's key.
@@ -46,41 +48,53 @@ pub fn valid_kind(kind: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-fn unit(kind: &str, key: Option<&Value>, key_field: String) -> Result<Unit, ContextError> {
+fn unit(kind: &str, key: Option<&RawValue>, key_field: String) -> Result<Unit, ContextError> {
     if !valid_kind(kind) {
         return Err(ContextError::InvalidKind(kind.to_owned()));
     }
-    match key {
-        Some(Value::String(k)) if !k.is_empty() => Ok(Unit {
+    match key.and_then(raw::as_str) {
+        Some(k) if !k.is_empty() => Ok(Unit {
             kind: kind.to_owned(),
-            key: k.clone(),
+            key: k.into_owned(),
         }),
         _ => Err(ContextError::InvalidKey(key_field)),
     }
 }
 
+/// The raw text of a JSON value (for the `Value` entry points; the ingest path reads raw text).
+fn reparse(value: &Value) -> Option<Box<RawValue>> {
+    RawValue::from_string(value.to_string()).ok()
+}
+
 impl Context {
     /// Parse a full LaunchDarkly context object. A missing `kind` means `user` (old SDKs).
     pub fn from_context(value: &Value) -> Result<Self, ContextError> {
-        let obj = value.as_object().ok_or(ContextError::NotAnObject)?;
-        match obj.get("kind") {
-            Some(Value::String(k)) if k == "multi" => Self::from_multi(obj),
-            Some(Value::String(k)) => Ok(Context {
-                units: vec![unit(k, obj.get("key"), "context.key".into())?],
-            }),
-            None => Ok(Context {
+        let raw = reparse(value).ok_or(ContextError::NotAnObject)?;
+        Self::from_raw_context(&raw)
+    }
+
+    /// [`Context::from_context`] on raw JSON: only `kind`, `key` and the kinds' keys are read.
+    pub fn from_raw_context(value: &RawValue) -> Result<Self, ContextError> {
+        let obj = RawObject::parse(value).ok_or(ContextError::NotAnObject)?;
+        let Some(kind) = obj.get("kind") else {
+            return Ok(Context {
                 units: vec![unit("user", obj.get("key"), "context.key".into())?],
+            });
+        };
+        match raw::as_str(kind) {
+            Some(k) if k == "multi" => Self::from_multi(&obj),
+            Some(k) => Ok(Context {
+                units: vec![unit(&k, obj.get("key"), "context.key".into())?],
             }),
-            Some(other) => Err(ContextError::InvalidKind(other.to_string())),
+            None => Err(ContextError::InvalidKind(kind.get().to_owned())),
         }
     }
 
-    fn from_multi(obj: &Map<String, Value>) -> Result<Self, ContextError> {
+    fn from_multi(obj: &RawObject) -> Result<Self, ContextError> {
         let mut units = Vec::new();
-        for (kind, entry) in obj.iter().filter(|(k, _)| k.as_str() != "kind") {
-            let entry = entry
-                .as_object()
-                .ok_or_else(|| ContextError::MultiEntryNotAnObject(kind.clone()))?;
+        for (kind, entry) in obj.members().into_iter().filter(|(k, _)| *k != "kind") {
+            let entry = RawObject::parse(entry)
+                .ok_or_else(|| ContextError::MultiEntryNotAnObject(kind.to_owned()))?;
             units.push(unit(kind, entry.get("key"), format!("context.{kind}.key"))?);
         }
         if units.is_empty() {
@@ -91,12 +105,19 @@ impl Context {
 
     /// Parse a `contextKeys` map (kind → key), as click/pageview events and older SDKs send.
     pub fn from_context_keys(value: &Value) -> Result<Self, ContextError> {
-        let obj = value.as_object().ok_or(ContextError::KeysNotAnObject)?;
+        let raw = reparse(value).ok_or(ContextError::KeysNotAnObject)?;
+        Self::from_raw_context_keys(&raw)
+    }
+
+    /// [`Context::from_context_keys`] on raw JSON.
+    pub fn from_raw_context_keys(value: &RawValue) -> Result<Self, ContextError> {
+        let obj = RawObject::parse(value).ok_or(ContextError::KeysNotAnObject)?;
         if obj.is_empty() {
             return Err(ContextError::NoKeys);
         }
         let units = obj
-            .iter()
+            .members()
+            .into_iter()
             .map(|(kind, key)| unit(kind, Some(key), format!("contextKeys.{kind}")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Context { units })

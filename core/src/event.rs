@@ -4,8 +4,11 @@
 //! never causes the good events of the same payload to be lost.
 
 use crate::context::{Context, ContextError};
+use crate::raw::{self, RawObject};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// How far in the future a `creationDate` may be (client clock skew) before it is rejected.
@@ -132,20 +135,34 @@ pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, BatchError> {
 
 /// [`parse_batch`], with `accept` refusing some valid events (with a reason), e.g. the metric
 /// import API takes only `custom` events.
+///
+/// The body is split into its events as raw text in one pass; each event is then decoded in one
+/// more pass into typed fields with borrowed strings (`crate::fast_event`), or, when it is not
+/// well-formed, member by member to name its problem ([`parse_raw_event`]). No JSON tree is built.
 pub fn parse_batch_with(
     body: &[u8],
     now_ms: i64,
     accept: impl Fn(&Event) -> Result<(), String>,
 ) -> Result<Batch, BatchError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| BatchError::Json(e.to_string()))?;
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(ref obj) if is_diagnostic(obj) => return Ok(Batch::default()),
-        _ => return Err(BatchError::NotAnArray),
+    let items: Vec<&RawValue> = match serde_json::from_slice(body) {
+        Ok(items) => items,
+        Err(_) => {
+            // Not an array of values: say why, precisely.
+            let top: &RawValue =
+                serde_json::from_slice(body).map_err(|e| BatchError::Json(e.to_string()))?;
+            return if is_diagnostic(top) {
+                Ok(Batch::default())
+            } else {
+                Err(BatchError::NotAnArray)
+            };
+        }
     };
     let mut batch = Batch::default();
     for (index, item) in items.iter().enumerate() {
-        match parse_event(item, now_ms)
+        // Well-formed events are read in one pass; the careful path decides about the rest.
+        let event = crate::fast_event::decode(item, now_ms)
+            .map_or_else(|| parse_raw_event(item, now_ms), Ok);
+        match event
             .map_err(|e| e.to_string())
             .and_then(|event| {
                 accept(&event)?;
@@ -158,27 +175,36 @@ pub fn parse_batch_with(
     Ok(batch)
 }
 
-fn is_diagnostic(obj: &Map<String, Value>) -> bool {
-    matches!(obj.get("kind").and_then(Value::as_str), Some(k) if k.starts_with("diagnostic"))
+fn is_diagnostic(top: &RawValue) -> bool {
+    RawObject::parse(top)
+        .and_then(|o| o.get("kind").and_then(raw::as_str).map(|k| k.starts_with("diagnostic")))
+        .unwrap_or(false)
 }
 
-/// Parse and validate one event.
+/// Parse and validate one event given as a JSON value.
 pub fn parse_event(value: &Value, now_ms: i64) -> Result<Event, EventError> {
-    let obj = value.as_object().ok_or(EventError::NotAnObject)?;
+    let text = value.to_string();
+    let raw: &RawValue = serde_json::from_str(&text).map_err(|_| EventError::NotAnObject)?;
+    parse_raw_event(raw, now_ms)
+}
+
+/// Parse and validate one event given as raw JSON text.
+pub fn parse_raw_event(item: &RawValue, now_ms: i64) -> Result<Event, EventError> {
+    let obj = RawObject::parse(item).ok_or(EventError::NotAnObject)?;
     let kind = obj
         .get("kind")
-        .and_then(Value::as_str)
+        .and_then(raw::as_str)
         .ok_or(EventError::MissingKind)?;
-    let f = Fields { obj, now_ms };
-    Ok(match kind {
+    let f = Fields { obj: &obj, now_ms };
+    Ok(match kind.as_ref() {
         "feature" => Event::Feature(FeatureEvent {
             creation_date: f.creation_date()?,
             flag_key: f.required_str("key")?,
             version: f.optional_int("version")?,
             variation: f.optional_variation()?,
             in_experiment: f.present("reason").map(|r| {
-                r.get("inExperiment")
-                    .and_then(Value::as_bool)
+                RawObject::parse(r)
+                    .and_then(|reason| reason.get("inExperiment").and_then(raw::as_bool))
                     .unwrap_or(false)
             }),
             context: f.context()?,
@@ -197,29 +223,29 @@ pub fn parse_event(value: &Value, now_ms: i64) -> Result<Event, EventError> {
         "summary" => Event::Summary(f.summary()?),
         "debug" | "migration_op" | "click_pageview" | "diagnostic" | "diagnostic-init" => {
             Event::Ignored {
-                kind: kind.to_owned(),
+                kind: kind.into_owned(),
             }
         }
-        other => return Err(EventError::UnknownKind(other.to_owned())),
+        _ => return Err(EventError::UnknownKind(kind.into_owned())),
     })
 }
 
-/// Field accessors that turn a JSON object into typed values with precise errors.
-struct Fields<'a> {
-    obj: &'a Map<String, Value>,
+/// Field accessors that turn an event object's raw members into typed values with precise errors.
+struct Fields<'o, 'a> {
+    obj: &'o RawObject<'a>,
     now_ms: i64,
 }
 
-impl Fields<'_> {
-    fn present(&self, field: &str) -> Option<&Value> {
-        self.obj.get(field).filter(|v| !v.is_null())
+impl<'a> Fields<'_, 'a> {
+    fn present(&self, field: &str) -> Option<&'a RawValue> {
+        self.obj.present(field)
     }
 
     fn required_str(&self, field: &'static str) -> Result<String, EventError> {
-        match self.present(field) {
-            None => Err(EventError::Missing(field)),
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(_) => Err(EventError::WrongType {
+        let v = self.present(field).ok_or(EventError::Missing(field))?;
+        match raw::as_str(v) {
+            Some(s) if !s.is_empty() => Ok(s.into_owned()),
+            _ => Err(EventError::WrongType {
                 field,
                 expected: "a non-empty string",
             }),
@@ -227,20 +253,22 @@ impl Fields<'_> {
     }
 
     fn optional_str(&self, field: &'static str) -> Result<Option<String>, EventError> {
-        match self.present(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(EventError::WrongType {
-                field,
-                expected: "a string",
-            }),
-        }
+        self.present(field)
+            .map(|v| {
+                raw::as_str(v)
+                    .map(Cow::into_owned)
+                    .ok_or(EventError::WrongType {
+                        field,
+                        expected: "a string",
+                    })
+            })
+            .transpose()
     }
 
     fn optional_int(&self, field: &'static str) -> Result<Option<i64>, EventError> {
         self.present(field)
             .map(|v| {
-                as_integer(v).ok_or(EventError::WrongType {
+                raw::as_integer(v).ok_or(EventError::WrongType {
                     field,
                     expected: "an integer",
                 })
@@ -251,7 +279,7 @@ impl Fields<'_> {
     fn optional_variation(&self) -> Result<Option<u32>, EventError> {
         self.present("variation")
             .map(|v| {
-                as_integer(v)
+                raw::as_integer(v)
                     .and_then(|i| u32::try_from(i).ok())
                     .ok_or(EventError::WrongType {
                         field: "variation",
@@ -264,7 +292,7 @@ impl Fields<'_> {
     /// A Unix-millisecond timestamp: a positive integer, not more than a day ahead of `now`.
     fn timestamp(&self, field: &'static str) -> Result<i64, EventError> {
         let v = self.present(field).ok_or(EventError::Missing(field))?;
-        let ms = as_integer(v)
+        let ms = raw::as_integer(v)
             .filter(|ms| *ms > 0)
             .ok_or(EventError::WrongType {
                 field,
@@ -283,25 +311,24 @@ impl Fields<'_> {
     /// `context` is preferred; `contextKeys` is accepted on every kind.
     fn context(&self) -> Result<Context, EventError> {
         if let Some(c) = self.present("context") {
-            return Ok(Context::from_context(c)?);
+            return Ok(Context::from_raw_context(c)?);
         }
         if let Some(k) = self.present("contextKeys") {
-            return Ok(Context::from_context_keys(k)?);
+            return Ok(Context::from_raw_context_keys(k)?);
         }
         Err(EventError::NoContext)
     }
 
     fn conversion(&self, kind: ConversionKind) -> Result<Event, EventError> {
-        let metric_value =
-            match self.present("metricValue") {
-                None => None,
-                Some(v) => Some(v.as_f64().filter(|f| f.is_finite()).ok_or(
-                    EventError::WrongType {
-                        field: "metricValue",
-                        expected: "a number",
-                    },
-                )?),
-            };
+        let metric_value = match self.present("metricValue") {
+            None => None,
+            Some(v) => Some(raw::as_f64(v).filter(|f| f.is_finite()).ok_or(
+                EventError::WrongType {
+                    field: "metricValue",
+                    expected: "a number",
+                },
+            )?),
+        };
         let (url, selector) = match kind {
             ConversionKind::Custom => (self.optional_str("url")?, None),
             ConversionKind::Pageview => (Some(self.required_str("url")?), None),
@@ -328,25 +355,22 @@ impl Fields<'_> {
             return Err(EventError::EndBeforeStart);
         }
         let features = match self.present("features") {
-            Some(Value::Object(f)) => f,
-            Some(_) => {
-                return Err(EventError::WrongType {
-                    field: "features",
-                    expected: "an object keyed by flag key",
-                })
-            }
             None => return Err(EventError::Missing("features")),
+            Some(v) => RawObject::parse(v).ok_or(EventError::WrongType {
+                field: "features",
+                expected: "an object keyed by flag key",
+            })?,
         };
         let mut evaluations: u64 = 0;
-        for flag in features.values() {
-            let counters = flag
-                .get("counters")
-                .and_then(Value::as_array)
+        for flag in features.members().values() {
+            let counters = RawObject::parse(flag)
+                .and_then(|f| f.get("counters"))
+                .and_then(raw::as_array)
                 .ok_or_else(bad_counters)?;
             for counter in counters {
-                let count = counter
-                    .get("count")
-                    .and_then(as_integer)
+                let count = RawObject::parse(counter)
+                    .and_then(|c| c.get("count"))
+                    .and_then(raw::as_integer)
                     .and_then(|c| u64::try_from(c).ok())
                     .ok_or_else(bad_counters)?;
                 evaluations = evaluations.saturating_add(count);
@@ -365,17 +389,6 @@ fn bad_counters() -> EventError {
         field: "features",
         expected: "flag entries with `counters`: [{count: non-negative integer, ...}]",
     }
-}
-
-/// An integer from JSON: an integer literal, or a float with no fractional part (Go SDKs write
-/// timestamps through float64).
-fn as_integer(v: &Value) -> Option<i64> {
-    if let Some(i) = v.as_i64() {
-        return Some(i);
-    }
-    let f = v.as_f64()?;
-    // 2^63 as f64; anything at or beyond it does not fit an i64.
-    (f.fract() == 0.0 && f.abs() < 9.223_372_036_854_776e18).then_some(f as i64)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ with_std! {
     pub mod context;
     pub mod credentials;
     pub mod event;
+    pub mod fast_event;
     pub mod experiment;
     pub mod feed;
     pub mod flag;
@@ -33,6 +34,7 @@ with_std! {
     pub mod metric;
     pub mod patch;
     pub mod queued;
+    pub mod raw;
     pub mod results;
     pub mod stats;
 
