@@ -74,17 +74,23 @@ async function ingest(base, from, to, t) {
   const start = performance.now();
   let next = from;
   let errors = 0;
+  const failures = new Map();
   await Promise.all(Array.from({ length: SENDERS }, async () => {
     while (next < to) {
       const first = next;
       next += UNITS_PER_PAYLOAD;
       const r = await fetch(`${base}/bulk`, { method: 'POST', headers: { Authorization: creds.SDK_KEY, 'Content-Type': 'application/json' }, body: payload(first, t) });
-      await r.arrayBuffer();
-      if (r.status !== 202) errors++;
+      const text = await r.text();
+      if (r.status !== 202) {
+        errors++;
+        const what = `${r.status} ${text.slice(0, 160)}`;
+        failures.set(what, (failures.get(what) || 0) + 1);
+      }
     }
   }));
   await drain(base);
   const seconds = (performance.now() - start) / 1000;
+  for (const [what, n] of failures) console.log(`   ${n} posts answered ${what}`);
   return { eventsPerSecond: ((to - from) * 2) / seconds, errors };
 }
 
