@@ -106,7 +106,9 @@ async function resultsLatency(base, runs = 5) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-exp-scale-'));
-let worker = await startWorker({ persistTo: dir });
+// BENCH_VERBOSE=1: show wrangler's own output (restarts, errors).
+const quiet = process.env.BENCH_VERBOSE !== '1';
+let worker = await startWorker({ persistTo: dir, quiet });
 try {
   const t = (await seed(worker.base)) + 1;
   console.log(`${UNITS.toLocaleString('en')} units, 2 events each, ${UNITS_PER_PAYLOAD * 2}-event payloads, ${SENDERS} senders, 3 metrics, 16 counter shards`);
@@ -125,7 +127,7 @@ try {
   const exposed = check.variations.reduce((a, v) => a + v.exposedUnits, 0);
   console.log(`exposed units counted: ${exposed.toLocaleString('en')} of ${UNITS.toLocaleString('en')}`);
   await worker.stop();
-  worker = await startWorker({ persistTo: dir });
+  worker = await startWorker({ persistTo: dir, quiet });
   const start = performance.now();
   await api(worker.base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
   const cold = performance.now() - start;

@@ -105,6 +105,7 @@ impl From<MetricError> for ApiError {
     fn from(e: MetricError) -> Self {
         match e {
             MetricError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            MetricError::TooLarge(_) => ApiError::PayloadTooLarge(e.to_string()),
             MetricError::NotFound(_) => ApiError::NotFound(e.to_string()),
             MetricError::Conflict(_) => ApiError::Conflict(e.to_string()),
             MetricError::VersionConflict { .. } => ApiError::VersionConflict(e.to_string()),
@@ -116,6 +117,7 @@ impl From<FlagError> for ApiError {
     fn from(e: FlagError) -> Self {
         match e {
             FlagError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            FlagError::TooLarge(_) => ApiError::PayloadTooLarge(e.to_string()),
             FlagError::NotFound(_) => ApiError::NotFound(e.to_string()),
             FlagError::Conflict(_) => ApiError::Conflict(e.to_string()),
             FlagError::VersionConflict { .. } => ApiError::VersionConflict(e.to_string()),

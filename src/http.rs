@@ -21,8 +21,21 @@ pub fn json(status: u16, body: &serde_json::Value) -> Response {
     resp
 }
 
+/// The one place errors become responses. An internal error's detail (storage and runtime
+/// messages) goes to the log under a request ID; the client gets only that ID.
 pub fn error(e: &ApiError) -> Response {
-    json(e.status(), &e.body())
+    let ApiError::Internal(detail) = e else {
+        return json(e.status(), &e.body());
+    };
+    let id = crate::store::random_hex(8).unwrap_or_else(|_| "unavailable".into());
+    worker::console_error!("internal error, request id {id}: {detail}");
+    let body = serde_json::json!({
+        "code": "internal_error",
+        "message": format!("internal error (request id {id}); retry later"),
+    });
+    let mut resp = json(500, &body);
+    set(resp.headers_mut(), "X-Request-Id", &id);
+    resp
 }
 
 pub fn empty(status: u16) -> Response {

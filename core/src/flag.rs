@@ -15,6 +15,9 @@ use thiserror::Error;
 pub enum FlagError {
     #[error("{0}")]
     Invalid(String),
+    /// 413: the flag's document would exceed `patch::MAX_DOCUMENT_BYTES`.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("flag `{0}` not found")]
     NotFound(String),
     #[error("{0}")]
@@ -142,6 +145,7 @@ const SERVER_FIELDS: &[&str] = &["_version", "_creationDate", "_links", "salt"];
 
 impl FlagSpec {
     pub fn from_json(value: &Value) -> Result<Self, FlagError> {
+        crate::patch::check_size(value, "as given").map_err(|e| FlagError::TooLarge(e.to_string()))?;
         let obj = value
             .as_object()
             .ok_or_else(|| invalid("body must be a JSON object"))?;
@@ -366,6 +370,7 @@ impl Flag {
         let doc = patch::apply(&self.to_rep(project), patch, self.version, SERVER_FIELDS).map_err(
             |e| match e {
                 PatchError::Invalid(m) => FlagError::Invalid(m),
+                PatchError::TooLarge(m) => FlagError::TooLarge(m),
                 PatchError::Version { current, expected } => FlagError::VersionConflict {
                     key: self.spec.key.clone(),
                     current,

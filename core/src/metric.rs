@@ -18,6 +18,9 @@ pub enum MetricError {
     /// 400: which field and why.
     #[error("{0}")]
     Invalid(String),
+    /// 413: the metric's document would exceed `patch::MAX_DOCUMENT_BYTES`.
+    #[error("{0}")]
+    TooLarge(String),
     /// 404.
     #[error("metric `{0}` not found")]
     NotFound(String),
@@ -229,6 +232,7 @@ impl MetricSpec {
     /// Validate a metric as sent to `POST /api/v2/metrics/{projectKey}` (or as it stands after a
     /// patch). Unknown fields are ignored; `null` means absent.
     pub fn from_json(value: &Value) -> Result<Self, MetricError> {
+        crate::patch::check_size(value, "as given").map_err(|e| MetricError::TooLarge(e.to_string()))?;
         let obj = value
             .as_object()
             .ok_or_else(|| invalid("body must be a JSON object"))?;
@@ -572,6 +576,7 @@ impl Metric {
         let doc = crate::patch::apply(&self.to_rep(project), patch, self.version, SERVER_FIELDS)
             .map_err(|e| match e {
                 crate::patch::PatchError::Invalid(m) => MetricError::Invalid(m),
+                crate::patch::PatchError::TooLarge(m) => MetricError::TooLarge(m),
                 crate::patch::PatchError::Version { current, expected } => {
                     MetricError::VersionConflict {
                         key: self.spec.key.clone(),

@@ -2,12 +2,37 @@
 
 use crate::error::ApiError;
 use crate::http::header;
-use edge_exp_core::decode_body;
+use edge_exp_core::{decode_body, BodyError, MAX_BODY_BYTES};
+use futures_util::StreamExt;
 use serde_json::Value;
 use worker::Request;
 
+/// Most raw (possibly gzipped) bytes any route reads: the inflated limit plus gzip's overhead.
+pub const MAX_RAW_BODY_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
+
+/// The request body, read as a stream and refused (413) as soon as it passes `limit` bytes: an
+/// oversized body, chunked or not, is never held whole. A request without a body reads as empty.
+pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge.into());
+    }
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge.into());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 pub async fn json(req: &mut Request) -> Result<Value, ApiError> {
-    let raw = req.bytes().await?;
+    let raw = read_limited(req, MAX_RAW_BODY_BYTES).await?;
     let bytes = decode_body(raw, header(req, "Content-Encoding").as_deref())?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("body is empty: send JSON".into()));

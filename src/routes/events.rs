@@ -11,7 +11,7 @@ use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::event::ConversionKind;
 use edge_exp_core::queued::check_size;
-use edge_exp_core::{decode_body, keys, parse_batch_with, Event, MAX_BODY_BYTES};
+use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -30,12 +30,9 @@ pub async fn ingest(
     tenant: &Tenant,
     source: Source,
 ) -> Result<Response, ApiError> {
-    // Refuse obviously oversized bodies before reading them (gzip can only grow a little).
-    let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES + 64 * 1024) {
-        return Err(edge_exp_core::BodyError::TooLarge.into());
-    }
-    let raw = req.bytes().await?;
+    // Read as a stream and stop past the limit (gzip can only grow a little).
+    let raw =
+        crate::routes::body::read_limited(req, crate::routes::body::MAX_RAW_BODY_BYTES).await?;
     let body = decode_body(raw, header(req, "Content-Encoding").as_deref())?;
 
     let now = now_ms();

@@ -70,6 +70,10 @@ async fn cached<T: DeserializeOwned + Serialize>(
     store: &KvStore,
     key: &str,
 ) -> Result<Option<T>, ApiError> {
+    if key.len() > super::MAX_KV_KEY_BYTES {
+        // No record was ever stored under a key KV cannot hold: not found, without asking KV.
+        return Ok(None);
+    }
     let now = now_ms();
     let hit = CACHE.with(|c| {
         c.borrow()
@@ -308,6 +312,9 @@ pub async fn list_tokens(env: &Env) -> Result<Vec<TokenInfo>, ApiError> {
 /// Delete a token by ID. Returns false if there is no such token.
 pub async fn delete_token(env: &Env, id: &str) -> Result<bool, ApiError> {
     let store = kv(env, CONFIG_KV)?;
+    if id.len() + "tokid:".len() > super::MAX_KV_KEY_BYTES {
+        return Ok(false);
+    }
     let Some(info) = store
         .get(&format!("tokid:{id}"))
         .json::<TokenInfo>()

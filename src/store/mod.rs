@@ -20,6 +20,8 @@ pub const ATTRIBUTION_KV: &str = "ATTRIBUTION";
 pub const PAYLOADS_KV: &str = "PAYLOADS";
 /// The live event feed (one short-lived entry per payload).
 pub const FEED_KV: &str = "FEED";
+/// KV's limit on key length: longer keys are refused by KV, so lookups check it first.
+pub const MAX_KV_KEY_BYTES: usize = 512;
 
 /// Random lowercase hex from the runtime's CSPRNG.
 pub fn random_hex(bytes: usize) -> Result<String, ApiError> {

@@ -1,0 +1,103 @@
+// Hostile and broken input against `wrangler dev` (issue: no crash, no leak, no lost good events).
+// Covered so far: amplifying JSON Patches, oversized documents, oversized and chunked bodies,
+// overlong path segments, and an out-of-range number inside one event. After each case the
+// server must still answer a normal request.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request, post, useWorker } from './support/worker.mjs';
+
+const ctx = useWorker();
+const W = () => ctx.creds.API_TOKEN;
+const api = (path) => `${ctx.base}/api/v2${path}`;
+
+async function healthy() {
+  const r = await request('GET', api('/metrics/default'), { token: W() });
+  assert.equal(r.status, 200, 'the server still answers normal requests');
+}
+
+/** No internal detail in an error body: our JSON shape, no stack, paths or runtime names. */
+function clean(body) {
+  assert.equal(typeof body, 'object', `JSON error body expected, got ${body}`);
+  assert.ok(typeof body.code === 'string' && typeof body.message === 'string', JSON.stringify(body));
+  assert.doesNotMatch(body.message, /\.js|\.rs|at |wasm|KV|TypeError|Error:/i);
+}
+
+describe('hostile input', () => {
+  it('refuses an amplifying JSON Patch at the first operation over the size cap', async () => {
+    const metric = { key: 'amp', kind: 'custom', eventKey: 'amp', tags: ['x'.repeat(200)] };
+    assert.equal((await request('POST', api('/metrics/default'), { token: W(), body: metric })).status, 201);
+    // 30 copies of /tags into itself would double the document 30 times.
+    const ops = Array.from({ length: 30 }, () => ({ op: 'copy', from: '/tags', path: '/tags/-' }));
+    const started = Date.now();
+    const r = await request('PATCH', api('/metrics/default/amp'), { token: W(), body: ops });
+    assert.equal(r.status, 413, JSON.stringify(r.body));
+    assert.equal(r.body.code, 'payload_too_large');
+    assert.match(r.body.message, /after patch operation \d+; at most 262144/);
+    assert.ok(Date.now() - started < 5000, 'answered at once');
+    const after = await request('GET', api('/metrics/default/amp'), { token: W() });
+    assert.equal(after.body.tags.length, 1, 'nothing of the refused patch was stored');
+    // The same against a flag.
+    assert.equal((await request('POST', api('/flags/default'), { token: W(), body: { key: 'amp-flag', tags: ['y'.repeat(200)] } })).status, 201);
+    const f = await request('PATCH', api('/flags/default/amp-flag'), { token: W(), body: ops });
+    assert.equal(f.status, 413, JSON.stringify(f.body));
+    await healthy();
+  });
+
+  it('refuses a document over the cap on create', async () => {
+    const r = await request('POST', api('/metrics/default'), { token: W(), body: { key: 'huge', kind: 'custom', eventKey: 'e', description: 'd'.repeat(300 * 1024) } });
+    assert.equal(r.status, 413, JSON.stringify(r.body).slice(0, 300));
+    assert.match(r.body.message, /at most 262144/);
+    await healthy();
+  });
+
+  it('stops reading a chunked body past the limit', async () => {
+    // 100 MB, streamed without Content-Length: refused once the limit is passed.
+    const chunk = new Uint8Array(1024 * 1024).fill(0x20);
+    let sent = 0;
+    for (const url of [`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, `${ctx.base}/sdk/evalx/${ctx.creds.CLIENT_SIDE_ID}/context`]) {
+      sent = 0;
+      const stream = new ReadableStream({
+        pull(controller) {
+          if (sent >= 100) { controller.close(); return; }
+          sent++;
+          controller.enqueue(chunk);
+        },
+      });
+      const method = url.includes('evalx') ? 'REPORT' : 'POST';
+      const r = await fetch(url, { method, body: stream, duplex: 'half', headers: { 'Content-Type': 'application/json' } });
+      const text = await r.text();
+      assert.equal(r.status, 413, text.slice(0, 200));
+      assert.equal(JSON.parse(text).code, 'payload_too_large');
+      assert.ok(sent < 100, `stopped reading early (${sent} MB sent)`);
+    }
+    await healthy();
+  });
+
+  it('answers overlong path segments with a JSON 404, not a 500', async () => {
+    const long = 'x'.repeat(600);
+    const cases = [
+      ['POST', `${ctx.base}/events/bulk/${long}`, []],
+      ['GET', `${ctx.base}/sdk/goals/${long}`],
+      ['REPORT', `${ctx.base}/sdk/evalx/${long}/context`, { key: 'u' }],
+      ['GET', api(`/projects/${long}/environments/production/experiments`)],
+      ['GET', api(`/projects/default/environments/${long}/experiments`)],
+      ['DELETE', api(`/tokens/${long}`)],
+    ];
+    for (const [method, url, body] of cases) {
+      const r = await request(method, url, { token: W(), body });
+      assert.equal(r.status, 404, `${method} ${url.slice(0, 60)}…: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+      clean(r.body);
+    }
+    await healthy();
+  });
+
+  it('keeps the good events of a payload with an out-of-range number in one event', async () => {
+    const t = Date.now();
+    const body = `[{"kind":"custom","key":"ok","creationDate":${t},"contextKeys":{"user":"u1"}},`
+      + `{"kind":"custom","key":"bad","creationDate":${t},"metricValue":1e400,"contextKeys":{"user":"u1"}}]`;
+    const r = await post(`${ctx.base}/bulk`, body, { Authorization: ctx.creds.SDK_KEY });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(r.body.accepted, 1);
+    assert.deepEqual(r.body.rejected, [{ index: 1, error: '`metricValue` must be a number' }]);
+  });
+});
