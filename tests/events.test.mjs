@@ -59,7 +59,7 @@ describe('POST /bulk (server SDKs)', () => {
       { index: 6, error: '`context.key` must be a non-empty string' },
       { index: 7, error: 'event has neither `context` nor `contextKeys`' },
       { index: 8, error: '`selector` is required' },
-      { index: 9, error: '`metricValue` must be a number' },
+      { index: 9, error: '`metricValue` must be a number from -1e15 to 1e15' },
     ]);
     // The good event in that payload was processed.
     const fv = await firstVariation(ctx, { flag: 'mixed', key, at: t });

@@ -98,6 +98,28 @@ describe('hostile input', () => {
     const r = await post(`${ctx.base}/bulk`, body, { Authorization: ctx.creds.SDK_KEY });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.equal(r.body.accepted, 1);
-    assert.deepEqual(r.body.rejected, [{ index: 1, error: '`metricValue` must be a number' }]);
+    assert.deepEqual(r.body.rejected, [{ index: 1, error: '`metricValue` must be a number from -1e15 to 1e15' }]);
+  });
+
+  it('keeps every good event of a browser payload with broken elements', async () => {
+    const t = Date.now();
+    const ok = (user) => `{"kind":"custom","key":"iso","creationDate":${t},"contextKeys":{"user":"${user}"}}`;
+    const parts = [
+      Buffer.from(`[${ok('g1')},{"kind":"custom" "key":"no comma"},`),
+      // Half an emoji, as a browser's JSON.stringify writes it.
+      Buffer.from(`{"kind":"custom","key":"half\\ud83d","creationDate":${t},"contextKeys":{"user":"g2"}},`),
+      // Invalid UTF-8 in a context key.
+      Buffer.from(`{"kind":"custom","key":"iso","creationDate":${t},"contextKeys":{"user":"g3`),
+      Buffer.from([0xff]),
+      Buffer.from(`"}},${ok('g4')}]`),
+    ];
+    const r = await fetch(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: Buffer.concat(parts) });
+    const body = await r.json();
+    assert.equal(r.status, 202, JSON.stringify(body));
+    assert.equal(body.accepted, 4, JSON.stringify(body));
+    assert.equal(body.rejected.length, 1);
+    assert.equal(body.rejected[0].index, 1);
+    assert.match(body.rejected[0].error, /^event is not valid JSON/);
+    await healthy();
   });
 });

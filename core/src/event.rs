@@ -11,6 +11,10 @@ use serde_json::Value;
 use std::borrow::Cow;
 use thiserror::Error;
 
+/// Largest `metricValue` magnitude: beyond it a value is refused (per event), so sums of squares
+/// over millions of units stay finite and precise.
+pub const MAX_METRIC_VALUE: f64 = 1e15;
+
 /// How far in the future a `creationDate` may be (client clock skew) before it is rejected.
 pub const MAX_FUTURE_SKEW_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -144,26 +148,18 @@ pub fn parse_batch_with(
     now_ms: i64,
     accept: impl Fn(&Event) -> Result<(), String>,
 ) -> Result<Batch, BatchError> {
-    let items: Vec<&RawValue> = match serde_json::from_slice(body) {
-        Ok(items) => items,
-        Err(_) => {
-            // Not an array of values: say why, precisely.
-            let top: &RawValue =
-                serde_json::from_slice(body).map_err(|e| BatchError::Json(e.to_string()))?;
-            return if is_diagnostic(top) {
-                Ok(Batch::default())
-            } else {
-                Err(BatchError::NotAnArray)
-            };
-        }
-    };
+    // Invalid UTF-8 reads as U+FFFD, so it costs at most the event that carries it.
+    let text = String::from_utf8_lossy(body);
+    let items = split(&text)?;
     let mut batch = Batch::default();
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in items.into_iter().enumerate() {
         // Well-formed events are read in one pass; the careful path decides about the rest.
-        let event = crate::fast_event::decode(item, now_ms)
-            .map_or_else(|| parse_raw_event(item, now_ms), Ok);
+        let event = item.and_then(|item| {
+            crate::fast_event::decode(item, now_ms)
+                .map_or_else(|| parse_raw_event(item, now_ms), Ok)
+                .map_err(|e| e.to_string())
+        });
         match event
-            .map_err(|e| e.to_string())
             .and_then(|event| {
                 accept(&event)?;
                 Ok(event)
@@ -173,6 +169,30 @@ pub fn parse_batch_with(
         }
     }
     Ok(batch)
+}
+
+/// The payload's events as raw JSON, each or its own syntax error. One pass when the whole body
+/// is valid; otherwise the array is split by structure and each element parsed alone, so a
+/// malformed element (or one nested too deep) is rejected with its index and the rest are kept.
+fn split(text: &str) -> Result<Vec<Result<&RawValue, String>>, BatchError> {
+    if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(text) {
+        return Ok(items.into_iter().map(Ok).collect());
+    }
+    if let Some(parts) = raw::split_array(text) {
+        return Ok(parts
+            .into_iter()
+            .map(|p| {
+                serde_json::from_str::<&RawValue>(p)
+                    .map_err(|e| format!("event is not valid JSON: {e}"))
+            })
+            .collect());
+    }
+    let top: &RawValue = serde_json::from_str(text).map_err(|e| BatchError::Json(e.to_string()))?;
+    if is_diagnostic(top) {
+        Ok(Vec::new())
+    } else {
+        Err(BatchError::NotAnArray)
+    }
 }
 
 fn is_diagnostic(top: &RawValue) -> bool {
@@ -322,12 +342,14 @@ impl<'a> Fields<'_, 'a> {
     fn conversion(&self, kind: ConversionKind) -> Result<Event, EventError> {
         let metric_value = match self.present("metricValue") {
             None => None,
-            Some(v) => Some(raw::as_f64(v).filter(|f| f.is_finite()).ok_or(
-                EventError::WrongType {
-                    field: "metricValue",
-                    expected: "a number",
-                },
-            )?),
+            Some(v) => Some(
+                raw::as_f64(v)
+                    .filter(|f| f.abs() <= MAX_METRIC_VALUE)
+                    .ok_or(EventError::WrongType {
+                        field: "metricValue",
+                        expected: "a number from -1e15 to 1e15",
+                    })?,
+            ),
         };
         let (url, selector) = match kind {
             ConversionKind::Custom => (self.optional_str("url")?, None),
@@ -395,6 +417,49 @@ fn bad_counters() -> EventError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn one_broken_element_costs_only_itself() {
+        let ok = format!(r#"{{"kind":"custom","key":"ok","creationDate":{NOW},"contextKeys":{{"user":"u"}}}}"#);
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let mut body = Vec::new();
+        body.extend_from_slice(b"[");
+        body.extend_from_slice(ok.as_bytes());
+        body.extend_from_slice(br#",{"kind":"custom" "key":"missing comma"},"#);
+        // Half an emoji in the event key, as a browser's JSON.stringify writes it.
+        body.extend_from_slice(
+            format!(r#"{{"kind":"custom","key":"a\ud83d","creationDate":{NOW},"contextKeys":{{"user":"u"}}}},"#).as_bytes(),
+        );
+        // Invalid UTF-8 in a context key.
+        body.extend_from_slice(format!(r#"{{"kind":"custom","key":"b","creationDate":{NOW},"contextKeys":{{"user":"u"#).as_bytes());
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}},"#);
+        body.extend_from_slice(
+            format!(r#"{{"kind":"custom","key":"deep","creationDate":{NOW},"contextKeys":{{"user":"u"}},"data":{deep}}},"#).as_bytes(),
+        );
+        body.extend_from_slice(ok.as_bytes());
+        body.extend_from_slice(b"]");
+        let batch = parse_batch(&body, NOW).unwrap();
+        let keys: Vec<String> = batch
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Conversion(c) => format!("{}/{}", c.key, c.context.units[0].key),
+                _ => String::new(),
+            })
+            .collect();
+        // `data` nested 200 deep is skipped over, never built: that event is kept.
+        assert_eq!(
+            keys,
+            ["ok/u", "a\u{fffd}/u", "b/u\u{fffd}\u{fffd}", "deep/u", "ok/u"]
+        );
+        let rejected: Vec<usize> = batch.rejected.iter().map(|r| r.index).collect();
+        assert_eq!(rejected, [1], "{:?}", batch.rejected);
+        assert!(batch.rejected[0].error.starts_with("event is not valid JSON"));
+        // Not an array at all, or unbalanced: the whole body is refused, as before.
+        assert!(matches!(parse_batch(br#"[{"kind":"#, NOW), Err(BatchError::Json(_))));
+        assert!(matches!(parse_batch(b"{}", NOW), Err(BatchError::NotAnArray)));
+    }
 
     const NOW: i64 = 1_732_300_000_000;
 
@@ -522,7 +587,7 @@ mod tests {
             ),
             (
                 json!({"kind":"custom","creationDate":NOW,"key":"k","context":{"key":"u"},"metricValue":"5"}),
-                "`metricValue` must be a number",
+                "`metricValue` must be a number from -1e15 to 1e15",
             ),
             (
                 json!({"kind":"feature","creationDate":NOW,"key":"f","variation":-1,"context":{"key":"u"}}),

@@ -8,6 +8,7 @@
 use crate::context::{valid_kind, Context, Unit};
 use crate::event::{
     ConversionEvent, ConversionKind, Event, FeatureEvent, SummaryEvent, MAX_FUTURE_SKEW_MS,
+    MAX_METRIC_VALUE,
 };
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -186,7 +187,7 @@ impl Fast<'_> {
             key: self.key()?,
             context: self.context()?,
             metric_value: match self.metric_value {
-                Some(v) if !v.is_finite() => return None,
+                Some(v) if v.abs() > MAX_METRIC_VALUE => return None,
                 v => v,
             },
             url,
@@ -280,6 +281,7 @@ mod tests {
         prop::sample::select(vec![
             "null", "0", "-1", "1", "1.0", "1.5", "\"\"", "\"x\"", "\"a\\u00e9\"", "true", "[]", "{}",
             "1732300000000", "1.7323e12", "1832300000000", "99999999999999999999", "4294967296",
+            "1e15", "-1e15", "1.0000001e15", "1e300",
             "\"feature\"", "\"custom\"", "\"click\"", "\"bogus\"",
             r#"{"key":"u1"}"#, r#"{"kind":"multi","user":{"key":"u"},"key":"k"}"#,
             r#"{"kind":"multi","user":"u"}"#, r#"{"kind":"multi"}"#, r#"{"kind":"us er","key":"u"}"#,

@@ -85,7 +85,14 @@ pub fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
     }
     match serde_json::from_str::<&str>(text) {
         Ok(s) => Some(Cow::Borrowed(s)),
-        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+        Err(_) => serde_json::from_str::<String>(text)
+            .or_else(|e| {
+                // Half an emoji from a browser (`"\ud83d"`) reads as U+FFFD.
+                let repaired = replace_lone_surrogates(text).ok_or(e)?;
+                serde_json::from_str::<String>(&repaired)
+            })
+            .ok()
+            .map(Cow::Owned),
     }
 }
 
@@ -159,5 +166,118 @@ mod tests {
         assert_eq!(as_f64(raw("-2.5")), Some(-2.5));
         assert_eq!(as_bool(raw("true")), Some(true));
         assert_eq!(as_array(raw("[1, {}]")).map(|a| a.len()), Some(2));
+    }
+}
+
+/// The elements of a JSON array as text, found by structure alone (brackets, braces, strings and
+/// escapes) without decoding them: an element that is not valid JSON costs only itself. `None`
+/// when `text` is not an array or its structure does not close.
+pub fn split_array(text: &str) -> Option<Vec<&str>> {
+    let bytes = text.as_bytes();
+    let mut i = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    if bytes[i] != b'[' {
+        return None;
+    }
+    i += 1;
+    let (mut out, mut start, mut depth, mut in_string) = (Vec::new(), i, 0usize, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth > 0 => depth -= 1,
+                b',' | b']' if depth == 0 => {
+                    let element = text.get(start..i)?.trim();
+                    if !element.is_empty() || b == b',' || !out.is_empty() {
+                        out.push(element);
+                    }
+                    if b == b']' {
+                        return text.get(i + 1..)?.trim().is_empty().then_some(out);
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `text` with every lone UTF-16 surrogate escape (`\ud83d` without its pair, as a browser's
+/// `JSON.stringify` writes for half an emoji) replaced by `\ufffd`; `None` when there is none.
+pub fn replace_lone_surrogates(text: &str) -> Option<String> {
+    let hex = |s: &str| u16::from_str_radix(s, 16).ok();
+    let escape_at = |s: &str, i: usize| -> Option<u16> {
+        (s.get(i..i + 2)? == "\\u").then_some(())?;
+        hex(s.get(i + 2..i + 6)?)
+    };
+    let (mut out, mut changed, mut i, mut in_string) = (String::with_capacity(text.len()), false, 0, false);
+    while i < text.len() {
+        let rest = &text[i..];
+        let c = rest.chars().next()?;
+        if in_string && c == '\\' {
+            match escape_at(text, i) {
+                Some(u @ 0xD800..=0xDBFF)
+                    if matches!(escape_at(text, i + 6), Some(0xDC00..=0xDFFF)) =>
+                {
+                    let _ = u;
+                    out.push_str(&text[i..i + 12]);
+                    i += 12;
+                }
+                Some(0xD800..=0xDFFF) => {
+                    out.push_str("\\ufffd");
+                    changed = true;
+                    i += 6;
+                }
+                _ => {
+                    // Any other escape: copy it and the character it escapes.
+                    let next = rest[1..].chars().next().map_or(0, char::len_utf8);
+                    out.push_str(&rest[..1 + next]);
+                    i += 1 + next;
+                }
+            }
+            continue;
+        }
+        if c == '"' {
+            in_string = !in_string;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    #[test]
+    fn splits_by_structure() {
+        assert_eq!(
+            split_array(r#" [ {"a":"],\"}"}, [1,[2]], bad json here , 3 ] "#),
+            Some(vec![r#"{"a":"],\"}"}"#, "[1,[2]]", "bad json here", "3"])
+        );
+        assert_eq!(split_array("[]"), Some(vec![]));
+        assert_eq!(split_array("[1,]"), Some(vec!["1", ""]));
+        assert_eq!(split_array("{}"), None);
+        assert_eq!(split_array("[1"), None);
+        assert_eq!(split_array("[1] x"), None);
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        assert_eq!(
+            replace_lone_surrogates(r#"{"k":"a\ud83d","p":"\ud83d\ude00","q":"\\ud83d","l":"\udc00"}"#).as_deref(),
+            Some(r#"{"k":"a\ufffd","p":"\ud83d\ude00","q":"\\ud83d","l":"\ufffd"}"#)
+        );
+        assert_eq!(replace_lone_surrogates(r#"{"k":"fine é \n"}"#), None);
     }
 }
