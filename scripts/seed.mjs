@@ -3,6 +3,8 @@
 // experiment rollout, metrics of each kind and a running experiment, through the public REST API.
 const DEMO_FLAG = {
   key: 'demo-headline', name: 'Demo headline',
+  // Served to the demo pages through the public client-side ID (off by default, as in LaunchDarkly).
+  clientSideAvailability: { usingEnvironmentId: true, usingMobileKey: true },
   variations: [{ value: 'Fresh coffee, roasted daily', name: 'Control' }, { value: 'Your new favourite coffee is one click away', name: 'Bold' }],
   environments: { production: { on: true, offVariation: 0, fallthrough: { rollout: { kind: 'experiment', seed: 2026, contextKind: 'user',
     variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } },

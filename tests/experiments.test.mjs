@@ -42,7 +42,7 @@ async function create(path, body) {
 }
 
 const experimentFlag = (key, seed) => ({
-  key, name: key, variations: [{ value: 'control', name: 'Control' }, { value: 'treatment', name: 'Treatment' }],
+  key, name: key, clientSideAvailability: { usingEnvironmentId: true }, variations: [{ value: 'control', name: 'Control' }, { value: 'treatment', name: 'Treatment' }],
   environments: { production: { on: true, offVariation: 0, fallthrough: { rollout: { kind: 'experiment', seed, contextKind: 'user',
     variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } },
 });
@@ -68,7 +68,7 @@ describe('flags and evaluation', () => {
     const flag = { ...experimentFlag('sdk-compare', 61), salt: 'compare-salt' };
     flag.environments.production.fallthrough.rollout.variations = [{ variation: 0, weight: 30000 }, { variation: 1, weight: 70000 }];
     await create('/flags/default', flag);
-    const pct = { key: 'pct-compare', salt: 'pct-salt', variations: [{ value: 'a' }, { value: 'b' }, { value: 'c' }],
+    const pct = { key: 'pct-compare', salt: 'pct-salt', clientSideAvailability: { usingEnvironmentId: true }, variations: [{ value: 'a' }, { value: 'b' }, { value: 'c' }],
       environments: { production: { on: true, fallthrough: { rollout: { variations: [{ variation: 0, weight: 20000 }, { variation: 1, weight: 30000 }, { variation: 2, weight: 50000 }] } } } } };
     await create('/flags/default', pct);
     const td = new integrations.TestData();

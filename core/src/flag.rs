@@ -120,6 +120,58 @@ impl Default for EnvironmentConfig {
     }
 }
 
+/// Which client-side credentials may evaluate a flag (LaunchDarkly's `clientSideAvailability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSideAvailability {
+    /// Served to browsers through the public client-side ID (evalx). Off for new flags.
+    pub using_environment_id: bool,
+    /// Served to mobile keys. On for new flags (no mobile route exists here yet).
+    pub using_mobile_key: bool,
+}
+
+impl ClientSideAvailability {
+    /// LaunchDarkly's defaults for a new flag: not exposed to the public client-side ID.
+    pub const NEW_FLAG: Self = ClientSideAvailability {
+        using_environment_id: false,
+        using_mobile_key: true,
+    };
+
+    /// Flags stored before this setting existed were served to browsers: they keep that.
+    fn stored_before() -> Self {
+        ClientSideAvailability {
+            using_environment_id: true,
+            using_mobile_key: true,
+        }
+    }
+
+    fn from_json(v: Option<&Value>) -> Result<Self, FlagError> {
+        let Some(v) = v else {
+            return Ok(Self::NEW_FLAG);
+        };
+        let obj = v.as_object().ok_or_else(|| {
+            invalid("`clientSideAvailability` must be {\"usingEnvironmentId\": bool, \"usingMobileKey\": bool}")
+        })?;
+        let field = |name: &str, default: bool| match obj.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(invalid(format!("`clientSideAvailability.{name}` must be a boolean"))),
+        };
+        if let Some(other) = obj
+            .keys()
+            .find(|k| !matches!(k.as_str(), "usingEnvironmentId" | "usingMobileKey"))
+        {
+            return Err(invalid(format!(
+                "`clientSideAvailability.{other}` is not a field: use `usingEnvironmentId` and `usingMobileKey`"
+            )));
+        }
+        Ok(ClientSideAvailability {
+            using_environment_id: field("usingEnvironmentId", Self::NEW_FLAG.using_environment_id)?,
+            using_mobile_key: field("usingMobileKey", Self::NEW_FLAG.using_mobile_key)?,
+        })
+    }
+}
+
 /// What users set on a flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,6 +182,8 @@ pub struct FlagSpec {
     pub tags: Vec<String>,
     pub variations: Vec<Variation>,
     pub environments: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default = "ClientSideAvailability::stored_before")]
+    pub client_side_availability: ClientSideAvailability,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +266,7 @@ impl FlagSpec {
             tags,
             variations,
             environments,
+            client_side_availability: ClientSideAvailability::from_json(get("clientSideAvailability"))?,
         };
         spec.check_indices()?;
         Ok(spec)
@@ -354,6 +409,7 @@ impl Flag {
             "tags": s.tags,
             "variations": s.variations,
             "environments": s.environments,
+            "clientSideAvailability": s.client_side_availability,
             "salt": self.salt,
             "_version": self.version,
             "_creationDate": self.creation_date,
@@ -492,6 +548,36 @@ impl Flag {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod client_side_tests {
+    use super::*;
+
+    #[test]
+    fn client_side_availability_defaults_and_validation() {
+        let spec = |v: Value| FlagSpec::from_json(&v);
+        let f = spec(json!({"key": "f"})).unwrap();
+        assert_eq!(f.client_side_availability, ClientSideAvailability::NEW_FLAG);
+        let on = spec(json!({"key": "f", "clientSideAvailability": {"usingEnvironmentId": true}})).unwrap();
+        assert!(on.client_side_availability.using_environment_id);
+        assert!(on.client_side_availability.using_mobile_key);
+        let bad = spec(json!({"key": "f", "clientSideAvailability": {"usingEnvironmentId": "yes"}}));
+        assert!(bad.unwrap_err().to_string().contains("usingEnvironmentId` must be a boolean"));
+        let typo = spec(json!({"key": "f", "clientSideAvailability": {"usingEnvId": true}}));
+        assert!(typo.unwrap_err().to_string().contains("`clientSideAvailability.usingEnvId` is not a field"));
+        // A flag stored before the setting existed keeps being served to browsers.
+        let mut stored = serde_json::to_value(&f).unwrap();
+        stored.as_object_mut().unwrap().remove("clientSideAvailability");
+        let old: FlagSpec = serde_json::from_value(stored).unwrap();
+        assert!(old.client_side_availability.using_environment_id);
+        // Patchable like any other field.
+        let flag = Flag::create("p", f, 1, None);
+        let patched = flag
+            .patched("p", &json!([{"op": "replace", "path": "/clientSideAvailability/usingEnvironmentId", "value": true}]))
+            .unwrap();
+        assert!(patched.spec.client_side_availability.using_environment_id);
     }
 }
 

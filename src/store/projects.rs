@@ -70,7 +70,7 @@ pub enum Command {
     FlagDelete {
         key: String,
     },
-    /// Every flag evaluated for a context, in the client-side (evalx) format.
+    /// Every flag available to the client-side ID, evaluated for a context (evalx format).
     Evaluate {
         env: String,
         context: Value,
@@ -436,10 +436,12 @@ impl ProjectStore {
                 context,
                 with_reasons,
             } => {
+                // Only flags made available to the public client-side ID (LaunchDarkly's rule).
                 let flags: serde_json::Map<String, Value> = self
                     .flags
                     .all()
                     .iter()
+                    .filter(|f| f.spec.client_side_availability.using_environment_id)
                     .map(|f| {
                         (
                             f.spec.key.clone(),
