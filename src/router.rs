@@ -57,7 +57,7 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         ["events", "bulk", client_side_id] => {
             post_only(&method)?;
             let tenant = auth::client_side_id(env, client_side_id).await?;
-            events::ingest(req, env, &tenant, Source::Sdk).await
+            events::ingest(req, env, &tenant, Source::Browser).await
         }
         // The demo pages' configuration: the seed environment's public client-side ID.
         ["demo", "config.json"] => {

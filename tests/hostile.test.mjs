@@ -159,4 +159,35 @@ describe('hostile input', () => {
     assert.equal(bad.status, 400);
     assert.match(bad.body.message, /usingEnvironmentId` must be a boolean/);
   });
+
+  it('processes a payload ID reused for a different body, and keeps IDs apart per route', async () => {
+    const t = Date.now();
+    const id = `reuse-${t}`;
+    const ev = (key) => [{ kind: 'custom', key, creationDate: t, contextKeys: { user: 'reuser' } }];
+    const sdkH = { Authorization: ctx.creds.SDK_KEY, 'X-LaunchDarkly-Payload-ID': id };
+    const first = await post(`${ctx.base}/bulk`, ev('one'), sdkH);
+    assert.equal(first.status, 202);
+    assert.equal(first.body.duplicate, undefined);
+    // The SDK's retry (same body): answered from memory.
+    const retry = await post(`${ctx.base}/bulk`, ev('one'), sdkH);
+    assert.equal(retry.body.duplicate, true);
+    // Same ID, different events (a client bug): processed, not silently dropped.
+    const other = await post(`${ctx.base}/bulk`, ev('two'), sdkH);
+    assert.equal(other.body.duplicate, undefined);
+    assert.equal(other.body.queuedMessages, 1);
+    // The public browser route cannot claim (or be blocked by) an ID sent with the SDK key.
+    const browser = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, ev('one'), { 'X-LaunchDarkly-Payload-ID': id });
+    assert.equal(browser.body.duplicate, undefined);
+    assert.equal(browser.body.queuedMessages, 1);
+  });
+
+  it('refuses regex URL matchers that backtrack catastrophically in browsers', async () => {
+    const r = await request('POST', api('/metrics/default'), { token: W(), body: {
+      key: 'risky-view', kind: 'pageview', urls: [{ kind: 'regex', pattern: '^https://a/(a+)+$' }] } });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.message, /repeated group contains a repetition/);
+    const ok = await request('POST', api('/metrics/default'), { token: W(), body: {
+      key: 'safe-view', kind: 'pageview', urls: [{ kind: 'regex', pattern: '^https://a/(cart|checkout)/\\d+$' }] } });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  });
 });

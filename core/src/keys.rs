@@ -19,9 +19,22 @@ pub fn exposure_key(project: &str, env: &str, flag: &str, kind: &str, key: &str)
     format!("x:{}", tuple_digest(&[project, env, flag, kind, key]))
 }
 
-/// KV key recording that a payload ID was processed in an environment.
-pub fn payload_key(project: &str, env: &str, payload_id: &str) -> String {
-    format!("p:{}", tuple_digest(&[project, env, payload_id]))
+/// KV key recording that a payload ID was processed in an environment, per route class (`sdk`,
+/// `browser`, `import`): the public browser route cannot claim an ID sent with the SDK key.
+pub fn payload_key(project: &str, env: &str, class: &str, payload_id: &str) -> String {
+    format!("p:{}", tuple_digest(&[project, env, class, payload_id]))
+}
+
+/// A short fingerprint of a payload body (FNV-1a 64, hex), to tell an SDK retry (same body) from
+/// a payload ID reused for different events. Not a security hash: only the sender's own ID is at
+/// stake.
+pub fn body_digest(body: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 #[cfg(test)]
@@ -36,6 +49,6 @@ mod tests {
         );
         let long = "k".repeat(10_000);
         assert_eq!(exposure_key("p", "e", "f", "user", &long).len(), 66);
-        assert_ne!(payload_key("p", "e", "1"), payload_key("p", "f", "1"));
+        assert_ne!(payload_key("p", "e", "sdk", "1"), payload_key("p", "f", "sdk", "1"));
     }
 }

@@ -55,17 +55,83 @@ impl UrlMatcher {
                 Err(MatcherError::Missing("pattern", "regex"))
             }
             UrlMatcher::Regex { pattern } => {
-                regex_lite::Regex::new(pattern)
-                    .map(|_| ())
-                    .map_err(|e| MatcherError::BadRegex {
+                regex_lite::Regex::new(pattern).map_err(|e| MatcherError::BadRegex {
+                    pattern: pattern.clone(),
+                    reason: e.to_string(),
+                })?;
+                if nested_quantifier(pattern) {
+                    return Err(MatcherError::BadRegex {
                         pattern: pattern.clone(),
-                        reason: e.to_string(),
-                    })
+                        reason: "a repeated group contains a repetition (like `(a+)+`): visitors' \
+                                 browsers run regexes with backtracking and can take exponential \
+                                 time on it; rewrite it without nesting"
+                            .into(),
+                    });
+                }
+                Ok(())
             }
             _ => Ok(()),
         }
     }
+}
 
+/// Does `pattern` repeat a group that itself contains a repetition (`(a+)+`, `(?:x*y)*`,
+/// `(a{2,})+`)? Such patterns backtrack exponentially in JavaScript's `RegExp`, which runs URL
+/// matchers in visitors' browsers. Character classes and escapes are skipped; `?` after a group
+/// (at most once) is not a repetition.
+#[cfg(feature = "std")]
+pub fn nested_quantifier(pattern: &str) -> bool {
+    let b = pattern.as_bytes();
+    let mut groups: Vec<bool> = vec![false]; // per open group: contains a repetition?
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                // Skip the class (a `]` right after `[` or `[^` is literal).
+                i += 1;
+                if b.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                while i < b.len() && b[i] != b']' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => {
+                groups.push(false);
+                if b.get(i + 1) == Some(&b'?') {
+                    i += 2; // `(?:`, `(?=`, `(?!`, `(?<…>`: not a quantifier
+                }
+            }
+            b')' if groups.len() > 1 => {
+                let inner = groups.pop().unwrap_or(false);
+                let repeated = matches!(b.get(i + 1), Some(b'*' | b'+' | b'{'));
+                if inner && repeated {
+                    return true;
+                }
+                if let Some(outer) = groups.last_mut() {
+                    *outer |= inner || repeated;
+                }
+            }
+            b'*' | b'+' | b'{' => {
+                if let Some(current) = groups.last_mut() {
+                    *current = true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+impl UrlMatcher {
     /// Does this matcher match the page at `href`? (Regexes with `regex_lite`.)
     #[cfg(feature = "std")]
     pub fn matches(&self, href: &str) -> bool {
@@ -293,6 +359,32 @@ mod tests {
         fn equal_allowing_slash_agrees_with_strip_suffix(h in "[a/é]{0,6}", u in "[a/é]{0,6}") {
             let expected = h == u || h.strip_suffix('/') == Some(u.as_str());
             proptest::prop_assert_eq!(equal_allowing_slash(&h, &u), expected);
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod risky_regex_tests {
+    use super::nested_quantifier;
+
+    #[test]
+    fn nested_repetitions_are_found() {
+        for risky in [
+            "(a+)+$", "^(a*)*b", "(?:x*y)*", "((ab)+)+", "(a{2,})+", "(\\d+)*x",
+        ] {
+            assert!(nested_quantifier(risky), "{risky}");
+        }
+        for safe in [
+            "^https://shop\\.example/(cart|checkout)/?$",
+            "(a+)?",
+            "[(a+)+]",
+            "\\(a+\\)+",
+            "a+b+c*",
+            "(abc)+",
+            "/products/\\d+",
+            "(?:www\\.)?example\\.com",
+        ] {
+            assert!(!nested_quantifier(safe), "{safe}");
         }
     }
 }

@@ -18,10 +18,23 @@ use worker::{Env, Request, Response};
 /// Where a payload comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// LaunchDarkly SDKs (any event kind).
+    /// LaunchDarkly server and mobile SDKs (any event kind), with the SDK key.
     Sdk,
+    /// Browsers (snippet, LaunchDarkly's JS SDK), with the public client-side ID.
+    Browser,
     /// The metric import API: `custom` events from a data pipeline.
     Import,
+}
+
+impl Source {
+    /// The route class: payload IDs and feed entries are kept apart per class.
+    fn class(self) -> &'static str {
+        match self {
+            Source::Sdk => "sdk",
+            Source::Browser => "browser",
+            Source::Import => "import",
+        }
+    }
 }
 
 pub async fn ingest(
@@ -42,19 +55,23 @@ pub async fn ingest(
         .filter(|id| !id.is_empty());
     let payload_key = payload_id
         .as_deref()
-        .map(|id| keys::payload_key(&tenant.project, &tenant.env, id));
+        .map(|id| keys::payload_key(&tenant.project, &tenant.env, source.class(), id));
+    let digest = keys::body_digest(&body);
     if let Some(key) = &payload_key {
-        if let Some(summary) = payloads::seen(&payloads_kv, key).await? {
-            let mut previous: serde_json::Value =
-                serde_json::from_str(&summary).unwrap_or_else(|_| json!({}));
-            previous["duplicate"] = json!(true);
-            return Ok(json(202, &previous));
+        if let Some(seen) = payloads::seen(&payloads_kv, key).await? {
+            // The same body again is the SDK's retry; another body under the same ID is
+            // processed as a new payload below.
+            if seen.body.as_deref().is_none_or(|b| b == digest) {
+                let mut previous = seen.summary;
+                previous["duplicate"] = json!(true);
+                return Ok(json(202, &previous));
+            }
         }
     }
 
     // Events the queue cannot carry are refused one by one, like any other bad event.
     let batch = match source {
-        Source::Sdk => parse_batch_with(&body, now, check_size)?,
+        Source::Sdk | Source::Browser => parse_batch_with(&body, now, check_size)?,
         Source::Import => parse_batch_with(&body, now, |e| match e {
             Event::Conversion(c) if c.kind == ConversionKind::Custom => check_size(e),
             _ => Err("only `custom` events can be imported".into()),
@@ -62,7 +79,7 @@ pub async fn ingest(
     };
     // Counting and attribution happen in the queue consumer; 202 only once the queue has them.
     let message_id = match &payload_key {
-        Some(key) => key.clone(),
+        Some(key) => format!("{key}:{digest}"),
         None => format!("r:{}", store::random_hex(16)?),
     };
     let redeliver = ingest::fault_injection(env)
@@ -73,18 +90,13 @@ pub async fn ingest(
         "accepted": batch.events.len(),
         "rejected": batch.rejected,
     });
-    let source = if source == Source::Import {
-        "import"
-    } else {
-        "sdk"
-    };
     let items = edge_exp_core::feed::summarize(&batch.events, feed::ITEMS_PER_ENTRY);
     if !items.is_empty() || !batch.rejected.is_empty() {
         feed::record(
             env,
             tenant,
             now,
-            source,
+            source.class(),
             batch.events.len(),
             batch.rejected.len(),
             items,
@@ -92,7 +104,11 @@ pub async fn ingest(
         .await?;
     }
     if let Some(key) = &payload_key {
-        payloads::remember(&payloads_kv, key, &summary.to_string()).await?;
+        let seen = payloads::Seen {
+            body: Some(digest),
+            summary: summary.clone(),
+        };
+        payloads::remember(&payloads_kv, key, &seen).await?;
     }
     let mut body = summary;
     body["queuedMessages"] = json!(queued);

@@ -1,19 +1,38 @@
 //! Payload-ID de-duplication: SDKs retry a failed post once with the same
 //! `X-LaunchDarkly-Payload-ID`, so a payload seen in the last 24 h is acknowledged, not reprocessed.
-//! The stored value is the summary first returned, so the retry gets the same answer.
+//! The stored value is the summary first returned, so the retry gets the same answer, with a
+//! fingerprint of the body: a payload ID reused for a different body is processed as a new
+//! payload (a client bug must not lose events), not answered as a retry.
 
 use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
 use worker::KvStore;
 
 pub const PAYLOAD_TTL_SECONDS: u64 = 24 * 60 * 60;
 
-pub async fn seen(store: &KvStore, key: &str) -> Result<Option<String>, ApiError> {
-    Ok(store.get(key).text().await?)
+/// What was answered for a payload ID, and a fingerprint of the body it came with.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Seen {
+    /// `None` for records written before fingerprints (they count as the same body).
+    #[serde(default)]
+    pub body: Option<String>,
+    pub summary: serde_json::Value,
 }
 
-pub async fn remember(store: &KvStore, key: &str, summary: &str) -> Result<(), ApiError> {
+pub async fn seen(store: &KvStore, key: &str) -> Result<Option<Seen>, ApiError> {
+    let Some(text) = store.get(key).text().await? else {
+        return Ok(None);
+    };
+    // Earlier records hold the bare summary.
+    Ok(Some(serde_json::from_str(&text).unwrap_or_else(|_| Seen {
+        body: None,
+        summary: serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({})),
+    })))
+}
+
+pub async fn remember(store: &KvStore, key: &str, seen: &Seen) -> Result<(), ApiError> {
     store
-        .put(key, summary)?
+        .put(key, serde_json::to_string(seen)?)?
         .expiration_ttl(PAYLOAD_TTL_SECONDS)
         .execute()
         .await?;
