@@ -136,6 +136,23 @@ fn placeholders(n: usize) -> String {
     format!("({s})")
 }
 
+/// `query` (ending in `IN`) over `keys`, in statements of at most [`SQL_PARAMS`] parameters.
+fn select_in<T: serde::de::DeserializeOwned>(
+    sql: &SqlStorage,
+    query: &str,
+    keys: &[&str],
+) -> Result<Vec<T>> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(SQL_PARAMS) {
+        let statement = format!("{query} {}", placeholders(chunk.len()));
+        rows.extend(
+            sql.exec(&statement, strings(chunk.iter().copied()))?
+                .to_array::<T>()?,
+        );
+    }
+    Ok(rows)
+}
+
 fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<SqlStorageValue> {
     items.into_iter().map(SqlStorageValue::from).collect()
 }
@@ -166,48 +183,29 @@ impl CounterShard {
 
     /// The message IDs among `ids` already counted here.
     fn seen(sql: &SqlStorage, ids: &[&str]) -> Result<BTreeSet<String>> {
-        let mut seen = BTreeSet::new();
-        for chunk in ids.chunks(SQL_PARAMS) {
-            let query = format!(
-                "SELECT id FROM payloads WHERE id IN {}",
-                placeholders(chunk.len())
-            );
-            let rows: Vec<IdRow> = sql
-                .exec(&query, strings(chunk.iter().copied()))?
-                .to_array()?;
-            seen.extend(rows.into_iter().map(|r| r.id));
-        }
-        Ok(seen)
+        let rows: Vec<IdRow> = select_in(sql, "SELECT id FROM payloads WHERE id IN", ids)?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
     }
 
     /// The stored ledgers of `units` (those with no row start empty).
     fn ledgers(sql: &SqlStorage, units: &[&str]) -> Result<BTreeMap<String, UnitLedger>> {
         let mut out: BTreeMap<String, UnitLedger> = BTreeMap::new();
-        for chunk in units.chunks(SQL_PARAMS) {
-            let list = placeholders(chunk.len());
-            let rows: Vec<UnitRow> = sql
-                .exec(
-                    &format!("SELECT unit, x FROM units WHERE unit IN {list}"),
-                    strings(chunk.iter().copied()),
-                )?
-                .to_array()?;
-            for row in rows {
-                let exposures: ExposureHistory = parse("exposures", &row.unit, &row.x)?;
-                out.entry(row.unit).or_default().exposures = exposures;
-            }
-            let rows: Vec<ConversionRow> = sql
-                .exec(
-                    &format!("SELECT unit, metric, c FROM conversions WHERE unit IN {list}"),
-                    strings(chunk.iter().copied()),
-                )?
-                .to_array()?;
-            for row in rows {
-                let events: Vec<(i64, f64)> = parse("conversions", &row.unit, &row.c)?;
-                out.entry(row.unit)
-                    .or_default()
-                    .conversions
-                    .insert(row.metric, events);
-            }
+        let rows: Vec<UnitRow> = select_in(sql, "SELECT unit, x FROM units WHERE unit IN", units)?;
+        for row in rows {
+            let exposures: ExposureHistory = parse("exposures", &row.unit, &row.x)?;
+            out.entry(row.unit).or_default().exposures = exposures;
+        }
+        let rows: Vec<ConversionRow> = select_in(
+            sql,
+            "SELECT unit, metric, c FROM conversions WHERE unit IN",
+            units,
+        )?;
+        for row in rows {
+            let events: Vec<(i64, f64)> = parse("conversions", &row.unit, &row.c)?;
+            out.entry(row.unit)
+                .or_default()
+                .conversions
+                .insert(row.metric, events);
         }
         Ok(out)
     }
