@@ -81,6 +81,12 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
                 &serde_json::to_value(crate::ingest::stats())?,
             ))
         }
+        // Test hook (only with FAULT_INJECTION = "1"): a deliberate panic, to show that one
+        // failed request does not poison the ones after it (workers-rs reinitialises the Wasm
+        // instance after a panic).
+        ["_fault", "panic"] if crate::ingest::fault_injection(env) => {
+            panic!("deliberate panic (fault injection)")
+        }
         ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
         // Diagnostics are accepted and ignored.
         ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {

@@ -190,4 +190,17 @@ describe('hostile input', () => {
       key: 'safe-view', kind: 'pageview', urls: [{ kind: 'regex', pattern: '^https://a/(cart|checkout)/\\d+$' }] } });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
   });
+
+  it('keeps serving after a request panics', async () => {
+    // A deliberate panic (test-only route): that request fails…
+    const r = await fetch(`${ctx.base}/_fault/panic`);
+    assert.ok(r.status >= 500, `status ${r.status}`);
+    await r.arrayBuffer();
+    // …and the requests after it are served by a reinitialised instance, counting included.
+    await healthy();
+    const t = Date.now();
+    const after = await post(`${ctx.base}/bulk`, [{ kind: 'custom', key: 'after-panic', creationDate: t, contextKeys: { user: 'p' } }], { Authorization: ctx.creds.SDK_KEY });
+    assert.equal(after.status, 202, JSON.stringify(after.body));
+    assert.equal(after.body.accepted, 1);
+  });
 });
