@@ -89,8 +89,54 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Cases per property: 2,000 in `npm test`; `npm run fuzz` sets `FUZZ_CASES` (200,000 × 5
+/// properties = 1,000,000 generated inputs).
+fn cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// Text shaped like an events payload: brackets, braces, strings, escapes (lone surrogates
+/// included), numbers and junk, so the structural splitter and both decoders see hard cases.
+fn payload_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just("{".to_string()),
+        Just("}".to_string()),
+        Just(",".to_string()),
+        Just(":".to_string()),
+        Just("\"".to_string()),
+        Just("\\".to_string()),
+        Just("\\ud83d".to_string()),
+        Just("\\ude00".to_string()),
+        Just("\\u12".to_string()),
+        Just("\"kind\":\"custom\"".to_string()),
+        Just("\"kind\":\"feature\"".to_string()),
+        Just("\"key\":\"k\"".to_string()),
+        Just("\"creationDate\":1800000000000".to_string()),
+        Just("\"contextKeys\":{\"user\":\"u\"}".to_string()),
+        Just("\"context\":{\"kind\":\"multi\"".to_string()),
+        Just("1e400".to_string()),
+        Just("-0".to_string()),
+        Just("null".to_string()),
+        "\\PC{0,6}",
+    ];
+    prop::collection::vec(piece, 0..40).prop_map(|p| p.concat())
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn payload_shaped_text_never_panics(text in payload_text()) {
+        let _ = parse_batch(text.as_bytes(), 1_800_000_000_000);
+        let _ = parse_batch(format!("[{text}]").as_bytes(), 1_800_000_000_000);
+        let _ = edge_exp_core::raw::split_array(&text);
+        let _ = edge_exp_core::raw::replace_lone_surrogates(&text);
+    }
 
     #[test]
     fn event_payloads_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
