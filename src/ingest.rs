@@ -251,55 +251,9 @@ async fn process(
         )
         .await?,
     )?;
-    let mut calls: Vec<LocalBoxFuture<'_, Result<serde_json::Value, ApiError>>> = Vec::new();
-    for route in routes {
-        let it = route.iteration;
-        match it.counter_shards {
-            Some(k) => {
-                let mut parts: BTreeMap<u32, Vec<(String, CounterBatch)>> = BTreeMap::new();
-                for (m, evs) in msgs.iter().zip(&events) {
-                    for (shard, part) in CounterBatch::build(&it, evs).by_shard(k) {
-                        parts.entry(shard).or_default().push((m.id.clone(), part));
-                    }
-                }
-                for (shard, parts) in parts {
-                    let object = shards::name(
-                        &tenant.project,
-                        &tenant.env,
-                        &route.experiment,
-                        it.id,
-                        shard,
-                    );
-                    let command = ShardCommand::Record {
-                        iteration: it.clone(),
-                        parts,
-                        now,
-                    };
-                    calls.push(
-                        async move { shards::call(env, &object, &command).await }.boxed_local(),
-                    );
-                }
-            }
-            // Iterations counted by the earlier single-object layout keep being counted there.
-            None => {
-                for (m, evs) in msgs.iter().zip(&events) {
-                    let batch = CounterBatch::build(&it, evs);
-                    if batch.is_empty() {
-                        continue;
-                    }
-                    let object =
-                        counters::name(&tenant.project, &tenant.env, &route.experiment, it.id);
-                    let command = CounterCommand::Record {
-                        payload_id: Some(m.id.clone()),
-                        batch,
-                        now,
-                    };
-                    calls.push(
-                        async move { counters::call(env, &object, &command).await }.boxed_local(),
-                    );
-                }
-            }
-        }
+    let mut calls: Vec<CounterCall<'_>> = Vec::new();
+    for route in &routes {
+        calls.extend(counter_calls(env, tenant, route, msgs, &events, now));
     }
     ops.subrequests += calls.len() as u64;
     let replies = try_join_all(calls).await?;
@@ -309,6 +263,57 @@ async fn process(
         .sum();
     STATS.with(|s| s.borrow_mut().duplicate_parts += duplicates);
     Ok(())
+}
+
+type CounterCall<'a> = LocalBoxFuture<'a, Result<serde_json::Value, ApiError>>;
+
+/// The counter calls for one iteration: one per shard with every message's part for it, or,
+/// for iterations counted by the earlier single-object layout, one per message to that object.
+fn counter_calls<'a>(
+    env: &'a Env,
+    tenant: &Tenant,
+    route: &Route,
+    msgs: &[&IngestMessage],
+    events: &[Vec<Event>],
+    now: i64,
+) -> Vec<CounterCall<'a>> {
+    let it = &route.iteration;
+    let (project, env_key, experiment) = (&tenant.project, &tenant.env, &route.experiment);
+    let Some(k) = it.counter_shards else {
+        return msgs
+            .iter()
+            .zip(events)
+            .map(|(m, evs)| (m, CounterBatch::build(it, evs)))
+            .filter(|(_, batch)| !batch.is_empty())
+            .map(|(m, batch)| {
+                let object = counters::name(project, env_key, experiment, it.id);
+                let command = CounterCommand::Record {
+                    payload_id: Some(m.id.clone()),
+                    batch,
+                    now,
+                };
+                async move { counters::call(env, &object, &command).await }.boxed_local()
+            })
+            .collect();
+    };
+    let mut parts: BTreeMap<u32, Vec<(String, CounterBatch)>> = BTreeMap::new();
+    for (m, evs) in msgs.iter().zip(events) {
+        for (shard, part) in CounterBatch::build(it, evs).by_shard(k) {
+            parts.entry(shard).or_default().push((m.id.clone(), part));
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(shard, parts)| {
+            let object = shards::name(project, env_key, experiment, it.id, shard);
+            let command = ShardCommand::Record {
+                iteration: it.clone(),
+                parts,
+                now,
+            };
+            async move { shards::call(env, &object, &command).await }.boxed_local()
+        })
+        .collect()
 }
 
 /// Every exposure (a feature event that served a variation) into its unit's KV history.

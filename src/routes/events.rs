@@ -57,16 +57,8 @@ pub async fn ingest(
         .as_deref()
         .map(|id| keys::payload_key(&tenant.project, &tenant.env, source.class(), id));
     let digest = keys::body_digest(&body);
-    if let Some(key) = &payload_key {
-        if let Some(seen) = payloads::seen(&payloads_kv, key).await? {
-            // The same body again is the SDK's retry; another body under the same ID is
-            // processed as a new payload below.
-            if seen.body.as_deref().is_none_or(|b| b == digest) {
-                let mut previous = seen.summary;
-                previous["duplicate"] = json!(true);
-                return Ok(json(202, &previous));
-            }
-        }
+    if let Some(previous) = retried(&payloads_kv, payload_key.as_deref(), &digest).await? {
+        return Ok(json(202, &previous));
     }
 
     // Events the queue cannot carry are refused one by one, like any other bad event.
@@ -113,4 +105,25 @@ pub async fn ingest(
     let mut body = summary;
     body["queuedMessages"] = json!(queued);
     Ok(json(202, &body))
+}
+
+/// The first answer to this payload, when it is the SDK's retry: the same payload ID (in this
+/// route class) and the same body. Another body under the same ID is processed as a new payload.
+async fn retried(
+    payloads_kv: &worker::KvStore,
+    payload_key: Option<&str>,
+    digest: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Some(key) = payload_key else {
+        return Ok(None);
+    };
+    let Some(seen) = payloads::seen(payloads_kv, key).await? else {
+        return Ok(None);
+    };
+    if seen.body.as_deref().is_some_and(|b| b != digest) {
+        return Ok(None);
+    }
+    let mut previous = seen.summary;
+    previous["duplicate"] = json!(true);
+    Ok(Some(previous))
 }
