@@ -29,12 +29,10 @@ describe('hostile input', () => {
     assert.equal((await request('POST', api('/metrics/default'), { token: W(), body: metric })).status, 201);
     // 30 copies of /tags into itself would double the document 30 times.
     const ops = Array.from({ length: 30 }, () => ({ op: 'copy', from: '/tags', path: '/tags/-' }));
-    const started = Date.now();
     const r = await request('PATCH', api('/metrics/default/amp'), { token: W(), body: ops });
     assert.equal(r.status, 413, JSON.stringify(r.body));
     assert.equal(r.body.code, 'payload_too_large');
     assert.match(r.body.message, /after patch operation \d+; at most 262144/);
-    assert.ok(Date.now() - started < 5000, 'answered at once');
     const after = await request('GET', api('/metrics/default/amp'), { token: W() });
     assert.equal(after.body.tags.length, 1, 'nothing of the refused patch was stored');
     // The same against a flag.
