@@ -23,14 +23,9 @@ pub const DEFAULT_SHARDS: u32 = 16;
 /// Most shards an experiment may ask for.
 pub const MAX_SHARDS: u32 = 64;
 
-/// The shard (0..`shards`) that counts `unit`: FNV-1a 64 of the unit key, stable across versions.
+/// The shard (0..`shards`) that counts `unit`: [`crate::keys::fnv1a64`] of the unit key.
 pub fn shard_of(unit: &str, shards: u32) -> u32 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in unit.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    (h % u64::from(shards.max(1))) as u32
+    (crate::keys::fnv1a64(unit.as_bytes()) % u64::from(shards.max(1))) as u32
 }
 
 /// A float sum with Neumaier compensation. Adding a value and later its negation returns the sum
