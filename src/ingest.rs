@@ -113,46 +113,38 @@ pub async fn enqueue(
     now: i64,
     redeliver: bool,
 ) -> Result<usize, ApiError> {
-    let mut messages = pack(&tenant.project, &tenant.env, now, id, events);
-    for m in &mut messages {
-        m.redeliver = redeliver;
-    }
-    if messages.is_empty() {
+    let mut bodies = pack(&tenant.project, &tenant.env, now, id, events, redeliver);
+    let count = bodies.len();
+    if count == 0 {
         return Ok(0);
     }
     let queue = env.queue(QUEUE_BINDING)?;
-    let bodies: Vec<String> = messages
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    let mut start = 0;
-    while start < bodies.len() {
-        let (mut end, mut bytes) = (start, 0);
-        while end < bodies.len()
-            && end - start < SEND_BATCH_MESSAGES
-            && (end == start || bytes + bodies[end].len() <= SEND_BATCH_BYTES)
+    while !bodies.is_empty() {
+        let (mut n, mut bytes) = (0, 0);
+        while n < bodies.len()
+            && n < SEND_BATCH_MESSAGES
+            && (n == 0 || bytes + bodies[n].len() <= SEND_BATCH_BYTES)
         {
-            bytes += bodies[end].len();
-            end += 1;
+            bytes += bodies[n].len();
+            n += 1;
         }
         // Text, not JSON: the body is already JSON, and re-encoding it would escape every quote.
-        let batch: Vec<SendMessage<String>> = bodies[start..end]
-            .iter()
+        let batch: Vec<SendMessage<String>> = bodies
+            .drain(..n)
             .map(|b| {
-                MessageBuilder::new(b.clone())
+                MessageBuilder::new(b)
                     .content_type(QueueContentType::Text)
                     .build()
             })
             .collect();
         queue.send_batch(batch).await?;
-        start = end;
     }
     STATS.with(|s| {
         let mut s = s.borrow_mut();
-        s.enqueued_messages += bodies.len() as u64;
+        s.enqueued_messages += count as u64;
         s.enqueued_payloads += 1;
     });
-    Ok(bodies.len())
+    Ok(count)
 }
 
 /// The queue consumer. Never fails as a whole: a group that fails is retried, the rest acked.

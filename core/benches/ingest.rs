@@ -51,10 +51,7 @@ fn pipeline(
     it: &Iteration,
 ) -> usize {
     let batch = parse_batch(body, now).expect("benchmark payload is valid");
-    let bodies: Vec<String> = pack("default", "production", now, "p:id", &batch.events)
-        .iter()
-        .map(|m| serde_json::to_string(m).expect("serialisable"))
-        .collect();
+    let bodies = pack("default", "production", now, "p:id", &batch.events, false);
     let mut n = batch.events.len();
     for text in &bodies {
         let msg: IngestMessage = serde_json::from_str(text).expect("own message");

@@ -151,39 +151,68 @@ pub struct IngestMessage {
     pub redeliver: bool,
 }
 
-/// Cut a payload's events into messages within [`MAX_MESSAGE_BYTES`] and [`MAX_EXPOSURE_KEYS`].
-/// The same events always give the same messages (so a retried payload gets the same IDs).
+/// A message being written: its JSON text so far (open `events` array) and its exposure keys.
+struct Open {
+    text: String,
+    keys: usize,
+}
+
+impl Open {
+    /// Would `event` (JSON of `len` bytes, `keys` exposure keys) still fit, with its comma and
+    /// the closing `]}`?
+    fn fits(&self, len: usize, keys: usize) -> bool {
+        self.text.len() + len + 3 <= MAX_MESSAGE_BYTES && self.keys + keys <= MAX_EXPOSURE_KEYS
+    }
+
+    fn push(&mut self, event: &str, keys: usize) {
+        if !self.text.ends_with('[') {
+            self.text.push(',');
+        }
+        self.text.push_str(event);
+        self.keys += keys;
+    }
+
+    fn finish(mut self) -> String {
+        self.text.push_str("]}");
+        self.text
+    }
+}
+
+/// Cut a payload's events into messages within [`MAX_MESSAGE_BYTES`] and [`MAX_EXPOSURE_KEYS`],
+/// as the JSON text of [`IngestMessage`]s ready to send: each event is serialised once. The same
+/// events always give the same messages (so a retried payload gets the same IDs).
 pub fn pack(
     project: &str,
     env: &str,
     received: i64,
     id: &str,
     events: &[Event],
-) -> Vec<IngestMessage> {
-    let mut out: Vec<IngestMessage> = Vec::new();
-    let overhead = project.len() + env.len() + id.len() + 96;
-    let (mut bytes, mut keys) = (usize::MAX, usize::MAX);
+    redeliver: bool,
+) -> Vec<String> {
+    // Serialising a string or a `QueuedEvent` cannot fail.
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let (project, env) = (quote(project), quote(env));
+    let redeliver = if redeliver { r#","redeliver":true"# } else { "" };
+    let mut out: Vec<String> = Vec::new();
+    let mut open: Option<Open> = None;
     for q in events.iter().filter_map(QueuedEvent::of) {
-        let size = serde_json::to_string(&q).map_or(MAX_EVENT_BYTES, |s| s.len()) + 1;
-        let k = q.exposure_keys();
-        if bytes.saturating_add(size) > MAX_MESSAGE_BYTES || keys.saturating_add(k) > MAX_EXPOSURE_KEYS
-        {
-            out.push(IngestMessage {
-                id: format!("{id}:{}", out.len()),
-                project: project.into(),
-                env: env.into(),
-                received,
-                events: Vec::new(),
-                redeliver: false,
+        let event = serde_json::to_string(&q).unwrap_or_default();
+        let keys = q.exposure_keys();
+        if !open.as_ref().is_some_and(|o| o.fits(event.len(), keys)) {
+            out.extend(open.take().map(Open::finish));
+            let message_id = quote(&format!("{id}:{}", out.len()));
+            open = Some(Open {
+                text: format!(
+                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver},"events":["#
+                ),
+                keys: 0,
             });
-            (bytes, keys) = (overhead, 0);
         }
-        bytes += size;
-        keys += k;
-        if let Some(last) = out.last_mut() {
-            last.events.push(q);
+        if let Some(o) = open.as_mut() {
+            o.push(&event, keys);
         }
     }
+    out.extend(open.map(Open::finish));
     out
 }
 
@@ -225,17 +254,27 @@ mod tests {
     #[test]
     fn messages_respect_key_and_byte_limits() {
         let evs = events(1000);
-        let msgs = pack("p", "e", 5, "id", &evs);
+        let texts = pack("p", "e", 5, "id", &evs, false);
+        let msgs: Vec<IngestMessage> = texts
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect();
         let total: usize = msgs.iter().map(|m| m.events.len()).sum();
         assert_eq!(total, 2000, "every counted event is in exactly one message");
-        for (i, m) in msgs.iter().enumerate() {
-            assert_eq!(m.id, format!("id:{i}"));
+        for (i, (m, text)) in msgs.iter().zip(&texts).enumerate() {
+            assert_eq!((m.id.as_str(), m.project.as_str(), m.env.as_str(), m.received), (format!("id:{i}").as_str(), "p", "e", 5));
+            assert!(!m.redeliver);
             let keys: usize = m.events.iter().map(QueuedEvent::exposure_keys).sum();
             assert!(keys <= MAX_EXPOSURE_KEYS);
-            assert!(serde_json::to_string(m).unwrap().len() <= MAX_MESSAGE_BYTES);
+            assert!(text.len() <= MAX_MESSAGE_BYTES);
         }
-        assert_eq!(pack("p", "e", 5, "id", &evs), msgs, "deterministic");
-        assert!(pack("p", "e", 5, "id", &[]).is_empty());
+        assert_eq!(pack("p", "e", 5, "id", &evs, false), texts, "deterministic");
+        assert!(pack("p", "e", 5, "id", &[], false).is_empty());
+        let marked: IngestMessage =
+            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], true)[0]).unwrap();
+        assert!(marked.redeliver);
+        assert_eq!(marked.project, "p\"q", "names are escaped");
+        assert_eq!(marked.events.len(), 2);
     }
 
     #[test]
