@@ -58,6 +58,7 @@ pub struct IngestStats {
     pub duplicate_parts: u64,
     pub max_kv_operations: u64,
     pub max_subrequests: u64,
+    /// The error code of the last failed group (details are logged, never served).
     pub last_error: Option<String>,
     /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
     pub wasm_memory_bytes: u64,
@@ -203,8 +204,9 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env) {
             let mut s = s.borrow_mut();
             s.consumed_messages += acked;
             s.retried_messages += retried;
+            // The code only: an internal error's detail (storage, runtime) stays in the log.
             if let Err(e) = &outcome {
-                s.last_error = Some(e.body().to_string());
+                s.last_error = Some(e.code().to_owned());
             }
         });
     }

@@ -15,7 +15,7 @@ use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
 use edge_exp_core::ExposureHistory;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use worker::{
@@ -59,6 +59,8 @@ pub async fn call(
 #[durable_object(fetch)]
 pub struct CounterShard {
     state: State,
+    /// The tables exist (checked once per object instance, not per request).
+    ready: Cell<bool>,
     aggregates: RefCell<Option<Aggregates>>,
 }
 
@@ -66,6 +68,7 @@ impl DurableObject for CounterShard {
     fn new(state: State, _env: Env) -> Self {
         CounterShard {
             state,
+            ready: Cell::new(false),
             aggregates: RefCell::new(None),
         }
     }
@@ -80,7 +83,10 @@ impl DurableObject for CounterShard {
             }
         };
         let sql = self.state.storage().sql();
-        create_tables(&sql)?;
+        if !self.ready.get() {
+            create_tables(&sql)?;
+            self.ready.set(true);
+        }
         let body = match command {
             ShardCommand::Record {
                 iteration,
