@@ -210,8 +210,8 @@ describe('experiment with exact counts', () => {
       }
     }
 
-    const results = async (metric) => {
-      const r = await request('GET', envPath(`/experiments/checkout-exp/results?metric=${metric}`), { token: ctx.creds.API_READER_TOKEN });
+    const results = async (metric, query = '') => {
+      const r = await request('GET', envPath(`/experiments/checkout-exp/results?metric=${metric}${query}`), { token: ctx.creds.API_READER_TOKEN });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       return r.body;
     };
@@ -223,24 +223,45 @@ describe('experiment with exact counts', () => {
       assert.equal(row.conversions, expected.buy[v].reduce((a, b) => a + b, 0), `conversions, variation ${v}`);
     }
     assert.deepEqual(buy.sampleRatioMismatch.observed, expected.exposed);
+    // Health: the 50 strangers' conversions count for no variation; nobody saw both variations.
+    assert.equal(buy.health.unexposedConversions, 50);
+    assert.deepEqual(buy.health.multipleExposures, { units: 0, share: 0 });
+    assert.deepEqual(buy.health.metricsWithoutEvents, []);
     for (const [metric, key] of [['exp-views', 'views'], ['exp-revenue', 'revenue'], ['exp-buy', 'buy']]) {
       const r = metric === 'exp-buy' ? buy : await results(metric);
+      assert.equal(r.analysis, 'bayesian');
       const [s0, s1] = [sample(expected[key][0]), sample(expected[key][1])];
       for (const [v, s] of [[0, s0], [1, s1]]) {
         assert.equal(r.variations[v].units, s.n, `${metric} units`);
         closeTo(r.variations[v].mean, s.mean);
-        closeTo(r.variations[v].variance, s.variance);
+        // Conversion rates carry gbstats' proportion variance p(1 − p); other metrics the sample variance.
+        closeTo(r.variations[v].variance, key === 'buy' ? s.mean * (1 - s.mean) : s.variance);
       }
       closeTo(r.variations[1].relativeDifference.estimate, s1.mean / s0.mean - 1);
       assert.ok(r.variations[1].relativeDifference.lower < r.variations[1].relativeDifference.estimate);
       closeTo(r.variations[0].probabilityToBeBest + r.variations[1].probabilityToBeBest, 1, 1e-9);
-      assert.ok(r.variations[1].pValue >= 0 && r.variations[1].pValue <= 1);
+      closeTo(r.variations[1].probabilityToBeBest, r.variations[1].probabilityToBeatBaseline, 1e-12);
+      assert.equal(r.variations[1].pValue, undefined, 'a Bayesian result has no p-value');
+      const f = await results(metric, '&analysis=frequentist');
+      assert.equal(f.analysis, 'frequentist');
+      closeTo(f.variations[1].relativeDifference.estimate, s1.mean / s0.mean - 1);
+      assert.ok(f.variations[1].pValue >= 0 && f.variations[1].pValue <= 1);
+      assert.equal(f.variations[1].significant, f.variations[1].pValue < 0.05);
+      const excludesZero = f.variations[1].relativeDifference.lower > 0 || f.variations[1].relativeDifference.upper < 0;
+      assert.equal(f.variations[1].significant, excludesZero, 'verdict and interval agree');
+      assert.ok(f.variations[1].adjustedPValue >= f.variations[1].pValue);
+      assert.deepEqual(f.multipleComparisons, { method: 'holm-bonferroni', comparisons: 3 });
     }
     // The treatment converts at 30% vs 20%: clearly better, with a tiny p-value.
     assert.ok(buy.variations[1].probabilityToBeatBaseline > 0.999, JSON.stringify(buy.variations[1]));
-    assert.ok(buy.variations[1].pValue < 1e-6);
+    const frequentist = await results('exp-buy', '&analysis=frequentist&difference=absolute');
+    assert.ok(frequentist.variations[1].pValue < 1e-6);
+    closeTo(frequentist.variations[1].absoluteDifference.estimate, sample(expected.buy[1]).mean - sample(expected.buy[0]).mean);
     assert.equal(buy.variations[1].better, true);
     assert.equal(buy.sampleRatioMismatch.mismatch, false);
+    const bad = await request('GET', envPath('/experiments/checkout-exp/results?analysis=magic'), { token: W() });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /analysis=bayesian\|frequentist\|sequential/);
   });
 
   it('ignores events after the iteration stops, and keeps its results readable', async () => {

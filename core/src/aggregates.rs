@@ -64,22 +64,28 @@ pub struct Moments {
     pub n: u64,
     /// Units whose value is > 0 (converted units, for binary metrics).
     pub converted: u64,
+    /// Units with at least one counted event (a health check: metrics with no events).
+    #[serde(default)]
+    pub with_events: u64,
     pub sum: Sum,
     pub sum_sq: Sum,
 }
 
 impl Moments {
-    pub fn add(&mut self, x: f64) {
+    /// Add a unit's value; `events`: whether it has counted events (not only a default value).
+    pub fn add(&mut self, x: f64, events: bool) {
         self.n += 1;
         self.converted += u64::from(x > 0.0);
+        self.with_events += u64::from(events);
         self.sum.add(x);
         self.sum_sq.add(x * x);
     }
 
     /// Remove a value added before.
-    pub fn remove(&mut self, x: f64) {
+    pub fn remove(&mut self, x: f64, events: bool) {
         self.n = self.n.saturating_sub(1);
         self.converted = self.converted.saturating_sub(u64::from(x > 0.0));
+        self.with_events = self.with_events.saturating_sub(u64::from(events));
         self.sum.add(-x);
         self.sum_sq.add(-(x * x));
     }
@@ -87,6 +93,7 @@ impl Moments {
     pub fn merge(&mut self, other: &Moments) {
         self.n += other.n;
         self.converted += other.converted;
+        self.with_events += other.with_events;
         self.sum.merge(&other.sum);
         self.sum_sq.merge(&other.sum_sq);
     }
@@ -123,6 +130,12 @@ pub struct Aggregates {
     pub exposed: BTreeMap<u32, u64>,
     /// Metric key → variation → moments of the units' values.
     pub metrics: BTreeMap<String, BTreeMap<u32, Moments>>,
+    /// Exposed units that received more than one variation in the iteration (a health check).
+    #[serde(default)]
+    pub multi_exposed: u64,
+    /// Conversion events of units never exposed in the iteration (a health check).
+    #[serde(default)]
+    pub unexposed_conversions: u64,
 }
 
 impl Aggregates {
@@ -132,16 +145,9 @@ impl Aggregates {
         ledgers: impl IntoIterator<Item = &'a UnitLedger>,
     ) -> Aggregates {
         let mut agg = Aggregates::default();
+        let all: Vec<&MetricSnapshot> = metrics.iter().collect();
         for ledger in ledgers {
-            let Some(variation) = ledger.variation() else {
-                continue;
-            };
-            *agg.exposed.entry(variation).or_default() += 1;
-            for m in metrics {
-                if let Some(x) = ledger.value(m) {
-                    agg.moments_mut(&m.key, variation).add(x);
-                }
-            }
+            agg.add(&contribution(ledger, &all));
         }
         agg
     }
@@ -174,6 +180,8 @@ impl Aggregates {
         for (v, n) in &other.exposed {
             *self.exposed.entry(*v).or_default() += n;
         }
+        self.multi_exposed += other.multi_exposed;
+        self.unexposed_conversions += other.unexposed_conversions;
         for (metric, arms) in &other.metrics {
             for (v, m) in arms {
                 self.moments_mut(metric, *v).merge(m);
@@ -183,20 +191,28 @@ impl Aggregates {
 
     /// Remove one unit's contribution (as computed by [`contribution`]).
     fn remove(&mut self, c: &Contribution) {
-        let Some(variation) = c.variation else { return };
+        let Some(variation) = c.variation else {
+            self.unexposed_conversions = self.unexposed_conversions.saturating_sub(c.unexposed_conversions);
+            return;
+        };
         if let Some(n) = self.exposed.get_mut(&variation) {
             *n = n.saturating_sub(1);
         }
-        for (metric, x) in &c.values {
-            self.moments_mut(metric, variation).remove(*x);
+        self.multi_exposed = self.multi_exposed.saturating_sub(u64::from(c.mixed));
+        for (metric, x, events) in &c.values {
+            self.moments_mut(metric, variation).remove(*x, *events);
         }
     }
 
     fn add(&mut self, c: &Contribution) {
-        let Some(variation) = c.variation else { return };
+        let Some(variation) = c.variation else {
+            self.unexposed_conversions += c.unexposed_conversions;
+            return;
+        };
         *self.exposed.entry(variation).or_default() += 1;
-        for (metric, x) in &c.values {
-            self.moments_mut(metric, variation).add(*x);
+        self.multi_exposed += u64::from(c.mixed);
+        for (metric, x, events) in &c.values {
+            self.moments_mut(metric, variation).add(*x, *events);
         }
     }
 }
@@ -205,19 +221,36 @@ impl Aggregates {
 #[derive(Debug, Clone, PartialEq)]
 struct Contribution {
     variation: Option<u32>,
-    values: Vec<(String, f64)>,
+    /// Exposed to more than one variation.
+    mixed: bool,
+    /// Never exposed: its conversion events of these metrics.
+    unexposed_conversions: u64,
+    /// (metric, value, has counted events).
+    values: Vec<(String, f64, bool)>,
 }
 
 fn contribution(ledger: &UnitLedger, metrics: &[&MetricSnapshot]) -> Contribution {
     let variation = ledger.variation();
-    let values = match variation {
-        None => Vec::new(),
-        Some(_) => metrics
+    let Some(first) = variation else {
+        let unexposed_conversions = metrics
             .iter()
-            .filter_map(|m| ledger.value(m).map(|x| (m.key.clone(), x)))
-            .collect(),
+            .map(|m| ledger.conversions.get(&m.key).map_or(0, Vec::len) as u64)
+            .sum();
+        return Contribution { variation, mixed: false, unexposed_conversions, values: Vec::new() };
     };
-    Contribution { variation, values }
+    let values = metrics
+        .iter()
+        .filter_map(|m| {
+            let counted = ledger.counted_values(&m.key);
+            ledger.value_of(m, &counted).map(|x| (m.key.clone(), x, !counted.is_empty()))
+        })
+        .collect();
+    Contribution {
+        variation,
+        mixed: ledger.exposures.points().any(|e| e.variation != first),
+        unexposed_conversions: 0,
+        values,
+    }
 }
 
 /// One unit's new events for an iteration.
@@ -301,6 +334,7 @@ mod tests {
             measure,
             success_criteria: SuccessCriteria::HigherThanBaseline,
             primary: false,
+            percentile: None,
         }
     }
 
@@ -464,10 +498,10 @@ mod tests {
     #[test]
     fn merge_adds_shards() {
         let mut a = Aggregates::default();
-        a.moments_mut("m", 0).add(2.0);
+        a.moments_mut("m", 0).add(2.0, true);
         a.exposed.insert(0, 1);
         let mut b = Aggregates::default();
-        b.moments_mut("m", 0).add(4.0);
+        b.moments_mut("m", 0).add(4.0, true);
         b.exposed.insert(0, 1);
         a.merge(&b);
         let s = a.moments("m", 0).sample();

@@ -8,10 +8,13 @@
 //! the 90 days before `t` is that variation. Per-unit values then follow the metric's measure.
 
 use crate::aggregates::{shard_of, UnitEvents, DEFAULT_SHARDS, MAX_SHARDS};
+use crate::analysis::{analysis_from_json, Analysis, AnalysisConfig};
 use crate::attribution::{Exposure, ExposureHistory};
 use crate::context::valid_kind;
 use crate::event::{ConversionKind, Event};
-use crate::metric::{valid_key, Metric, MetricKind, SuccessCriteria, UnitAggregation};
+use crate::metric::{
+    valid_key, AnalysisType, Metric, MetricKind, SuccessCriteria, UnitAggregation,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -74,6 +77,9 @@ pub struct MetricSnapshot {
     pub measure: Measure,
     pub success_criteria: SuccessCriteria,
     pub primary: bool,
+    /// For `analysisType: percentile` metrics, the percentile analysed (1..99); absent: the mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<u8>,
 }
 
 impl MetricSnapshot {
@@ -97,6 +103,10 @@ impl MetricSnapshot {
             measure,
             success_criteria: s.success_criteria,
             primary,
+            percentile: match s.analysis_type {
+                AnalysisType::Percentile => s.percentile_value,
+                AnalysisType::Mean => None,
+            },
         }
     }
 }
@@ -149,6 +159,11 @@ pub struct Experiment {
     /// Counter shards for new iterations: `counterShards` on create, 1..=64, default 16.
     #[serde(default = "default_shards")]
     pub counter_shards: u32,
+    /// How results are analysed (`analysis` on create or `updateAnalysis`; default Bayesian).
+    #[serde(default)]
+    pub analysis: Analysis,
+    #[serde(default)]
+    pub analysis_config: AnalysisConfig,
 }
 
 fn default_shards() -> u32 {
@@ -253,6 +268,7 @@ impl Experiment {
         if metrics.iter().filter(|m| m.primary).count() > 1 {
             return Err(invalid("at most one metric can be primary"));
         }
+        let (analysis, analysis_config) = parse_analysis(get("analysis"), get("analysisConfig"))?;
         Ok(Experiment {
             key,
             name: string("name")?.unwrap_or_default(),
@@ -266,6 +282,8 @@ impl Experiment {
             creation_date: now,
             iterations: Vec::new(),
             counter_shards,
+            analysis: analysis.unwrap_or_default(),
+            analysis_config: analysis_config.unwrap_or_default(),
         })
     }
 
@@ -320,6 +338,21 @@ impl Experiment {
         Ok(self.iterations.last().expect("just pushed"))
     }
 
+    /// Apply an `updateAnalysis` instruction.
+    pub fn update_analysis(
+        &mut self,
+        analysis: Option<Analysis>,
+        config: Option<&Value>,
+    ) -> Result<(), ExperimentError> {
+        if let Some(c) = config {
+            self.analysis_config = self.analysis_config.with_json(c).map_err(invalid)?;
+        }
+        if let Some(a) = analysis {
+            self.analysis = a;
+        }
+        Ok(())
+    }
+
     pub fn stop(&mut self, now: i64) -> Result<(), ExperimentError> {
         let key = self.key.clone();
         let it = self
@@ -350,6 +383,8 @@ impl Experiment {
             "treatments": self.treatments,
             "metrics": self.metrics,
             "counterShards": self.counter_shards,
+            "analysis": self.analysis,
+            "analysisConfig": self.analysis_config,
             "_creationDate": self.creation_date,
             "_maintainerId": "edge",
             "_links": {"self": {"href": format!("{base}/{}", self.key), "type": "application/json"},
@@ -368,13 +403,27 @@ pub enum Instruction {
     StopIteration,
     UpdateName(String),
     UpdateDescription(String),
+    /// Change the analysis and/or its options (allowed while running: it changes how counts are
+    /// read, not what is counted).
+    /// The options given are changed, the others kept.
+    UpdateAnalysis(Option<Analysis>, Option<Value>),
+}
+
+/// `analysis` and `analysisConfig` of a body or an `updateAnalysis` instruction.
+fn parse_analysis(
+    analysis: Option<&Value>,
+    config: Option<&Value>,
+) -> Result<(Option<Analysis>, Option<AnalysisConfig>), ExperimentError> {
+    let analysis = analysis.map(analysis_from_json).transpose().map_err(invalid)?;
+    let config = config.map(AnalysisConfig::from_json).transpose().map_err(invalid)?;
+    Ok((analysis, config))
 }
 
 pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentError> {
     let list = body
         .get("instructions")
         .and_then(Value::as_array)
-        .ok_or_else(|| invalid("body must be {\"instructions\": [{\"kind\": \"startIteration\" | \"stopIteration\" | \"updateName\" | \"updateDescription\"}]}"))?;
+        .ok_or_else(|| invalid("body must be {\"instructions\": [{\"kind\": \"startIteration\" | \"stopIteration\" | \"updateName\" | \"updateDescription\" | \"updateAnalysis\"}]}"))?;
     if list.is_empty() {
         return Err(invalid("`instructions` is empty"));
     }
@@ -396,6 +445,17 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentEr
                             "instruction {i}: `updateDescription` needs a string `value`"
                         ))
                     })
+                }
+                Some("updateAnalysis") => {
+                    let config = ins.get("analysisConfig").cloned();
+                    let (a, c) = parse_analysis(ins.get("analysis"), config.as_ref())
+                        .map_err(|e| invalid(format!("instruction {i}: {e}")))?;
+                    if a.is_none() && c.is_none() {
+                        return Err(invalid(format!(
+                            "instruction {i}: `updateAnalysis` needs `analysis` and/or `analysisConfig`"
+                        )));
+                    }
+                    Ok(Instruction::UpdateAnalysis(a, config))
                 }
                 Some(other) => Err(invalid(format!("instruction {i}: unknown kind `{other}`"))),
                 None => Err(invalid(format!("instruction {i}: `kind` is required"))),
@@ -568,13 +628,14 @@ impl UnitLedger {
             .push((at, value));
     }
 
-    /// The unit's value for a metric, or `None` when it is left out (not exposed, or a numeric
-    /// metric with no event and defaulting disabled).
-    pub fn value(&self, metric: &MetricSnapshot) -> Option<f64> {
-        let variation = self.variation()?;
-        let counted: Vec<f64> = self
-            .conversions
-            .get(&metric.key)
+    /// The values of the unit's conversions of `metric` that count for its variation (empty when
+    /// it is not exposed).
+    pub fn counted_values(&self, metric: &str) -> Vec<f64> {
+        let Some(variation) = self.variation() else {
+            return Vec::new();
+        };
+        self.conversions
+            .get(metric)
             .into_iter()
             .flatten()
             .filter(|(at, _)| {
@@ -583,7 +644,18 @@ impl UnitLedger {
                     .is_some_and(|e| e.variation == variation)
             })
             .map(|(_, v)| *v)
-            .collect();
+            .collect()
+    }
+
+    /// The unit's value for a metric, or `None` when it is left out (not exposed, or a numeric
+    /// metric with no event and defaulting disabled).
+    pub fn value(&self, metric: &MetricSnapshot) -> Option<f64> {
+        self.value_of(metric, &self.counted_values(&metric.key))
+    }
+
+    /// [`Self::value`] from the already computed [`Self::counted_values`].
+    pub fn value_of(&self, metric: &MetricSnapshot, counted: &[f64]) -> Option<f64> {
+        self.variation()?;
         match metric.measure {
             Measure::Binary => Some(if counted.is_empty() { 0.0 } else { 1.0 }),
             Measure::Count => Some(counted.len() as f64),

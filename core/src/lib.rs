@@ -20,6 +20,7 @@ macro_rules! with_std {
 
 with_std! {
     pub mod aggregates;
+    pub mod analysis;
     pub mod attribution;
     pub mod body;
     pub mod bucketing;

@@ -304,9 +304,10 @@ impl MetricSpec {
             None => None,
             Some(v) => Some(
                 v.as_u64()
-                    .filter(|p| *p <= 100)
+                    .filter(|p| (1..=99).contains(p))
                     .map(|p| p as u8)
-                    .ok_or_else(|| invalid("`percentileValue` must be an integer from 0 to 100"))?,
+                    // The 0th and 100th (min and max) have no distribution-free interval.
+                    .ok_or_else(|| invalid("`percentileValue` must be an integer from 1 to 99"))?,
             ),
         };
         let unit = b.string("unit")?;

@@ -1,187 +1,410 @@
-//! Experiment results for one metric of one iteration, from its merged [`Aggregates`]: per variation, units, conversions or mean
-//! and variance, the relative difference to the baseline with a 95% interval, the Bayesian
-//! probabilities to beat the baseline and to be best, a frequentist two-sided p-value, and the
-//! sample-ratio-mismatch check of exposed units against the allocation.
+//! Experiment results of one iteration, from its merged [`Aggregates`] (and, for percentile
+//! metrics, the order statistics read from the counters): per variation the units, mean and
+//! variance; per treatment one comparison with the baseline by the analysis in use; the
+//! sample-ratio-mismatch check and the other health checks.
+//!
+//! Every metric of the iteration is analysed at once ([`compute_all`]) so that frequentist and
+//! sequential p-values can be corrected across the whole family of treatments × metrics.
 
 use crate::aggregates::Aggregates;
-use crate::experiment::{Iteration, Measure, MetricSnapshot};
-use crate::metric::SuccessCriteria;
-use crate::stats::{self, Posterior, Sample};
-use serde_json::{json, Value};
+use crate::analysis::{Analysis, AnalysisConfig};
+use crate::experiment::{Iteration, IterationStatus, Measure, MetricSnapshot};
+use crate::metric::{MetricKind, SuccessCriteria};
+use crate::stats::bayesian::{self, Prior, Risk};
+use crate::stats::frequentist::{self, Frequentist};
+use crate::stats::multiple::Correction;
+use crate::stats::srm::{srm, Srm};
+use crate::stats::{quantile, Difference, Effect, Interval, Sample, ALPHA};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
-/// Compute the results from the iteration's merged aggregates.
-pub fn compute(it: &Iteration, metric: &MetricSnapshot, agg: &Aggregates) -> Value {
-    let higher_is_better = metric.success_criteria == SuccessCriteria::HigherThanBaseline;
-    let binary = metric.measure == Measure::Binary;
+mod health;
+pub use health::Health;
 
-    struct Arm {
-        variation: u32,
-        sample: Sample,
-        converted: u64,
-        posterior: Option<Posterior>,
-    }
-    let arms: Vec<Arm> = it
+/// Order statistics of one percentile metric in one variation, read from the counters at the
+/// ranks [`quantile::ranks`] gives for `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct QuantileValues {
+    pub n: u64,
+    pub estimate: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// (metric key, variation) → its order statistics.
+pub type Quantiles = BTreeMap<(String, u32), QuantileValues>;
+
+/// What the results are computed from.
+pub struct Inputs<'a> {
+    pub iteration: &'a Iteration,
+    pub aggregates: &'a Aggregates,
+    pub quantiles: &'a Quantiles,
+}
+
+/// The analysis in use: the experiment's, with the request's overrides applied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub analysis: Analysis,
+    pub config: AnalysisConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArmStatus {
+    Ok,
+    /// An arm compared has fewer units than `minSampleSize`.
+    InsufficientData,
+    /// Enough units, but no inference is defined (baseline mean 0, values that do not vary).
+    NotComparable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricInfo {
+    pub key: String,
+    pub kind: MetricKind,
+    pub measure: Measure,
+    pub success_criteria: SuccessCriteria,
+    pub primary: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<u8>,
+}
+
+/// A family of p-values corrected together.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Family {
+    pub method: Correction,
+    /// Comparisons (treatments × metrics with a p-value) in the family.
+    pub comparisons: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricResults {
+    pub iteration_id: u32,
+    pub status: IterationStatus,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub analysis: Analysis,
+    pub difference: Difference,
+    /// `ok` when every treatment has a comparison; else the first reason one has not.
+    pub analysis_status: ArmStatus,
+    pub min_sample_size: u64,
+    pub alpha: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bayesian_prior: Option<Prior>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential_tuning_parameter: Option<f64>,
+    pub metric: MetricInfo,
+    pub variations: Vec<VariationResult>,
+    pub sample_ratio_mismatch: Option<Srm>,
+    pub health: Health,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiple_comparisons: Option<Family>,
+}
+
+/// A percentile of one arm with its 95% interval (order statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PercentileValue {
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Inference {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_difference: Option<Interval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absolute_difference: Option<Interval>,
+    /// Does the estimate go the way the metric's success criteria call better?
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub better: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjusted_p_value: Option<f64>,
+    /// p < α, which is exactly "the interval excludes 0".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub significant: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub significant_after_adjustment: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability_to_beat_baseline: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariationResult {
+    pub variation: u32,
+    pub name: String,
+    pub baseline: bool,
+    pub allocation_percent: String,
+    pub exposed_units: u64,
+    /// Units with a value for the metric.
+    pub units: u64,
+    pub mean: f64,
+    /// The variance the analysis uses: p(1 − p) for conversion rates, else the sample variance.
+    pub variance: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversions: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<PercentileValue>,
+    pub status: ArmStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability_to_be_best: Option<f64>,
+    #[serde(flatten)]
+    pub inference: Inference,
+}
+
+/// One arm's data: what is shown, and the sample the analysis compares.
+struct Arm {
+    variation: u32,
+    display: Sample,
+    converted: u64,
+    analysed: Option<Sample>,
+    percentile: Option<PercentileValue>,
+}
+
+fn arms(inputs: &Inputs<'_>, metric: &MetricSnapshot) -> Vec<Arm> {
+    inputs
+        .iteration
         .treatments
         .iter()
         .map(|t| {
             let variation = t.variation as u32;
-            let moments = agg.moments(&metric.key, variation);
-            let sample = moments.sample();
-            let converted = moments.converted;
-            let posterior = if binary {
-                Some(Posterior::binary(sample.n, converted))
-            } else {
-                Posterior::of_mean(&sample)
+            let moments = inputs.aggregates.moments(&metric.key, variation);
+            let display = match metric.measure {
+                Measure::Binary => Sample::proportion(moments.n, moments.converted),
+                _ => moments.sample(),
+            };
+            let (analysed, percentile) = match metric.percentile {
+                None => (Some(display), None),
+                Some(p) => percentile_arm(inputs.quantiles.get(&(metric.key.clone(), variation)), p),
             };
             Arm {
                 variation,
-                sample,
-                converted,
-                posterior,
+                display,
+                converted: moments.converted,
+                analysed,
+                percentile,
             }
         })
-        .collect();
-    let baseline_index = it.treatments.iter().position(|t| t.baseline).unwrap_or(0);
-    let Some(baseline) = arms.get(baseline_index) else {
-        // No treatments (validation prevents it): nothing to compare.
-        return json!({"iterationId": it.id, "status": it.status, "variations": []});
+        .collect()
+}
+
+fn percentile_arm(q: Option<&QuantileValues>, p: u8) -> (Option<Sample>, Option<PercentileValue>) {
+    let Some(q) = q.filter(|q| q.n > 0) else {
+        return (None, None);
     };
+    let shown = PercentileValue {
+        value: q.estimate,
+        lower: q.lower,
+        upper: q.upper,
+    };
+    let nu = f64::from(p) / 100.0;
+    (quantile::sample(q.n, nu, q.estimate, q.lower, q.upper), Some(shown))
+}
 
-    let posteriors: Option<Vec<Posterior>> = arms.iter().map(|a| a.posterior).collect();
-    let best = posteriors
-        .as_ref()
-        .map(|p| stats::prob_best(p, higher_is_better));
+/// The comparison of one treatment with the baseline by the analysis in use.
+fn compare(base: &Arm, arm: &Arm, s: &Settings, higher: bool) -> Result<Inference, (ArmStatus, String)> {
+    let min = s.config.min_sample_size;
+    let short = |a: &Arm| a.analysed.map_or(a.display.n, |x| x.n) < min;
+    if short(base) || short(arm) {
+        let reason = format!("fewer than {min} units in this variation or the baseline (minSampleSize)");
+        return Err((ArmStatus::InsufficientData, reason));
+    }
+    let not_comparable = |m: &str| (ArmStatus::NotComparable, m.to_string());
+    let (Some(b), Some(a)) = (base.analysed, arm.analysed) else {
+        return Err(not_comparable("too few units for this percentile's interval"));
+    };
+    let effect = Effect::of(&b, &a, s.config.difference).map_err(|e| not_comparable(e.message()))?;
+    let mut out = Inference::default();
+    let interval = match s.analysis {
+        Analysis::Bayesian => {
+            let post = bayesian::posterior(&effect, s.config.bayesian_prior, higher);
+            out.probability_to_beat_baseline = Some(post.chance_to_win);
+            out.risk = Some(post.risk);
+            post.interval
+        }
+        Analysis::Frequentist | Analysis::Sequential => {
+            let Frequentist { interval, p_value } = match s.analysis {
+                Analysis::Sequential => frequentist::sequential(&effect, s.config.sequential_tuning_parameter),
+                _ => frequentist::t_test(&effect),
+            };
+            out.p_value = Some(p_value);
+            out.significant = Some(p_value < ALPHA);
+            interval
+        }
+    };
+    out.better = Some(if higher { interval.estimate > 0.0 } else { interval.estimate < 0.0 });
+    match s.config.difference {
+        Difference::Relative => out.relative_difference = Some(interval),
+        Difference::Absolute => out.absolute_difference = Some(interval),
+    }
+    Ok(out)
+}
 
-    let variations: Vec<Value> = arms
+/// P(best) of every arm (Bayesian only, every arm with enough units): for two arms the chance
+/// to win of the one comparison (so the two figures agree); for more, Gaussian posteriors of
+/// the arms' means.
+fn prob_best(arms: &[Arm], rows: &[VariationResult], min: u64, higher: bool) -> Option<Vec<f64>> {
+    if rows.iter().any(|r| r.status != ArmStatus::Ok) || arms.iter().any(|a| a.display.n < min) {
+        return None;
+    }
+    if let [a, b] = rows {
+        let treat = if a.baseline { b } else { a };
+        let p = treat.inference.probability_to_beat_baseline?;
+        return Some(if a.baseline { vec![1.0 - p, p] } else { vec![p, 1.0 - p] });
+    }
+    let samples: Option<Vec<Sample>> = arms.iter().map(|a| a.analysed).collect();
+    bayesian::prob_best(&samples?, higher)
+}
+
+fn variation_rows(inputs: &Inputs<'_>, metric: &MetricSnapshot, s: &Settings) -> Vec<VariationResult> {
+    let it = inputs.iteration;
+    let higher = metric.success_criteria == SuccessCriteria::HigherThanBaseline;
+    let arms = arms(inputs, metric);
+    let base_index = it.treatments.iter().position(|t| t.baseline).unwrap_or(0);
+    let mut rows: Vec<VariationResult> = arms
         .iter()
         .zip(&it.treatments)
         .enumerate()
         .map(|(i, (arm, t))| {
-            let is_baseline = i == baseline_index;
-            let mut out = json!({
-                "variation": arm.variation,
-                "name": t.name,
-                "baseline": is_baseline,
-                "allocationPercent": t.allocation_percent,
-                "exposedUnits": agg.exposed(arm.variation),
-                "units": arm.sample.n,
-                "mean": arm.sample.mean,
-                "variance": arm.sample.variance,
-                "probabilityToBeBest": best.as_ref().map(|b| b[i]),
-            });
-            if binary {
-                out["conversions"] = json!(arm.converted);
-                out["conversionRate"] = json!(arm.sample.mean);
+            let compared = match arms.get(base_index) {
+                Some(base) if i != base_index => compare(base, arm, s, higher),
+                _ if arm.display.n < s.config.min_sample_size => Err((
+                    ArmStatus::InsufficientData,
+                    format!("fewer than {} units (minSampleSize)", s.config.min_sample_size),
+                )),
+                _ => Ok(Inference::default()),
+            };
+            let (status, status_reason, inference) = match compared {
+                Ok(inf) => (ArmStatus::Ok, None, inf),
+                Err((status, reason)) => (status, Some(reason), Inference::default()),
+            };
+            let binary = metric.measure == Measure::Binary;
+            VariationResult {
+                variation: arm.variation,
+                name: t.name.clone(),
+                baseline: i == base_index,
+                allocation_percent: t.allocation_percent.clone(),
+                exposed_units: inputs.aggregates.exposed(arm.variation),
+                units: arm.display.n,
+                mean: arm.display.mean,
+                variance: arm.display.variance,
+                conversions: binary.then_some(arm.converted),
+                conversion_rate: binary.then_some(arm.display.mean),
+                percentile: arm.percentile,
+                status,
+                status_reason,
+                probability_to_be_best: None,
+                inference,
             }
-            if let Some(p) = arm.posterior {
-                let (lower, upper) = p.interval95();
-                out["credibleInterval"] = json!({"lower": lower, "upper": upper});
-                out["posterior"] = json!(p);
-            }
-            if !is_baseline {
-                let rel = stats::relative_difference(&arm.sample, &baseline.sample);
-                let p_value = if binary {
-                    stats::two_proportion_p_value(
-                        baseline.converted,
-                        baseline.sample.n,
-                        arm.converted,
-                        arm.sample.n,
-                    )
-                } else {
-                    stats::welch_p_value(&baseline.sample, &arm.sample)
-                };
-                let beats = match (arm.posterior, baseline.posterior) {
-                    (Some(a), Some(b)) => Some(stats::prob_beats(&a, &b, higher_is_better)),
-                    _ => None,
-                };
-                out["relativeDifference"] = json!(rel);
-                out["pValue"] = json!(p_value);
-                out["probabilityToBeatBaseline"] = json!(beats);
-                out["better"] = json!(rel.map(|r| if higher_is_better {
-                    r.estimate > 0.0
-                } else {
-                    r.estimate < 0.0
-                }));
-                out["significant"] = json!(p_value.map(|p| p < 0.05));
-            }
-            out
         })
         .collect();
+    if s.analysis == Analysis::Bayesian {
+        if let Some(best) = prob_best(&arms, &rows, s.config.min_sample_size, higher) {
+            for (row, p) in rows.iter_mut().zip(best) {
+                row.probability_to_be_best = Some(p);
+            }
+        }
+    }
+    rows
+}
 
-    let observed: Vec<u64> = arms.iter().map(|a| agg.exposed(a.variation)).collect();
-    let weights: Vec<f64> = it
-        .treatments
+fn metric_results(inputs: &Inputs<'_>, metric: &MetricSnapshot, s: &Settings, health: &Health) -> MetricResults {
+    let it = inputs.iteration;
+    let variations = variation_rows(inputs, metric, s);
+    let analysis_status = variations
+        .iter()
+        .map(|v| v.status)
+        .find(|st| *st != ArmStatus::Ok)
+        .unwrap_or(ArmStatus::Ok);
+    MetricResults {
+        iteration_id: it.id,
+        status: it.status,
+        started_at: it.started_at,
+        ended_at: it.ended_at,
+        analysis: s.analysis,
+        difference: s.config.difference,
+        analysis_status,
+        min_sample_size: s.config.min_sample_size,
+        alpha: ALPHA,
+        bayesian_prior: s.config.bayesian_prior.filter(|_| s.analysis == Analysis::Bayesian),
+        sequential_tuning_parameter: (s.analysis == Analysis::Sequential)
+            .then_some(s.config.sequential_tuning_parameter),
+        metric: MetricInfo {
+            key: metric.key.clone(),
+            kind: metric.kind,
+            measure: metric.measure,
+            success_criteria: metric.success_criteria,
+            primary: metric.primary,
+            percentile: metric.percentile,
+        },
+        variations,
+        sample_ratio_mismatch: srm_check(inputs),
+        health: health.clone(),
+        multiple_comparisons: None,
+    }
+}
+
+fn srm_check(inputs: &Inputs<'_>) -> Option<Srm> {
+    let treatments = &inputs.iteration.treatments;
+    let observed: Vec<u64> = treatments
+        .iter()
+        .map(|t| inputs.aggregates.exposed(t.variation as u32))
+        .collect();
+    let weights: Vec<f64> = treatments
         .iter()
         .map(|t| t.allocation_percent.trim().parse().unwrap_or(0.0))
         .collect();
-    json!({
-        "iterationId": it.id,
-        "status": it.status,
-        "startedAt": it.started_at,
-        "endedAt": it.ended_at,
-        "metric": {
-            "key": metric.key,
-            "kind": metric.kind,
-            "measure": metric.measure,
-            "successCriteria": metric.success_criteria,
-            "primary": metric.primary,
-        },
-        "variations": variations,
-        "sampleRatioMismatch": stats::srm(&observed, &weights),
-    })
+    srm(&observed, &weights)
+}
+
+/// Results of every metric of the iteration, in its metric order, with frequentist and
+/// sequential p-values corrected across all treatments × metrics.
+pub fn compute_all(inputs: &Inputs<'_>, s: &Settings) -> Vec<MetricResults> {
+    let health = Health::of(inputs);
+    let mut all: Vec<MetricResults> = inputs
+        .iteration
+        .metrics
+        .iter()
+        .map(|m| metric_results(inputs, m, s, &health))
+        .collect();
+    if s.analysis != Analysis::Bayesian {
+        correct(&mut all, s.config.multiple_comparisons);
+    }
+    all
+}
+
+/// Fill `adjustedPValue` and `significantAfterAdjustment` over every comparison with a p-value.
+fn correct(all: &mut [MetricResults], method: Correction) {
+    let raw: Vec<f64> = all
+        .iter()
+        .flat_map(|r| r.variations.iter().filter_map(|v| v.inference.p_value))
+        .collect();
+    let mut adjusted = method.adjust(&raw).into_iter();
+    for r in all.iter_mut() {
+        for v in r.variations.iter_mut().filter(|v| v.inference.p_value.is_some()) {
+            let p = adjusted.next();
+            v.inference.adjusted_p_value = p;
+            v.inference.significant_after_adjustment = p.map(|p| p < ALPHA);
+        }
+        r.multiple_comparisons = Some(Family {
+            method,
+            comparisons: raw.len(),
+        });
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::attribution::Exposure;
-    use crate::experiment::{Experiment, UnitLedger};
-    use crate::metric::{Metric, MetricSpec};
-
-    #[test]
-    fn binary_results_from_ledgers() {
-        let mut e = Experiment::from_json(
-            &json!({"key":"e","flagKey":"f","metrics":[{"key":"m"}],
-            "treatments":[{"name":"A","variation":0,"baseline":true,"allocationPercent":"50"},
-                          {"name":"B","variation":1,"baseline":false,"allocationPercent":"50"}]}),
-            "p",
-            2,
-            0,
-        )
-        .unwrap();
-        let m = Metric::create(
-            "p",
-            MetricSpec::from_json(&json!({"key":"m","kind":"custom","eventKey":"buy"})).unwrap(),
-            0,
-            None,
-        );
-        let it = e.start(&[m], 0).unwrap().clone();
-        // 1000 units per arm; 120 vs 150 converted (the SciPy reference case).
-        let mut ledgers = Vec::new();
-        for arm in 0..2u32 {
-            for i in 0..1000 {
-                let mut l = UnitLedger::default();
-                l.expose(Exposure {
-                    at: 10,
-                    variation: arm,
-                });
-                if i < [120, 150][arm as usize] {
-                    l.convert("m", 20, 0.0);
-                    l.convert("m", 30, 0.0); // a second conversion does not count twice
-                }
-                ledgers.push(l);
-            }
-        }
-        let r = compute(&it, &it.metrics[0], &Aggregates::from_ledgers(&it.metrics, &ledgers));
-        let v = &r["variations"];
-        assert_eq!(v[0]["conversions"], 120);
-        assert_eq!(v[1]["conversions"], 150);
-        assert_eq!(v[1]["units"], 1000);
-        assert!((v[1]["relativeDifference"]["estimate"].as_f64().unwrap() - 0.25).abs() < 1e-12);
-        assert!((v[1]["pValue"].as_f64().unwrap() - 0.049640386865).abs() < 1e-9);
-        assert!((v[1]["probabilityToBeatBaseline"].as_f64().unwrap() - 0.9750678368).abs() < 1e-6);
-        assert_eq!(v[1]["better"], true);
-        assert_eq!(r["sampleRatioMismatch"]["mismatch"], false);
-        assert_eq!(r["sampleRatioMismatch"]["pValue"], 1.0);
-    }
-}
+mod tests;

@@ -3,14 +3,15 @@
 
 use crate::error::ApiError;
 use crate::http::{json, now_ms};
-use crate::routes::body;
 use crate::routes::rest::{authorize, reply, require_environment};
+use crate::routes::{body, percentiles};
 use crate::store::counters::{self, CounterCommand};
 use crate::store::projects::{self, Command};
 use crate::store::shards::{self, ShardCommand};
 use edge_exp_core::aggregates::Aggregates;
+use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
 use edge_exp_core::experiment::Experiment;
-use edge_exp_core::results;
+use edge_exp_core::results::{self, Inputs, Quantiles, Settings};
 use futures_util::future::try_join_all;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
@@ -66,8 +67,8 @@ pub async fn item(
     Ok(reply(projects::call(env, project, &command).await?))
 }
 
-/// `GET .../experiments/{key}/results?metric={metricKey}&iteration={id}`; defaults: the primary
-/// metric and the latest iteration.
+/// `GET .../experiments/{key}/results?metric=&iteration=&analysis=&difference=`; defaults: the
+/// primary metric, the latest iteration, the experiment's analysis settings.
 pub async fn results(
     req: &Request,
     env: &Env,
@@ -77,6 +78,8 @@ pub async fn results(
 ) -> Result<Response, ApiError> {
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
+    let url = req.url()?;
+    let query = ResultsQuery::parse(url.query().unwrap_or("")).map_err(ApiError::BadRequest)?;
     let experiment: Experiment = serde_json::from_value(
         projects::call_ok(
             env,
@@ -88,83 +91,86 @@ pub async fn results(
         )
         .await?,
     )?;
-    let pairs = body::query_pairs(req)?;
-    let param = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let iteration = match param("iteration") {
-        None => experiment.current().cloned(),
-        Some(v) => {
-            let id: u32 = v.parse().map_err(|_| {
-                ApiError::BadRequest(format!(
-                    "`iteration` must be an iteration number, got `{v}`"
-                ))
-            })?;
-            experiment.iterations.iter().find(|i| i.id == id).cloned()
-        }
+    let iteration = match query.iteration {
+        None => experiment.current(),
+        Some(id) => experiment.iterations.iter().find(|i| i.id == id),
     }
     .ok_or_else(|| {
         ApiError::NotFound(format!(
             "experiment `{key}` has no such iteration (start one first)"
         ))
     })?;
-    let metric = match param("metric") {
-        Some(m) => m,
+    let metric = match &query.metric {
+        Some(m) => iteration
+            .metrics
+            .iter()
+            .find(|s| s.key == *m)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("metric `{m}` is not in iteration {}", iteration.id))
+            })?,
         None => iteration
             .metrics
             .iter()
             .find(|m| m.primary)
-            .map(|m| m.key.clone())
             .ok_or_else(|| ApiError::BadRequest("the iteration has no metrics".into()))?,
     };
-    let mut out = match iteration.counter_shards {
-        Some(shards) => {
-            let snapshot = iteration
-                .metrics
-                .iter()
-                .find(|m| m.key == metric)
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!(
-                        "metric `{metric}` is not in iteration {}",
-                        iteration.id
-                    ))
-                })?;
-            let agg = merged_aggregates(env, project, env_key, key, iteration.id, shards).await?;
-            let mut out = results::compute(&iteration, snapshot, &agg);
-            out["counterShards"] = json!(shards);
-            out
+    let objects: Vec<String> = (0..iteration.counter_shards.unwrap_or(0))
+        .map(|shard| shards::name(project, env_key, key, iteration.id, shard))
+        .collect();
+    let (aggregates, quantiles) = match iteration.counter_shards {
+        Some(_) => {
+            let per_shard = shard_aggregates(env, &objects).await?;
+            let quantiles = percentiles::read(env, &objects, iteration, &per_shard).await?;
+            let mut merged = Aggregates::default();
+            per_shard.iter().for_each(|a| merged.merge(a));
+            (merged, quantiles)
         }
-        // Iterations counted by the earlier single-object layout are read from it.
+        // Iterations counted by the earlier single-object layout are read from it (they predate
+        // percentile metrics: their snapshots have none).
         None => {
             let object = counters::name(project, env_key, key, iteration.id);
-            counters::call(env, &object, &CounterCommand::Results { iteration, metric }).await?
+            let command = CounterCommand::Aggregates {
+                iteration: iteration.clone(),
+            };
+            let agg = serde_json::from_value(counters::call(env, &object, &command).await?)?;
+            (agg, Quantiles::new())
         }
     };
+    let settings = Settings {
+        analysis: query.analysis.unwrap_or(experiment.analysis),
+        config: AnalysisConfig {
+            difference: query
+                .difference
+                .unwrap_or(experiment.analysis_config.difference),
+            ..experiment.analysis_config
+        },
+    };
+    let inputs = Inputs {
+        iteration,
+        aggregates: &aggregates,
+        quantiles: &quantiles,
+    };
+    let all = results::compute_all(&inputs, &settings);
+    let position = iteration.metrics.iter().position(|m| m.key == metric.key);
+    let mine = position
+        .and_then(|i| all.get(i))
+        .ok_or_else(|| ApiError::Internal("results of the metric were not computed".into()))?;
+    let mut out = serde_json::to_value(mine)?;
+    out["counterShards"] = json!(iteration.counter_shards);
     out["experimentKey"] = json!(key);
     out["flagKey"] = json!(experiment.flag_key);
     out["metrics"] = json!(experiment.metrics);
     Ok(json(200, &out))
 }
 
-/// Every shard's aggregates, added up: O(shards × metrics × variations), whatever the units.
-async fn merged_aggregates(
-    env: &Env,
-    project: &str,
-    env_key: &str,
-    experiment: &str,
-    iteration: u32,
-    shards: u32,
-) -> Result<Aggregates, ApiError> {
-    let calls = (0..shards).map(|shard| {
-        let object = shards::name(project, env_key, experiment, iteration, shard);
-        async move { shards::call(env, &object, &ShardCommand::Aggregates).await }
-    });
-    let mut merged = Aggregates::default();
-    for body in try_join_all(calls).await? {
-        merged.merge(&serde_json::from_value(body)?);
-    }
-    Ok(merged)
+/// Every shard's aggregates: O(shards × metrics × variations), whatever the units.
+async fn shard_aggregates(env: &Env, objects: &[String]) -> Result<Vec<Aggregates>, ApiError> {
+    let calls = objects
+        .iter()
+        .map(|object| async move { shards::call(env, object, &ShardCommand::Aggregates).await });
+    try_join_all(calls)
+        .await?
+        .into_iter()
+        .map(|body| Ok(serde_json::from_value(body)?))
+        .collect()
 }

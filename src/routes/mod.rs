@@ -9,6 +9,7 @@ pub mod experiments;
 pub mod feed;
 pub mod flags;
 pub mod metrics;
+pub mod percentiles;
 pub mod rest;
 pub mod sdk;
 pub mod tokens;

@@ -5,13 +5,12 @@
 //! Every unit's exposures and conversions live here ([`UnitLedger`]), changed only by this
 //! object, one request at a time: no read-modify-write race, nothing counted twice. A payload ID
 //! is recorded in the same step as its events, so an SDK retry (or the same payload arriving twice
-//! at once on two isolates) is counted once. Results are computed here from the ledgers.
+//! at once on two isolates) is counted once. Its aggregates are computed here from the ledgers.
 
 use crate::error::ApiError;
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::credentials::digest;
 use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
-use edge_exp_core::results;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -31,10 +30,9 @@ pub enum CounterCommand {
         batch: CounterBatch,
         now: i64,
     },
-    Results {
-        iteration: Iteration,
-        metric: String,
-    },
+    /// The iteration's aggregates, computed from the ledgers (results are computed by the route,
+    /// as for sharded iterations).
+    Aggregates { iteration: Iteration },
 }
 
 /// The object for one iteration of one experiment.
@@ -78,19 +76,16 @@ impl DurableObject for ExperimentCounter {
         };
         self.load().await?;
         let body = match command {
-            CounterCommand::Record { payload_id, batch, now } => self.record(payload_id, batch, now).await?,
-            CounterCommand::Results { iteration, metric } => match iteration.metrics.iter().find(|m| m.key == metric) {
-                None => {
-                    return Ok(Response::from_json(&json!({"code": "not_found",
-                        "message": format!("metric `{metric}` is not in iteration {}", iteration.id)}))?
-                    .with_status(404))
-                }
-                Some(snapshot) => {
-                    let guard = self.ledgers.borrow();
-                    let ledgers = guard.as_ref().into_iter().flat_map(|l| l.values());
-                    results::compute(&iteration, snapshot, &Aggregates::from_ledgers(&iteration.metrics, ledgers))
-                }
-            },
+            CounterCommand::Record {
+                payload_id,
+                batch,
+                now,
+            } => self.record(payload_id, batch, now).await?,
+            CounterCommand::Aggregates { iteration } => {
+                let guard = self.ledgers.borrow();
+                let ledgers = guard.as_ref().into_iter().flat_map(|l| l.values());
+                serde_json::to_value(Aggregates::from_ledgers(&iteration.metrics, ledgers))?
+            }
         };
         Response::from_json(&body)
     }

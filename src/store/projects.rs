@@ -621,6 +621,9 @@ impl ProjectStore {
                     experiment.description = Some(d);
                     Ok(())
                 }
+                Instruction::UpdateAnalysis(analysis, config) => {
+                    experiment.update_analysis(analysis, config.as_ref())
+                }
             };
             if let Err(e) = outcome {
                 return Ok(Reply::error(e));

@@ -10,7 +10,7 @@
 //! is the aggregates (metrics × variations).
 
 use crate::error::ApiError;
-use edge_exp_core::aggregates::{apply_to_unit, Aggregates};
+use edge_exp_core::aggregates::{apply_to_unit, Aggregates, LedgerChange};
 use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
 use edge_exp_core::ExposureHistory;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,17 @@ pub enum ShardCommand {
     },
     /// The shard's aggregates.
     Aggregates,
+    /// Windows of the sorted per-unit values of percentile metrics: for each request, `limit`
+    /// values of (metric, variation) from 0-based `offset`.
+    Values { windows: Vec<ValuesWindow> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValuesWindow {
+    pub metric: String,
+    pub variation: u32,
+    pub offset: u64,
+    pub limit: u64,
 }
 
 /// The object for shard `shard` of one iteration.
@@ -94,6 +105,7 @@ impl DurableObject for CounterShard {
                 now,
             } => self.record(&sql, &iteration, parts, now)?,
             ShardCommand::Aggregates => serde_json::to_value(self.load_aggregates(&sql)?)?,
+            ShardCommand::Values { windows } => serde_json::to_value(values(&sql, &windows)?)?,
         };
         Response::from_json(&body)
     }
@@ -106,6 +118,9 @@ fn create_tables(sql: &SqlStorage) -> Result<()> {
         "CREATE TABLE IF NOT EXISTS payloads (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID",
         "CREATE INDEX IF NOT EXISTS payloads_at ON payloads (at)",
         "CREATE TABLE IF NOT EXISTS aggregates (id INTEGER PRIMARY KEY, a TEXT NOT NULL)",
+        // Per-unit values of percentile metrics only, ordered for exact order statistics.
+        "CREATE TABLE IF NOT EXISTS unit_values (metric TEXT NOT NULL, unit TEXT NOT NULL, variation INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (metric, unit)) WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS unit_values_order ON unit_values (metric, variation, value)",
     ] {
         sql.exec(statement, None)?;
     }
@@ -133,6 +148,70 @@ struct IdRow {
 #[derive(Deserialize)]
 struct AggregatesRow {
     a: String,
+}
+
+#[derive(Deserialize)]
+struct ValueRow {
+    value: f64,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: i64,
+}
+
+/// The requested windows of sorted values (an index range scan each), each with the number of
+/// values it is a window of (read in the same synchronous call, so the two agree).
+fn values(sql: &SqlStorage, windows: &[ValuesWindow]) -> Result<Vec<(u64, Vec<f64>)>> {
+    windows
+        .iter()
+        .map(|w| {
+            let count: Vec<CountRow> = sql
+                .exec(
+                    "SELECT COUNT(*) AS n FROM unit_values WHERE metric = ? AND variation = ?",
+                    vec![w.metric.as_str().into(), i64::from(w.variation).into()],
+                )?
+                .to_array()?;
+            let n = count.first().map_or(0, |c| c.n.max(0) as u64);
+            let rows: Vec<ValueRow> = sql
+                .exec(
+                    "SELECT value FROM unit_values WHERE metric = ? AND variation = ? ORDER BY value LIMIT ? OFFSET ?",
+                    vec![
+                        w.metric.as_str().into(),
+                        i64::from(w.variation).into(),
+                        (w.limit.min(i64::MAX as u64) as i64).into(),
+                        (w.offset.min(i64::MAX as u64) as i64).into(),
+                    ],
+                )?
+                .to_array()?;
+            Ok((n, rows.into_iter().map(|r| r.value).collect()))
+        })
+        .collect()
+}
+
+/// The writes that keep `unit_values` equal to the unit's current values of the iteration's
+/// percentile metrics its events touched.
+fn percentile_writes(
+    unit: &str,
+    ledger: &UnitLedger,
+    it: &Iteration,
+    change: &LedgerChange,
+) -> Vec<(String, Vec<SqlStorageValue>)> {
+    it.metrics
+        .iter()
+        .filter(|m| m.percentile.is_some())
+        .filter(|m| change.exposures || change.metrics.contains(&m.key))
+        .map(|m| match (ledger.variation(), ledger.value(m)) {
+            (Some(variation), Some(x)) => (
+                "INSERT INTO unit_values (metric, unit, variation, value) VALUES (?, ?, ?, ?) ON CONFLICT (metric, unit) DO UPDATE SET variation = excluded.variation, value = excluded.value".into(),
+                vec![m.key.as_str().into(), unit.into(), i64::from(variation).into(), x.into()],
+            ),
+            _ => (
+                "DELETE FROM unit_values WHERE metric = ? AND unit = ?".into(),
+                strings([m.key.as_str(), unit]),
+            ),
+        })
+        .collect()
 }
 
 /// `(?, ?, …)` with `n` placeholders.
@@ -242,6 +321,7 @@ impl CounterShard {
         for (unit, events) in &per_unit {
             let ledger = ledgers.entry((*unit).to_owned()).or_default();
             let change = apply_to_unit(ledger, &it.metrics, events, &mut agg);
+            writes.extend(percentile_writes(unit, ledger, it, &change));
             if change.exposures {
                 writes.push((
                     "INSERT INTO units (unit, x) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET x = excluded.x".into(),

@@ -113,7 +113,11 @@ fn every_bad_field_is_named() {
         ),
         (
             json!({"key":"k","kind":"custom","eventKey":"e","isNumeric":true,"analysisType":"percentile","percentileValue":101}),
-            "`percentileValue` must be an integer from 0 to 100",
+            "`percentileValue` must be an integer from 1 to 99",
+        ),
+        (
+            json!({"key":"k","kind":"custom","eventKey":"e","isNumeric":true,"analysisType":"percentile","percentileValue":100}),
+            "`percentileValue` must be an integer from 1 to 99",
         ),
         (
             json!({"key":"k","kind":"custom","eventKey":"e","unit":"USD"}),

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Reference values for core/src/stats/ tests, from GrowthBook's gbstats 0.8.0 (and SciPy).
+
+Run: python3 -m venv /tmp/gb && /tmp/gb/bin/pip install gbstats==0.8.0 \
+     && /tmp/gb/bin/python scripts/gbstats_reference.py
+The printed numbers are pasted into the unit tests; the tests name the case they come from.
+"""
+import json
+
+import numpy as np
+from scipy.stats import false_discovery_control
+
+from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig, GaussianPrior
+from gbstats.frequentist.tests import (FrequentistConfig, SequentialConfig,
+                                       SequentialTwoSidedTTest, TwoSidedTTest)
+from gbstats.models.statistics import (ProportionStatistic, QuantileStatistic,
+                                       SampleMeanStatistic)
+from gbstats.utils import check_srm
+
+
+def prop(n, x):
+    return ProportionStatistic(n=n, sum=x)
+
+
+def mean(n, s, ss):
+    return SampleMeanStatistic(n=n, sum=s, sum_squares=ss)
+
+
+def run(name, a, b, inverse=False, prior=None, tuning=5000):
+    out = {}
+    for diff in ("relative", "absolute"):
+        f = TwoSidedTTest(a, b, FrequentistConfig(difference_type=diff)).compute_result()
+        s = SequentialTwoSidedTTest(
+            a, b, SequentialConfig(difference_type=diff, sequential_tuning_parameter=tuning)
+        ).compute_result()
+        cfg = EffectBayesianConfig(difference_type=diff, inverse=inverse)
+        if prior is not None:
+            cfg = EffectBayesianConfig(difference_type=diff, inverse=inverse,
+                                       prior_effect=GaussianPrior(mean=prior[0], variance=prior[1], proper=True))
+        y = EffectBayesianABTest(a, b, cfg).compute_result()
+        out[diff] = {
+            "frequentist": {"estimate": f.expected, "ci": f.ci, "p": f.p_value},
+            "sequential": {"estimate": s.expected, "ci": s.ci, "p": s.p_value},
+            "bayesian": {"expected": y.expected, "ci": y.ci, "ctw": y.chance_to_win, "risk": y.risk},
+        }
+    print(name, json.dumps(out, indent=1))
+
+
+# The issue's case: binary, 1000 / 100 vs 1000 / 130.
+run("binary_100_130", prop(1000, 100), prop(1000, 130))
+# The same with a proper prior N(0, 0.3^2) on the relative effect, lower is better.
+run("binary_prior_inverse", prop(1000, 100), prop(1000, 130), inverse=True, prior=(0.0, 0.09))
+# A mean metric: n, sum, sum of squares.
+run("mean_metric", mean(120, 1224.0, 13620.0), mean(130, 1430.0, 17230.0))
+# Three arms, ~6,000 units.
+for i, (n, x) in enumerate([(2010, 241), (1985, 262)]):
+    run(f"three_arm_{i + 1}", prop(2005, 220), prop(n, x))
+# Sequential with another tuning parameter.
+run("sequential_tuning_1000", prop(5000, 500), prop(5000, 560), tuning=1000)
+
+print("srm", check_srm([5000, 5200], [0.5, 0.5]), check_srm([3300, 3300, 3500], [1, 1, 1]))
+ps = [0.01, 0.04, 0.03, 0.005, 0.2]
+print("bh", list(false_discovery_control(ps, method="bh")))
+
+q = QuantileStatistic(n=1000, n_star=1000, nu=0.9, quantile_hat=12.5, quantile_lower=11.9, quantile_upper=13.4)
+r = QuantileStatistic(n=1100, n_star=1100, nu=0.9, quantile_hat=13.7, quantile_lower=13.0, quantile_upper=14.6)
+qf = TwoSidedTTest(q, r, FrequentistConfig()).compute_result()
+print("quantile", q.variance, r.variance, json.dumps({"estimate": qf.expected, "ci": qf.ci, "p": qf.p_value}))
