@@ -33,6 +33,13 @@ before(async () => {
     if (i % 10 < (v ? 4 : 2)) events.push({ kind: 'custom', key: 'signup', creationDate: t + 1, contextKeys: { user: `d-${i}` } });
   }
   for (let i = 0; i < events.length; i += 100) await post(`${ctx.base}/bulk`, events.slice(i, i + 100), { Authorization: ctx.creds.SDK_KEY });
+  // A second experiment with only 30 units: below the default minimum sample of 100 per arm.
+  await ok('POST', `${ctx.base}/api/v2/flags/default`, { key: 'banner', variations: [{ value: 'a' }, { value: 'b' }],
+    environments: { production: { on: true, fallthrough: { variation: 0 } } } });
+  await ok('POST', envPath('/experiments'), { key: 'tiny-test', name: 'Tiny banner test', flagKey: 'banner', metrics: [{ key: 'signup' }] });
+  const tiny = await ok('PATCH', envPath('/experiments/tiny-test'), { instructions: [{ kind: 'startIteration' }] });
+  const few = Array.from({ length: 30 }, (_, i) => ({ kind: 'feature', key: 'banner', creationDate: tiny.currentIteration.startedAt + 1, variation: i % 2, contextKeys: { user: `t-${i}` } }));
+  await post(`${ctx.base}/bulk`, few, { Authorization: ctx.creds.SDK_KEY });
   await drain(ctx.base); // counts are written by the ingest queue's consumer
 });
 
@@ -62,6 +69,32 @@ it('shows per-variation results and refreshes as events arrive', async () => {
   await page.waitForFunction(() => document.querySelectorAll('#events tbody tr[data-kind="custom"]').length > 0, null, { timeout: 15_000 });
   assert.match(await page.locator('#events tbody tr').first().innerText(), /custom\s+signup\s+user:d-/);
   await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+it('says "not enough data yet" below the minimum sample, and shows a sequential analysis', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${ctx.base}/dashboard.html#token=${ctx.creds.API_READER_TOKEN}&experiment=tiny-test`);
+  await page.locator('#table tbody tr').nth(1).waitFor();
+  assert.equal(await page.locator('#experiment').inputValue(), 'tiny-test');
+  assert.match(await page.locator('#table tbody tr').nth(1).innerText(), /not enough data yet/);
+  assert.match(await page.locator('#analysis-note').innerText(), /Not enough data yet: each variation needs 100 units/);
+  assert.doesNotMatch(await page.locator('#table tbody tr').nth(1).innerText(), /%\s*$/, 'no probability shown');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-insufficient.png'), fullPage: true });
+
+  await page.selectOption('#experiment', 'hero-test');
+  await page.selectOption('#analysis', 'sequential');
+  await page.waitForFunction(() => /Sequential/.test(document.querySelector('#analysis-note')?.textContent ?? ''), null, { timeout: 10_000 });
+  const heads = await page.locator('#table thead th').allInnerTexts();
+  assert.ok(heads.some((h) => /always-valid interval/i.test(h)), heads.join(' | '));
+  assert.ok(heads.some((h) => /^p-value$/i.test(h)), heads.join(' | '));
+  assert.match(await page.locator('#analysis-note').innerText(), /valid however often you look/);
+  const treatment = await page.locator('#table tbody tr').nth(1).innerText();
+  assert.match(treatment, /[+-]\d+\.\d% \([+-]\d+\.\d% to [+-]\d+\.\d%\)/, 'the effect with its interval');
+  assert.match(treatment, /\b(yes|no)\s*$/, 'a verdict');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sequential.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });
 
