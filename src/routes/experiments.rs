@@ -10,7 +10,7 @@ use crate::store::projects::{self, Command};
 use crate::store::shards::{self, ShardCommand};
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
-use edge_exp_core::experiment::Experiment;
+use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
 use edge_exp_core::results::{self, Inputs, Quantiles, Settings};
 use futures_util::future::try_join_all;
 use serde_json::json;
@@ -91,51 +91,8 @@ pub async fn results(
         )
         .await?,
     )?;
-    let iteration = match query.iteration {
-        None => experiment.current(),
-        Some(id) => experiment.iterations.iter().find(|i| i.id == id),
-    }
-    .ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "experiment `{key}` has no such iteration (start one first)"
-        ))
-    })?;
-    let metric = match &query.metric {
-        Some(m) => iteration
-            .metrics
-            .iter()
-            .find(|s| s.key == *m)
-            .ok_or_else(|| {
-                ApiError::NotFound(format!("metric `{m}` is not in iteration {}", iteration.id))
-            })?,
-        None => iteration
-            .metrics
-            .iter()
-            .find(|m| m.primary)
-            .ok_or_else(|| ApiError::BadRequest("the iteration has no metrics".into()))?,
-    };
-    let objects: Vec<String> = (0..iteration.counter_shards.unwrap_or(0))
-        .map(|shard| shards::name(project, env_key, key, iteration.id, shard))
-        .collect();
-    let (aggregates, quantiles) = match iteration.counter_shards {
-        Some(_) => {
-            let per_shard = shard_aggregates(env, &objects).await?;
-            let quantiles = percentiles::read(env, &objects, iteration, &per_shard).await?;
-            let mut merged = Aggregates::default();
-            per_shard.iter().for_each(|a| merged.merge(a));
-            (merged, quantiles)
-        }
-        // Iterations counted by the earlier single-object layout are read from it (they predate
-        // percentile metrics: their snapshots have none).
-        None => {
-            let object = counters::name(project, env_key, key, iteration.id);
-            let command = CounterCommand::Aggregates {
-                iteration: iteration.clone(),
-            };
-            let agg = serde_json::from_value(counters::call(env, &object, &command).await?)?;
-            (agg, Quantiles::new())
-        }
-    };
+    let (iteration, metric) = pick(&experiment, &query)?;
+    let (aggregates, quantiles) = counts(env, project, env_key, key, iteration).await?;
     let settings = Settings {
         analysis: query.analysis.unwrap_or(experiment.analysis),
         config: AnalysisConfig {
@@ -161,6 +118,66 @@ pub async fn results(
     out["flagKey"] = json!(experiment.flag_key);
     out["metrics"] = json!(experiment.metrics);
     Ok(json(200, &out))
+}
+
+/// The iteration and metric a results query asks for (defaults: the latest, the primary).
+fn pick<'a>(
+    experiment: &'a Experiment,
+    query: &ResultsQuery,
+) -> Result<(&'a Iteration, &'a MetricSnapshot), ApiError> {
+    let iteration = match query.iteration {
+        None => experiment.current(),
+        Some(id) => experiment.iterations.iter().find(|i| i.id == id),
+    }
+    .ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "experiment `{}` has no such iteration (start one first)",
+            experiment.key
+        ))
+    })?;
+    let metric = match &query.metric {
+        Some(m) => iteration
+            .metrics
+            .iter()
+            .find(|s| s.key == *m)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("metric `{m}` is not in iteration {}", iteration.id))
+            })?,
+        None => iteration
+            .metrics
+            .iter()
+            .find(|m| m.primary)
+            .ok_or_else(|| ApiError::BadRequest("the iteration has no metrics".into()))?,
+    };
+    Ok((iteration, metric))
+}
+
+/// The iteration's merged aggregates and its percentile metrics' order statistics.
+async fn counts(
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    key: &str,
+    iteration: &Iteration,
+) -> Result<(Aggregates, Quantiles), ApiError> {
+    let Some(k) = iteration.counter_shards else {
+        // Iterations counted by the earlier single-object layout are read from it (they predate
+        // percentile metrics: their snapshots have none).
+        let object = counters::name(project, env_key, key, iteration.id);
+        let command = CounterCommand::Aggregates {
+            iteration: iteration.clone(),
+        };
+        let agg = serde_json::from_value(counters::call(env, &object, &command).await?)?;
+        return Ok((agg, Quantiles::new()));
+    };
+    let objects: Vec<String> = (0..k)
+        .map(|shard| shards::name(project, env_key, key, iteration.id, shard))
+        .collect();
+    let per_shard = shard_aggregates(env, &objects).await?;
+    let quantiles = percentiles::read(env, &objects, iteration, &per_shard).await?;
+    let mut merged = Aggregates::default();
+    per_shard.iter().for_each(|a| merged.merge(a));
+    Ok((merged, quantiles))
 }
 
 /// Every shard's aggregates: O(shards × metrics × variations), whatever the units.
