@@ -162,4 +162,21 @@ describe('statistics', () => {
     assert.equal(t.significant, t.pValue < 0.05);
     assert.equal(t.significant, excludesZero(t.relativeDifference));
   });
+
+  it('a median inside a long run of equal values is settled exactly', async () => {
+    const p50 = { key: 'ties-p50', kind: 'custom', eventKey: 'ties-event', isNumeric: true, analysisType: 'percentile',
+      percentileValue: 50, eventDefault: { disabled: true } };
+    const it0 = await experiment('ties', [p50], { counterShards: 4 });
+    // 80% of the units send exactly 250: the median and its bounds sit inside that run.
+    const value = (v, i) => (i % 10 < 8 ? 250 : 100 + i + v);
+    const n = 400;
+    await send('ties', it0, [n, n], (v, i) => [value(v, i)]);
+    const r = await results('ties');
+    for (const v of [0, 1]) {
+      assert.deepEqual(r.variations[v].percentile, { value: 250, lower: 250, upper: 250 });
+    }
+    // No spread around the median and under 1000 units: gbstats finds no variance, nor do we.
+    assert.equal(r.variations[1].status, 'not_comparable');
+    assert.match(r.variations[1].statusReason, /no spread around it/);
+  });
 });

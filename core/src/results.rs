@@ -224,7 +224,7 @@ fn compare(base: &Arm, arm: &Arm, s: &Settings, higher: bool) -> Result<Inferenc
     }
     let not_comparable = |m: &str| (ArmStatus::NotComparable, m.to_string());
     let (Some(b), Some(a)) = (base.analysed, arm.analysed) else {
-        return Err(not_comparable("too few units for this percentile's interval"));
+        return Err(not_comparable("this percentile's interval is not defined yet (too few units, or no spread around it)"));
     };
     let effect = Effect::of(&b, &a, s.config.difference).map_err(|e| not_comparable(e.message()))?;
     let mut out = Inference::default();

@@ -44,6 +44,15 @@ pub enum ShardCommand {
     /// Windows of the sorted per-unit values of percentile metrics: for each request, `limit`
     /// values of (metric, variation) from 0-based `offset`.
     Values { windows: Vec<ValuesWindow> },
+    /// For each probe, the numbers of values of (metric, variation) `< value` and `<= value`.
+    Counts { probes: Vec<ValueProbe> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValueProbe {
+    pub metric: String,
+    pub variation: u32,
+    pub value: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +115,7 @@ impl DurableObject for CounterShard {
             } => self.record(&sql, &iteration, parts, now)?,
             ShardCommand::Aggregates => serde_json::to_value(self.load_aggregates(&sql)?)?,
             ShardCommand::Values { windows } => serde_json::to_value(values(&sql, &windows)?)?,
+            ShardCommand::Counts { probes } => serde_json::to_value(counts(&sql, &probes)?)?,
         };
         Response::from_json(&body)
     }
@@ -185,6 +195,28 @@ fn values(sql: &SqlStorage, windows: &[ValuesWindow]) -> Result<Vec<(u64, Vec<f6
                 )?
                 .to_array()?;
             Ok((n, rows.into_iter().map(|r| r.value).collect()))
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct LtLeRow {
+    lt: i64,
+    le: i64,
+}
+
+/// Exact counts below and up to each probe's value (index range scans).
+fn counts(sql: &SqlStorage, probes: &[ValueProbe]) -> Result<Vec<(u64, u64)>> {
+    probes
+        .iter()
+        .map(|p| {
+            let rows: Vec<LtLeRow> = sql
+                .exec(
+                    "SELECT COUNT(CASE WHEN value < ?1 THEN 1 END) AS lt, COUNT(*) AS le FROM unit_values WHERE metric = ?2 AND variation = ?3 AND value <= ?1",
+                    vec![p.value.into(), p.metric.as_str().into(), i64::from(p.variation).into()],
+                )?
+                .to_array()?;
+            Ok(rows.first().map_or((0, 0), |r| (r.lt.max(0) as u64, r.le.max(0) as u64)))
         })
         .collect()
 }

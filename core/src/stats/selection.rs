@@ -40,14 +40,27 @@ pub fn plan(counts: &[u64], lo: u64, hi: u64, widen: u64) -> Vec<Window> {
         .collect()
 }
 
-/// The global `rank`-th smallest value (1-based), if the windows prove it.
-pub fn select(shards: &[ShardValues], rank: u64) -> Option<f64> {
+/// The value that is the `rank`-th smallest if every window is where it should be; to be proven
+/// by [`select`]'s bracketing or by exact counts ([`confirms`]).
+pub fn candidate(shards: &[ShardValues], rank: u64) -> Option<f64> {
     let mut merged: Vec<f64> = shards.iter().flat_map(|s| s.values.iter().copied()).collect();
     merged.sort_by(f64::total_cmp);
     let below: u64 = shards.iter().map(|s| s.offset).sum();
-    // Assuming every window is exact, the candidate is the (rank − below)-th merged value.
     let k = rank.checked_sub(below)?.checked_sub(1)?;
-    let v = *merged.get(usize::try_from(k).ok()?)?;
+    merged.get(usize::try_from(k).ok()?).copied()
+}
+
+/// Does `v` hold rank `rank`, given each shard's exact counts of values `< v` and `<= v`?
+/// (Settles ties, which windows inside a run of equal values cannot.)
+pub fn confirms(counts: &[(u64, u64)], rank: u64) -> bool {
+    let lt: u64 = counts.iter().map(|c| c.0).sum();
+    let le: u64 = counts.iter().map(|c| c.1).sum();
+    lt < rank && rank <= le
+}
+
+/// The global `rank`-th smallest value (1-based), if the windows prove it.
+pub fn select(shards: &[ShardValues], rank: u64) -> Option<f64> {
+    let v = candidate(shards, rank)?;
     let (mut lt, mut le) = (0u64, 0u64);
     for s in shards {
         let end = s.offset + s.values.len() as u64;
@@ -79,12 +92,25 @@ mod tests {
             .collect()
     }
 
-    /// Select by widening rounds, as the results route does.
+    /// Select by widening rounds, with the count check, as the results route does.
     fn order_statistic(shards: &[Vec<f64>], rank: u64) -> f64 {
         let counts: Vec<u64> = shards.iter().map(|s| s.len() as u64).collect();
         for widen in [1, 4, u64::MAX] {
-            if let Some(v) = select(&answer(shards, &plan(&counts, rank, rank, widen)), rank) {
+            let got = answer(shards, &plan(&counts, rank, rank, widen));
+            if let Some(v) = select(&got, rank) {
                 return v;
+            }
+            if let Some(v) = candidate(&got, rank) {
+                let exact: Vec<(u64, u64)> = shards
+                    .iter()
+                    .map(|s| {
+                        let lt = s.iter().filter(|&&x| x < v).count() as u64;
+                        (lt, s.iter().filter(|&&x| x <= v).count() as u64)
+                    })
+                    .collect();
+                if confirms(&exact, rank) {
+                    return v;
+                }
             }
         }
         panic!("reading everything must prove the answer");
@@ -109,6 +135,25 @@ mod tests {
             let rank = ((q * all.len() as f64).ceil() as u64).clamp(1, all.len() as u64);
             prop_assert_eq!(order_statistic(&shards, rank), all[rank as usize - 1]);
         }
+    }
+
+    #[test]
+    fn ties_are_settled_by_counts() {
+        // 90% zeros: every window sits inside the run of zeros, which only counts can settle.
+        let mut shards = vec![Vec::new(); 4];
+        for u in 0..4000u64 {
+            let x = if u % 10 == 0 { (u % 7) as f64 + 1.0 } else { 0.0 };
+            shards[(u % 4) as usize].push(x);
+        }
+        for s in &mut shards {
+            s.sort_by(f64::total_cmp);
+        }
+        let counts: Vec<u64> = shards.iter().map(|s| s.len() as u64).collect();
+        let got = answer(&shards, &plan(&counts, 2000, 2000, 1));
+        assert_eq!(select(&got, 2000), None, "windows alone cannot prove it");
+        assert_eq!(candidate(&got, 2000), Some(0.0));
+        assert!(confirms(&[(0, 900), (0, 900), (0, 900), (0, 900)], 2000));
+        assert!(!confirms(&[(0, 400), (0, 400), (0, 400), (0, 400)], 2000));
     }
 
     #[test]
