@@ -44,8 +44,11 @@ async function seed(base) {
   await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-converted', kind: 'custom', eventKey: 'scale-buy' });
   await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-purchases', kind: 'custom', eventKey: 'scale-buy', unitAggregationType: 'sum' });
   await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-revenue', kind: 'custom', eventKey: 'scale-buy', isNumeric: true });
+  // A percentile metric: its results read exact order statistics from the shards' sorted values.
+  await api(base, 'POST', '/api/v2/metrics/default', { key: 'scale-revenue-p90', kind: 'custom', eventKey: 'scale-buy', isNumeric: true,
+    analysisType: 'percentile', percentileValue: 90, eventDefault: { disabled: true } });
   await api(base, 'POST', '/api/v2/projects/default/environments/production/experiments', { key: 'scale', flagKey: 'scale-flag',
-    metrics: [{ key: 'scale-converted', primary: true }, { key: 'scale-purchases' }, { key: 'scale-revenue' }] });
+    metrics: [{ key: 'scale-converted', primary: true }, { key: 'scale-purchases' }, { key: 'scale-revenue' }, { key: 'scale-revenue-p90' }] });
   const started = await api(base, 'PATCH', '/api/v2/projects/default/environments/production/experiments/scale', { instructions: [{ kind: 'startIteration' }] });
   return started.currentIteration.startedAt;
 }
@@ -110,11 +113,11 @@ async function ingest(base, from, to, t) {
   return { eventsPerSecond: ((to - from) * 2) / seconds, errors };
 }
 
-async function resultsLatency(base, runs = 5) {
+async function resultsLatency(base, query = '', runs = 5) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    await api(base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
+    await api(base, 'GET', `/api/v2/projects/default/environments/production/experiments/scale/results${query}`);
     times.push(performance.now() - start);
   }
   times.sort((a, b) => a - b);
@@ -127,17 +130,18 @@ const quiet = process.env.BENCH_VERBOSE !== '1';
 let worker = await startWorker({ persistTo: dir, quiet });
 try {
   const t = (await seed(worker.base)) + 1;
-  console.log(`${UNITS.toLocaleString('en')} units, 2 events each, ${UNITS_PER_PAYLOAD * 2}-event payloads, ${SENDERS} senders, 3 metrics, 16 counter shards`);
-  console.log('   units   ingest events/s   results p50 ms   workerd RSS MiB   Worker wasm memory MiB');
+  console.log(`${UNITS.toLocaleString('en')} units, 2 events each, ${UNITS_PER_PAYLOAD * 2}-event payloads, ${SENDERS} senders, 4 metrics (one p90), 16 counter shards`);
+  console.log('   units   ingest events/s   results p50 ms   p90 results p50 ms   workerd RSS MiB   Worker wasm memory MiB');
   const rows = [];
   for (let from = 0; from < UNITS; from += STEP) {
     const to = Math.min(UNITS, from + STEP);
     const { eventsPerSecond, errors } = await ingest(worker.base, from, to, t);
     const latency = await resultsLatency(worker.base);
+    const p90 = await resultsLatency(worker.base, '?metric=scale-revenue-p90');
     const rss = rssMiB(worker);
     const wasm = (await api(worker.base, 'GET', '/api/v2/ops/ingest')).wasmMemoryBytes / 1024 / 1024;
     rows.push({ units: to, eventsPerSecond, latency, rss });
-    console.log(`${String(to).padStart(8)}   ${eventsPerSecond.toFixed(0).padStart(15)}   ${latency.toFixed(1).padStart(14)}   ${rss.toFixed(0).padStart(15)}   ${wasm.toFixed(1).padStart(22)}${errors ? `   (${errors} failed posts)` : ''}`);
+    console.log(`${String(to).padStart(8)}   ${eventsPerSecond.toFixed(0).padStart(15)}   ${latency.toFixed(1).padStart(14)}   ${p90.toFixed(1).padStart(18)}   ${rss.toFixed(0).padStart(15)}   ${wasm.toFixed(1).padStart(22)}${errors ? `   (${errors} failed posts)` : ''}`);
   }
   const check = await api(worker.base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
   const exposed = check.variations.reduce((a, v) => a + v.exposedUnits, 0);

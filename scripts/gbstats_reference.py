@@ -66,3 +66,13 @@ q = QuantileStatistic(n=1000, n_star=1000, nu=0.9, quantile_hat=12.5, quantile_l
 r = QuantileStatistic(n=1100, n_star=1100, nu=0.9, quantile_hat=13.7, quantile_lower=13.0, quantile_upper=14.6)
 qf = TwoSidedTTest(q, r, FrequentistConfig()).compute_result()
 print("quantile", q.variance, r.variance, json.dumps({"estimate": qf.expected, "ci": qf.ci, "p": qf.p_value}))
+
+# P(best) of three arms from Gaussian posteriors N(p, p(1 - p)/n) of the arms' means (flat prior):
+# gbstats' effect test has no P(best); this is an independent numerical integration (SciPy quad).
+from scipy import integrate
+from scipy.stats import norm
+arms = [(2005, 220), (2010, 241), (1985, 262)]
+post = [(x / n, np.sqrt((x / n) * (1 - x / n) / n)) for n, x in arms]
+best = [integrate.quad(lambda t, i=i: norm.pdf(t, *post[i]) * np.prod([norm.cdf(t, *post[j]) for j in range(3) if j != i]),
+                       0, 1, points=[p for p, _ in post], limit=200, epsabs=1e-13)[0] for i in range(3)]
+print("prob_best_three_arms", best)

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::store::config::Tenant;
 use crate::store::counters::{self, CounterCommand};
-use crate::store::projects::{self, Command, Route};
+use crate::store::projects::{self, Command, Route, Routing};
 use crate::store::shards::{self, ShardCommand};
 use crate::store::{self, exposures};
 use edge_exp_core::experiment::CounterBatch;
@@ -56,6 +56,8 @@ pub struct IngestStats {
     pub exposure_writes: u64,
     /// Message parts a counter had already counted (queue redeliveries, racing retries).
     pub duplicate_parts: u64,
+    /// Feature events dropped because their variation index does not exist on our flag.
+    pub unknown_variations: u64,
     pub max_kv_operations: u64,
     pub max_subrequests: u64,
     /// The error code of the last failed group (details are logged, never served).
@@ -224,17 +226,16 @@ async fn process(
     msgs: &[&IngestMessage],
     ops: &mut Ops,
 ) -> Result<(), ApiError> {
-    let events: Vec<Vec<Event>> = msgs
+    let mut events: Vec<Vec<Event>> = msgs
         .iter()
         .map(|m| m.events.iter().map(|q| q.to_event()).collect())
         .collect();
-    record_exposures(env, tenant, &events, ops).await?;
     if events.iter().all(Vec::is_empty) {
         return Ok(());
     }
     let now = now_ms();
     ops.subrequests += 1;
-    let routes: Vec<Route> = serde_json::from_value(
+    let routing: Routing = serde_json::from_value(
         projects::call_ok(
             env,
             &tenant.project,
@@ -245,8 +246,11 @@ async fn process(
         )
         .await?,
     )?;
+    drop_unknown_variations(&mut events, &routing.flag_variations);
+    record_exposures(env, tenant, &events, ops).await?;
+    let routes = &routing.routes;
     let mut calls: Vec<CounterCall<'_>> = Vec::new();
-    for route in &routes {
+    for route in routes {
         calls.extend(counter_calls(env, tenant, route, msgs, &events, now));
     }
     ops.subrequests += calls.len() as u64;
@@ -308,6 +312,25 @@ fn counter_calls<'a>(
             async move { shards::call(env, &object, &command).await }.boxed_local()
         })
         .collect()
+}
+
+/// Drop feature events whose variation index the flag does not have, when the flag is ours (a
+/// flag we do not know may live in LaunchDarkly: its events are kept). Counted, not answered:
+/// the payload was accepted before the consumer could know.
+fn drop_unknown_variations(events: &mut [Vec<Event>], flags: &BTreeMap<String, usize>) {
+    let mut dropped = 0u64;
+    for list in events.iter_mut() {
+        list.retain(|e| {
+            let Event::Feature(f) = e else { return true };
+            let known = match (f.variation, flags.get(&f.flag_key)) {
+                (Some(v), Some(&n)) => (v as usize) < n,
+                _ => true,
+            };
+            dropped += u64::from(!known);
+            known
+        });
+    }
+    STATS.with(|s| s.borrow_mut().unknown_variations += dropped);
 }
 
 /// Every exposure (a feature event that served a variation) into its unit's KV history.

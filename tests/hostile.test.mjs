@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { request, post, useWorker } from './support/worker.mjs';
+import { request, post, useWorker, feature, firstVariation, drain } from './support/worker.mjs';
 
 const ctx = useWorker();
 const W = () => ctx.creds.API_TOKEN;
@@ -187,6 +187,39 @@ describe('hostile input', () => {
     const ok = await request('POST', api('/metrics/default'), { token: W(), body: {
       key: 'safe-view', kind: 'pageview', urls: [{ kind: 'regex', pattern: '^https://a/(cart|checkout)/\\d+$' }] } });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  });
+
+  it('drops exposures to a variation our flag does not have, and keeps the others', async () => {
+    const flag = { key: 'two-way', variations: [{ value: 'a' }, { value: 'b' }], environments: { production: { on: true, fallthrough: { variation: 0 } } } };
+    assert.equal((await request('POST', api('/flags/default'), { token: W(), body: flag })).status, 201);
+    const before = await drain(ctx.base);
+    const t = Date.now() - 1000;
+    // Variation 99 of our two-variation flag, variation 1 of it, and variation 7 of a flag we do
+    // not know (it may be served by LaunchDarkly itself: kept).
+    const r = await post(`${ctx.base}/bulk`, [feature('two-way', { user: 'v99' }, 99, t), feature('two-way', { user: 'v1' }, 1, t),
+      feature('elsewhere', { user: 'v7' }, 7, t)], { Authorization: ctx.creds.SDK_KEY });
+    assert.equal(r.status, 202);
+    const after = await drain(ctx.base);
+    assert.equal(after.unknownVariations - before.unknownVariations, 1);
+    const read = (f, key) => firstVariation(ctx, { flag: f, key, at: t + 1 });
+    assert.equal((await read('two-way', 'v99')).status, 404, 'variation 99 was not recorded');
+    assert.equal((await read('two-way', 'v1')).body.variation, 1);
+    assert.equal((await read('elsewhere', 'v7')).body.variation, 7);
+  });
+
+  it('caps single fields: description, names, tags — on create and on patch', async () => {
+    const long = 'd'.repeat(16 * 1024 + 1);
+    const m = await request('POST', api('/metrics/default'), { token: W(), body: { key: 'capped', kind: 'custom', eventKey: 'e', description: long } });
+    assert.equal(m.status, 400);
+    assert.equal(m.body.message, '`description` is 16385 bytes; at most 16384 are allowed');
+    const f = await request('POST', api('/flags/default'), { token: W(), body: { key: 'tagged', tags: Array.from({ length: 101 }, (_, i) => `t${i}`) } });
+    assert.equal(f.status, 400);
+    assert.match(f.body.message, /`tags` has 101 tags; at most 100 are allowed/);
+    assert.equal((await request('POST', api('/metrics/default'), { token: W(), body: { key: 'capped', kind: 'custom', eventKey: 'e' } })).status, 201);
+    const p = await request('PATCH', api('/metrics/default/capped'), { token: W(), body: [{ op: 'replace', path: '/eventKey', value: 'k'.repeat(3000) }] });
+    assert.equal(p.status, 400);
+    assert.match(p.body.message, /`eventKey` is 3000 bytes; at most 2048 are allowed/);
+    await healthy();
   });
 
   it('keeps serving after a request panics', async () => {

@@ -185,7 +185,10 @@ impl Experiment {
         let string = |f: &str| -> Result<Option<String>, ExperimentError> {
             match get(f) {
                 None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::String(s)) => {
+                    crate::limits::check(f, s).map_err(invalid)?;
+                    Ok(Some(s.clone()))
+                }
                 Some(_) => Err(invalid(format!("`{f}` must be a string"))),
             }
         };
@@ -430,22 +433,20 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentEr
     list.iter()
         .enumerate()
         .map(|(i, ins)| {
-            let value = || ins.get("value").and_then(Value::as_str).map(str::to_owned);
+            // A text `value`, within the cap of the field it sets.
+            let value = |field: &str| -> Result<String, ExperimentError> {
+                let kind = if field == "name" { "updateName" } else { "updateDescription" };
+                let v = ins.get("value").and_then(Value::as_str).ok_or_else(|| {
+                    invalid(format!("instruction {i}: `{kind}` needs a string `value`"))
+                })?;
+                crate::limits::check(field, v).map_err(|e| invalid(format!("instruction {i}: {e}")))?;
+                Ok(v.to_owned())
+            };
             match ins.get("kind").and_then(Value::as_str) {
                 Some("startIteration") => Ok(Instruction::StartIteration),
                 Some("stopIteration") => Ok(Instruction::StopIteration),
-                Some("updateName") => value().map(Instruction::UpdateName).ok_or_else(|| {
-                    invalid(format!(
-                        "instruction {i}: `updateName` needs a string `value`"
-                    ))
-                }),
-                Some("updateDescription") => {
-                    value().map(Instruction::UpdateDescription).ok_or_else(|| {
-                        invalid(format!(
-                            "instruction {i}: `updateDescription` needs a string `value`"
-                        ))
-                    })
-                }
+                Some("updateName") => value("name").map(Instruction::UpdateName),
+                Some("updateDescription") => value("description").map(Instruction::UpdateDescription),
                 Some("updateAnalysis") => {
                     let config = ins.get("analysisConfig").cloned();
                     let (a, c) = parse_analysis(ins.get("analysis"), config.as_ref())

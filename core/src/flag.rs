@@ -217,16 +217,21 @@ impl FlagSpec {
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
             Some(_) => return Err(invalid("`name` must be a non-empty string")),
         };
+        crate::limits::check("name", &name).map_err(invalid)?;
         let description = match get("description") {
             None => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => return Err(invalid("`description` must be a string")),
         };
+        if let Some(d) = &description {
+            crate::limits::check("description", d).map_err(invalid)?;
+        }
         let mut tags: Vec<String> = match get("tags") {
             None => Vec::new(),
             Some(v) => serde_json::from_value(v.clone())
                 .map_err(|_| invalid("`tags` must be an array of strings"))?,
         };
+        crate::limits::check_tags(&tags).map_err(invalid)?;
         tags.sort();
         tags.dedup();
         let variations: Vec<Variation> = match get("variations") {

@@ -32,6 +32,7 @@ with_std! {
     pub mod feed;
     pub mod flag;
     pub mod keys;
+    pub mod limits;
     pub mod metric;
     pub mod patch;
     pub mod queued;

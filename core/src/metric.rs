@@ -181,7 +181,10 @@ impl Body<'_> {
     fn string(&self, f: &str) -> Result<Option<String>, MetricError> {
         match self.get(f) {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => {
+                crate::limits::check(f, s).map_err(invalid)?;
+                Ok(Some(s.clone()))
+            }
             Some(_) => Err(invalid(format!("`{f}` must be a string"))),
         }
     }
@@ -209,7 +212,14 @@ impl Body<'_> {
                         .ok_or_else(|| invalid(format!("`{f}` must be an array of strings")))
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(Some),
+                .and_then(|items| {
+                    match f {
+                        "tags" => crate::limits::check_tags(&items),
+                        _ => items.iter().try_for_each(|s| crate::limits::check(f, s)),
+                    }
+                    .map_err(invalid)?;
+                    Ok(Some(items))
+                }),
             Some(_) => Err(invalid(format!("`{f}` must be an array of strings"))),
         }
     }

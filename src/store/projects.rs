@@ -130,6 +130,14 @@ impl Reply {
     }
 }
 
+/// What the ingest consumer needs of the project, read once per batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Routing {
+    pub routes: Vec<Route>,
+    pub flag_variations: BTreeMap<String, usize>,
+}
+
 /// An iteration events are routed to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -511,7 +519,21 @@ impl ProjectStore {
                             })
                     })
                     .collect();
-                Reply::ok(200, json!(routes))
+                // Each flag's number of variations, so the consumer can drop exposures to a
+                // variation index the flag does not have (a buggy or hostile client).
+                let flag_variations: BTreeMap<String, usize> = self
+                    .flags
+                    .all()
+                    .into_iter()
+                    .map(|f| (f.spec.key.clone(), f.spec.variations.len()))
+                    .collect();
+                Reply::ok(
+                    200,
+                    json!(Routing {
+                        routes,
+                        flag_variations
+                    }),
+                )
             }
         })
     }
