@@ -24,6 +24,7 @@ use crate::store::counters::{self, CounterCommand};
 use crate::store::projects::{self, Command, Route, Routing};
 use crate::store::shards::{self, ShardCommand};
 use crate::store::{self, exposures};
+use edge_exp_core::catalog;
 use edge_exp_core::experiment::CounterBatch;
 use edge_exp_core::queued::{pack, IngestMessage};
 use edge_exp_core::{keys, Event, Exposure};
@@ -115,8 +116,17 @@ pub async fn enqueue(
     events: &[Event],
     now: i64,
     redeliver: bool,
+    sdk: Option<&str>,
 ) -> Result<usize, ApiError> {
-    let mut bodies = pack(&tenant.project, &tenant.env, now, id, events, redeliver);
+    let mut bodies = pack(
+        &tenant.project,
+        &tenant.env,
+        now,
+        id,
+        events,
+        redeliver,
+        sdk,
+    );
     let count = bodies.len();
     if count == 0 {
         return Ok(0);
@@ -242,6 +252,11 @@ async fn process(
             &Command::Routing {
                 env: tenant.env.clone(),
                 now,
+                sightings: msgs
+                    .iter()
+                    .zip(&events)
+                    .flat_map(|(m, evs)| catalog::sightings(evs, &tenant.env, m.sdk.as_deref()))
+                    .collect(),
             },
         )
         .await?,

@@ -120,6 +120,9 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         }
         ["api", "v2", "flags", project] => flags::collection(req, env, project).await,
         ["api", "v2", "flags", project, key] => flags::item(req, env, project, key).await,
+        ["api", "v2", "projects", project, "event-keys"] => {
+            crate::routes::event_keys::list(req, env, project).await
+        }
         ["api", "v2", "projects", project, "environments", env_key, "experiments"] => {
             experiments::collection(req, env, project, env_key).await
         }

@@ -51,7 +51,15 @@ fn pipeline(
     it: &Iteration,
 ) -> usize {
     let batch = parse_batch(body, now).expect("benchmark payload is valid");
-    let bodies = pack("default", "production", now, "p:id", &batch.events, false);
+    let bodies = pack(
+        "default",
+        "production",
+        now,
+        "p:id",
+        &batch.events,
+        false,
+        None,
+    );
     let mut n = batch.events.len();
     for text in &bodies {
         let msg: IngestMessage = serde_json::from_str(text).expect("own message");

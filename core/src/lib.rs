@@ -24,6 +24,7 @@ with_std! {
     pub mod attribution;
     pub mod body;
     pub mod bucketing;
+    pub mod catalog;
     pub mod context;
     pub mod credentials;
     pub mod event;

@@ -145,6 +145,9 @@ pub struct IngestMessage {
     /// When the route accepted the payload (Unix ms).
     pub received: i64,
     pub events: Vec<QueuedEvent>,
+    /// The SDK that sent the payload (`catalog::sdk_of`), for the event-key catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk: Option<String>,
     /// Test hook (only with the Worker's `FAULT_INJECTION` var): the consumer retries this message
     /// once after counting it, so the counters see a real queue redelivery.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -188,11 +191,13 @@ pub fn pack(
     id: &str,
     events: &[Event],
     redeliver: bool,
+    sdk: Option<&str>,
 ) -> Vec<String> {
     // Serialising a string or a `QueuedEvent` cannot fail.
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let (project, env) = (quote(project), quote(env));
     let redeliver = if redeliver { r#","redeliver":true"# } else { "" };
+    let sdk = sdk.map(|s| format!(r#","sdk":{}"#, quote(s))).unwrap_or_default();
     let mut out: Vec<String> = Vec::new();
     let mut open: Option<Open> = None;
     for q in events.iter().filter_map(QueuedEvent::of) {
@@ -203,7 +208,7 @@ pub fn pack(
             let message_id = quote(&format!("{id}:{}", out.len()));
             open = Some(Open {
                 text: format!(
-                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver},"events":["#
+                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver}{sdk},"events":["#
                 ),
                 keys: 0,
             });
@@ -254,7 +259,7 @@ mod tests {
     #[test]
     fn messages_respect_key_and_byte_limits() {
         let evs = events(1000);
-        let texts = pack("p", "e", 5, "id", &evs, false);
+        let texts = pack("p", "e", 5, "id", &evs, false, None);
         let msgs: Vec<IngestMessage> = texts
             .iter()
             .map(|t| serde_json::from_str(t).unwrap())
@@ -268,11 +273,12 @@ mod tests {
             assert!(keys <= MAX_EXPOSURE_KEYS);
             assert!(text.len() <= MAX_MESSAGE_BYTES);
         }
-        assert_eq!(pack("p", "e", 5, "id", &evs, false), texts, "deterministic");
-        assert!(pack("p", "e", 5, "id", &[], false).is_empty());
+        assert_eq!(pack("p", "e", 5, "id", &evs, false, None), texts, "deterministic");
+        assert!(pack("p", "e", 5, "id", &[], false, None).is_empty());
         let marked: IngestMessage =
-            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], true)[0]).unwrap();
+            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], true, Some("NodeJSClient/9.1"))[0]).unwrap();
         assert!(marked.redeliver);
+        assert_eq!(marked.sdk.as_deref(), Some("NodeJSClient/9.1"));
         assert_eq!(marked.project, "p\"q", "names are escaped");
         assert_eq!(marked.events.len(), 2);
     }

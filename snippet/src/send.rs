@@ -89,11 +89,14 @@ pub struct Batch {
     retried: bool,
 }
 
+const SDK_QUERY: &str = concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"));
+
 /// Take the queue as a payload. `Err(answer)` when there is nothing to post: `false` without a
 /// client, `true` when the queue is empty.
 fn take_batch(keepalive: bool) -> Result<Batch, bool> {
     let taken = with_state(|s| {
-        let url = s.url(&s.options.events_url, "/events/bulk/");
+        // `sdk` names the snippet in the event-key catalogue (a beacon cannot set headers).
+        let url = js::cat(&[&s.url(&s.options.events_url, "/events/bulk/"), SDK_QUERY]);
         (url, core::mem::replace(&mut s.queue, js_sys::Array::new()))
     });
     let Some((url, events)) = taken else {

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::http::{header, json, now_ms};
 use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
+use edge_exp_core::catalog;
 use edge_exp_core::event::ConversionKind;
 use edge_exp_core::queued::check_size;
 use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
@@ -35,6 +36,21 @@ impl Source {
             Source::Import => "import",
         }
     }
+}
+
+/// The sending SDK, for the event-key catalogue (`catalog::sdk_of`): headers, or the `sdk` query
+/// parameter the snippet sets (beacons cannot carry headers).
+fn sdk(req: &Request) -> Option<String> {
+    let query = req.url().ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "sdk")
+            .map(|(_, v)| v.into_owned())
+    });
+    catalog::sdk_of(
+        header(req, "X-LaunchDarkly-User-Agent").as_deref(),
+        header(req, "User-Agent").as_deref(),
+        query.as_deref(),
+    )
 }
 
 pub async fn ingest(
@@ -76,7 +92,17 @@ pub async fn ingest(
     };
     let redeliver = ingest::fault_injection(env)
         && header(req, "X-Edge-Exp-Fault").as_deref() == Some("redeliver");
-    let queued = ingest::enqueue(env, tenant, &message_id, &batch.events, now, redeliver).await?;
+    let sdk = sdk(req);
+    let queued = ingest::enqueue(
+        env,
+        tenant,
+        &message_id,
+        &batch.events,
+        now,
+        redeliver,
+        sdk.as_deref(),
+    )
+    .await?;
 
     let summary = json!({
         "accepted": batch.events.len(),

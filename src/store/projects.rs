@@ -6,6 +6,7 @@
 //! with [`Command`]s and gets back a status and a JSON body, already mapped by `error.rs`.
 
 use crate::error::ApiError;
+use edge_exp_core::catalog::{self, Sighting};
 use edge_exp_core::experiment::{parse_instructions, Experiment, Instruction, Iteration};
 use edge_exp_core::flag::{Flag, FlagError, FlagSpec};
 use edge_exp_core::metric::{Integration, ListQuery, Metric, MetricError, MetricSpec};
@@ -103,9 +104,18 @@ pub enum Command {
         body: Value,
         now: i64,
     },
-    /// The iterations that events at `now` may count for: running, or stopped within a day.
+    /// The iterations that events at `now` may count for: running, or stopped within a day;
+    /// and the batch's event-key sightings to fold into the catalogue (one write per batch).
     Routing {
         env: String,
+        now: i64,
+        #[serde(default)]
+        sightings: Vec<Sighting>,
+    },
+    /// The event-key catalogue: keys seen in the last 30 days matching `search`.
+    EventKeys {
+        search: String,
+        limit: usize,
         now: i64,
     },
 }
@@ -234,6 +244,44 @@ impl<T: Serialize + DeserializeOwned + Clone> Collection<T> {
         Ok(())
     }
 
+    /// Save several items in one storage call.
+    async fn save_all(&self, storage: &Storage, items: Vec<(String, T)>) -> Result<()> {
+        let mut texts = serde_json::Map::new();
+        for (key, item) in &items {
+            texts.insert(
+                format!("{}{key}", self.prefix),
+                Value::String(serde_json::to_string(item)?),
+            );
+        }
+        storage.put_multiple(Value::Object(texts)).await?;
+        if let Some(map) = self.items.borrow_mut().as_mut() {
+            map.extend(items);
+        }
+        Ok(())
+    }
+
+    /// Delete several items in one storage call.
+    async fn delete_all(&self, storage: &Storage, keys: Vec<String>) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let full: Vec<String> = keys.iter().map(|k| format!("{}{k}", self.prefix)).collect();
+        storage.delete_multiple(full).await?;
+        if let Some(map) = self.items.borrow_mut().as_mut() {
+            keys.iter().for_each(|k| {
+                map.remove(k);
+            });
+        }
+        Ok(())
+    }
+
+    /// Run `f` over the loaded items.
+    fn with_items<R>(&self, f: impl FnOnce(&BTreeMap<String, T>) -> R) -> R {
+        let guard = self.items.borrow();
+        let empty = BTreeMap::new();
+        f(guard.as_ref().unwrap_or(&empty))
+    }
+
     async fn delete(&self, storage: &Storage, key: &str) -> Result<()> {
         storage.delete(&format!("{}{key}", self.prefix)).await?;
         if let Some(map) = self.items.borrow_mut().as_mut() {
@@ -250,6 +298,8 @@ pub struct ProjectStore {
     flags: Collection<Flag>,
     /// Keyed `{env}:{experimentKey}`.
     experiments: Collection<Experiment>,
+    /// The event-key catalogue, keyed by event key.
+    event_keys: Collection<catalog::Entry>,
 }
 
 impl DurableObject for ProjectStore {
@@ -259,6 +309,7 @@ impl DurableObject for ProjectStore {
             metrics: Collection::new("metric:"),
             flags: Collection::new("flag:"),
             experiments: Collection::new("experiment:"),
+            event_keys: Collection::new("eventkey:"),
         }
     }
 
@@ -279,6 +330,29 @@ fn experiment_id(env: &str, key: &str) -> String {
 }
 
 impl ProjectStore {
+    /// Fold a batch's sightings into the catalogue: one storage write for all changed keys (and
+    /// one delete when it grew past its bound).
+    async fn record_sightings(&self, storage: &Storage, sightings: &[Sighting]) -> Result<()> {
+        if sightings.is_empty() {
+            return Ok(());
+        }
+        self.event_keys.load(storage).await?;
+        let changed: Vec<(String, catalog::Entry)> = sightings
+            .iter()
+            .map(|s| {
+                let mut entry = self
+                    .event_keys
+                    .get(&s.key)
+                    .unwrap_or_else(|| catalog::Entry::new(&s.key));
+                entry.absorb(s);
+                (s.key.clone(), entry)
+            })
+            .collect();
+        self.event_keys.save_all(storage, changed).await?;
+        let gone = self.event_keys.with_items(catalog::evictions);
+        self.event_keys.delete_all(storage, gone).await
+    }
+
     fn experiment(&self, env: &str, key: &str) -> std::result::Result<Experiment, ApiError> {
         self.experiments
             .get(&experiment_id(env, key))
@@ -500,7 +574,18 @@ impl ProjectStore {
                 self.patch_experiment(&storage, &project, &env, &key, &body, now)
                     .await?
             }
-            Command::Routing { env, now } => {
+            Command::EventKeys { search, limit, now } => {
+                self.event_keys.load(&storage).await?;
+                let all = self.event_keys.all();
+                let items = catalog::list(&all, &search, limit, now);
+                Reply::ok(200, json!({"items": items, "totalCount": items.len()}))
+            }
+            Command::Routing {
+                env,
+                now,
+                sightings,
+            } => {
+                self.record_sightings(&storage, &sightings).await?;
                 let routes: Vec<Route> = self
                     .experiments
                     .all()
