@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use worker::Env;
 
 const FEED_TTL_SECONDS: u64 = 60 * 60;
-/// Events kept per payload entry.
-pub const ITEMS_PER_ENTRY: usize = 20;
+/// Events kept per payload entry: all of an SDK's usual flush (the live page shows a payload's
+/// events on click); larger payloads keep their first 200 (the entry says how many were accepted).
+pub const ITEMS_PER_ENTRY: usize = 200;
 
 pub async fn record(
     env: &Env,
