@@ -5,16 +5,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { useWorker, request, post, drain } from './support/worker.mjs';
+import { useWorker, request, post, drain, apiOk } from './support/worker.mjs';
 import { launch, ARTIFACTS } from './support/browser.mjs';
 
 const ctx = useWorker();
 const W = () => ctx.creds.API_TOKEN;
-const ok = async (method, path, body) => {
-  const r = await request(method, `${ctx.base}/api/v2${path}`, { token: W(), body });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-};
+const ok = (method, path, body) => apiOk(ctx, method, path, body);
 
 describe('experiments page', () => {
   let browser;

@@ -4,16 +4,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { useWorker, request, post } from './support/worker.mjs';
+import { useWorker, request, post, apiOk } from './support/worker.mjs';
 import { launch, ARTIFACTS } from './support/browser.mjs';
 
 const ctx = useWorker();
 const W = () => ctx.creds.API_TOKEN;
-const ok = async (method, path, body) => {
-  const r = await request(method, `${ctx.base}/api/v2${path}`, { token: W(), body });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-};
+const ok = (method, path, body) => apiOk(ctx, method, path, body);
 const rows = (page) => page.locator('#events tbody tr').allInnerTexts();
 
 describe('live events page', () => {

@@ -7,7 +7,7 @@
 // Reference values: gbstats 0.8.0, scripts/gbstats_reference.py (case binary_100_130).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useWorker, request, post, drain } from './support/worker.mjs';
+import { useWorker, request, post, drain, apiOk } from './support/worker.mjs';
 
 const ctx = useWorker();
 const W = () => ctx.creds.API_TOKEN;
@@ -15,11 +15,7 @@ const api = (path) => `${ctx.base}/api/v2${path}`;
 const envPath = (path) => api(`/projects/default/environments/production${path}`);
 const closeTo = (a, b, tol) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b} (±${tol})`);
 
-async function ok(method, path, body) {
-  const r = await request(method, api(path), { token: W(), body });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
+const ok = (method, path, body) => apiOk(ctx, method, path, body);
 
 /** A flag, the given metrics and a started experiment. */
 async function experiment(name, metrics, extra = {}) {

@@ -71,6 +71,24 @@ export async function signIn(token) {
   return session.role;
 }
 
+const PAGES = [['/dashboard.html', 'Results'], ['/metrics.html', 'Metrics'], ['/experiments.html', 'Experiments'],
+  ['/live.html', 'Live events'], ['/', 'Demo shop']];
+
+/** Is `href` this page? (Static assets are served without `.html` too.) */
+const same = (href) => href.replace(/\.html$/, '') === location.pathname.replace(/\.html$/, '');
+
+/** The pages' common header: title, navigation, token form, project (and environment) fields. */
+export function pageHeader(title, { environment = false } = {}) {
+  const field = (id, label, value) => el('label', { for: id }, label, ' ', el('input', { id, value }));
+  const nav = el('nav', { 'aria-label': 'Pages' }, PAGES.map(([href, name]) =>
+    el('a', { href, ...(same(href) ? { 'aria-current': 'page' } : {}) }, name)));
+  const form = el('form', { id: 'token-form', className: 'bar', autocomplete: 'off' },
+    el('label', { for: 'token' }, 'API access token ', el('input', { id: 'token', type: 'password', placeholder: 'api-…' })),
+    el('button', { type: 'submit' }, 'Use token'), el('span', { id: 'role', className: 'meta' }));
+  document.querySelector('header').replaceChildren(el('h1', {}, title), nav, form, field('project', 'Project', 'default'),
+    environment ? field('env', 'Environment', 'production') : null);
+}
+
 /** Wire the header's token form; `ready(role)` runs once a token is accepted. */
 export function tokenForm(ready) {
   const form = $('token-form');

@@ -1,7 +1,9 @@
 // The experiments page: the environment's experiments with their status; create one (flag,
 // treatments with allocation and baseline, randomization unit, primary and secondary metrics,
 // analysis); start and stop iterations; open its results on the dashboard.
-import { $, el, api, announce, tokenForm, fieldError } from '/app.js';
+import { $, el, api, announce, pageHeader, tokenForm, fieldError } from '/app.js';
+
+pageHeader('Experiments', { environment: true });
 
 const state = { flags: [], metrics: [], keyTouched: false };
 const project = () => encodeURIComponent($('project').value.trim() || 'default');

@@ -2,7 +2,9 @@
 // flattened to events and filtered by kind, by key, and by experiment — only the events that
 // count for it: exposures to its flag's treatments and conversions of its metrics' event keys,
 // inside its current iteration. Pause stops refreshing; a row opens its payload's events.
-import { $, el, api, announce, tokenForm } from '/app.js';
+import { $, el, api, announce, pageHeader, tokenForm } from '/app.js';
+
+pageHeader('Live events', { environment: true });
 
 const state = { paused: false, entries: [], experiments: {}, timer: null };
 const project = () => encodeURIComponent($('project').value.trim() || 'default');

@@ -2,7 +2,9 @@
 // create and edit in LaunchDarkly's flow (event kind → event key from the catalogue of keys
 // recently received → what to measure → randomization unit → success criteria → details), and
 // delete. The API's errors are shown next to the field or action they concern.
-import { $, el, api, announce, session, tokenForm, fieldError } from '/app.js';
+import { $, el, api, announce, session, pageHeader, tokenForm, fieldError } from '/app.js';
+
+pageHeader('Metrics');
 
 const PAGE = 20;
 const state = { offset: 0, total: 0, editing: null, catalogue: [], keyTouched: false, experiments: {} };

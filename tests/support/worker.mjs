@@ -89,3 +89,10 @@ export async function request(method, url, { token, body, headers = {} } = {}) {
   const r = await fetch(url, { method, headers: h, body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)) });
   return { status: r.status, headers: r.headers, body: await parse(r) };
 }
+
+/** A REST call under `/api/v2` with the writer token that must succeed; its JSON body. */
+export async function apiOk(ctx, method, path, body) {
+  const r = await request(method, `${ctx.base}/api/v2${path}`, { token: ctx.creds.API_TOKEN, body });
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
