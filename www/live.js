@@ -63,7 +63,7 @@ function payload(entry) {
   $('payload-events').tBodies[0].replaceChildren(...entry.events.map((e, i) => el('tr', {},
     el('td', {}, i + 1), el('td', {}, new Date(e.at).toLocaleTimeString()), el('td', {}, e.kind), el('td', {}, e.key ?? ''),
     el('td', {}, e.units.join(', ')), el('td', {}, shown(e)))));
-  $('payload').focus?.();
+  $('payload').focus();
   announce(`Showing a payload of ${entry.events.length} events.`);
 }
 

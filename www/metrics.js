@@ -2,7 +2,7 @@
 // create and edit in LaunchDarkly's flow (event kind → event key from the catalogue of keys
 // recently received → what to measure → randomization unit → success criteria → details), and
 // delete. The API's errors are shown next to the field or action they concern.
-import { $, el, api, announce, session, pageHeader, tokenForm, fieldError } from '/app.js';
+import { $, el, api, announce, pageHeader, tokenForm, fieldError } from '/app.js';
 
 pageHeader('Metrics');
 
@@ -272,4 +272,3 @@ for (const id of ['search', 'kind-filter', 'tag-filter', 'sort', 'project']) {
   $(id).addEventListener(id === 'search' ? 'input' : 'change', () => { state.offset = 0; loadList(); });
 }
 tokenForm(async () => loadList());
-window.metricsPage = { session };

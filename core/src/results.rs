@@ -253,11 +253,11 @@ fn compare(base: &Arm, arm: &Arm, s: &Settings, higher: bool) -> Result<Inferenc
     Ok(out)
 }
 
-/// P(best) of every arm (Bayesian only, every arm with enough units): for two arms the chance
-/// to win of the one comparison (so the two figures agree); for more, Gaussian posteriors of
-/// the arms' means.
-fn prob_best(arms: &[Arm], rows: &[VariationResult], min: u64, higher: bool) -> Option<Vec<f64>> {
-    if rows.iter().any(|r| r.status != ArmStatus::Ok) || arms.iter().any(|a| a.display.n < min) {
+/// P(best) of every arm (Bayesian only, every row `ok` — which includes every arm having
+/// `minSampleSize` units): for two arms the chance to win of the one comparison (so the two
+/// figures agree); for more, Gaussian posteriors of the arms' means.
+fn prob_best(arms: &[Arm], rows: &[VariationResult], higher: bool) -> Option<Vec<f64>> {
+    if rows.iter().any(|r| r.status != ArmStatus::Ok) {
         return None;
     }
     if let [a, b] = rows {
@@ -312,7 +312,7 @@ fn variation_rows(inputs: &Inputs<'_>, metric: &MetricSnapshot, s: &Settings) ->
         })
         .collect();
     if s.analysis == Analysis::Bayesian {
-        if let Some(best) = prob_best(&arms, &rows, s.config.min_sample_size, higher) {
+        if let Some(best) = prob_best(&arms, &rows, higher) {
             for (row, p) in rows.iter_mut().zip(best) {
                 row.probability_to_be_best = Some(p);
             }
@@ -321,7 +321,13 @@ fn variation_rows(inputs: &Inputs<'_>, metric: &MetricSnapshot, s: &Settings) ->
     rows
 }
 
-fn metric_results(inputs: &Inputs<'_>, metric: &MetricSnapshot, s: &Settings, health: &Health) -> MetricResults {
+fn metric_results(
+    inputs: &Inputs<'_>,
+    metric: &MetricSnapshot,
+    s: &Settings,
+    srm: Option<&Srm>,
+    health: &Health,
+) -> MetricResults {
     let it = inputs.iteration;
     let variations = variation_rows(inputs, metric, s);
     let analysis_status = variations
@@ -351,7 +357,7 @@ fn metric_results(inputs: &Inputs<'_>, metric: &MetricSnapshot, s: &Settings, he
             percentile: metric.percentile,
         },
         variations,
-        sample_ratio_mismatch: srm_check(inputs),
+        sample_ratio_mismatch: srm.cloned(),
         health: health.clone(),
         multiple_comparisons: None,
     }
@@ -373,12 +379,14 @@ fn srm_check(inputs: &Inputs<'_>) -> Option<Srm> {
 /// Results of every metric of the iteration, in its metric order, with frequentist and
 /// sequential p-values corrected across all treatments × metrics.
 pub fn compute_all(inputs: &Inputs<'_>, s: &Settings) -> Vec<MetricResults> {
-    let health = Health::of(inputs);
+    // Per iteration, not per metric: the same for every metric's results.
+    let srm = srm_check(inputs);
+    let health = Health::of(inputs, srm.as_ref());
     let mut all: Vec<MetricResults> = inputs
         .iteration
         .metrics
         .iter()
-        .map(|m| metric_results(inputs, m, s, &health))
+        .map(|m| metric_results(inputs, m, s, srm.as_ref(), &health))
         .collect();
     if s.analysis != Analysis::Bayesian {
         correct(&mut all, s.config.multiple_comparisons);

@@ -12,7 +12,6 @@ use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
 use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
 use edge_exp_core::results::{self, Inputs, Quantiles, Settings};
-use futures_util::future::try_join_all;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
@@ -173,21 +172,11 @@ async fn counts(
     let objects: Vec<String> = (0..k)
         .map(|shard| shards::name(project, env_key, key, iteration.id, shard))
         .collect();
-    let per_shard = shard_aggregates(env, &objects).await?;
+    // Every shard's aggregates: O(shards × metrics × variations), whatever the units.
+    let per_shard: Vec<Aggregates> =
+        shards::call_each(env, &objects, |_| ShardCommand::Aggregates).await?;
     let quantiles = percentiles::read(env, &objects, iteration, &per_shard).await?;
     let mut merged = Aggregates::default();
     per_shard.iter().for_each(|a| merged.merge(a));
     Ok((merged, quantiles))
-}
-
-/// Every shard's aggregates: O(shards × metrics × variations), whatever the units.
-async fn shard_aggregates(env: &Env, objects: &[String]) -> Result<Vec<Aggregates>, ApiError> {
-    let calls = objects
-        .iter()
-        .map(|object| async move { shards::call(env, object, &ShardCommand::Aggregates).await });
-    try_join_all(calls)
-        .await?
-        .into_iter()
-        .map(|body| Ok(serde_json::from_value(body)?))
-        .collect()
 }

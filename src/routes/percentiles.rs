@@ -10,8 +10,6 @@ use edge_exp_core::experiment::Iteration;
 use edge_exp_core::results::{QuantileValues, Quantiles};
 use edge_exp_core::stats::quantile::{self, Ranks};
 use edge_exp_core::stats::selection::{candidate, confirms, plan, select, ShardValues, Window};
-use futures_util::future::try_join_all;
-use serde::de::DeserializeOwned;
 use worker::Env;
 
 /// One arm of one percentile metric, and what is known of its three order statistics.
@@ -116,10 +114,11 @@ async fn round(
             })
             .collect()
     };
-    let replies: Vec<Vec<(u64, Vec<f64>)>> = per_shard(env, objects, |i| ShardCommand::Values {
-        windows: windows(i),
-    })
-    .await?;
+    let replies: Vec<Vec<(u64, Vec<f64>)>> =
+        shards::call_each(env, objects, |i| ShardCommand::Values {
+            windows: windows(i),
+        })
+        .await?;
     let mut probes: Vec<(usize, usize, ValueProbe)> = Vec::new();
     for (j, t) in pending.iter_mut().enumerate() {
         let shards: Vec<ShardValues> = replies
@@ -150,7 +149,7 @@ async fn round(
         return Ok(());
     }
     let list: Vec<ValueProbe> = probes.iter().map(|p| p.2.clone()).collect();
-    let counts: Vec<Vec<(u64, u64)>> = per_shard(env, objects, |_| ShardCommand::Counts {
+    let counts: Vec<Vec<(u64, u64)>> = shards::call_each(env, objects, |_| ShardCommand::Counts {
         probes: list.clone(),
     })
     .await?;
@@ -162,21 +161,4 @@ async fn round(
         }
     }
     Ok(())
-}
-
-/// One call per shard (command built per shard index); replies in shard order.
-async fn per_shard<T: DeserializeOwned>(
-    env: &Env,
-    objects: &[String],
-    command: impl Fn(usize) -> ShardCommand,
-) -> Result<Vec<T>, ApiError> {
-    let calls = objects.iter().enumerate().map(|(i, object)| {
-        let c = command(i);
-        async move { shards::call(env, object, &c).await }
-    });
-    try_join_all(calls)
-        .await?
-        .into_iter()
-        .map(|body| Ok(serde_json::from_value(body)?))
-        .collect()
 }

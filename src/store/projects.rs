@@ -606,12 +606,13 @@ impl ProjectStore {
                     .collect();
                 // Each flag's number of variations, so the consumer can drop exposures to a
                 // variation index the flag does not have (a buggy or hostile client).
-                let flag_variations: BTreeMap<String, usize> = self
-                    .flags
-                    .all()
-                    .into_iter()
-                    .map(|f| (f.spec.key.clone(), f.spec.variations.len()))
-                    .collect();
+                // (Read in place: this runs once per ingest batch; cloning every flag is waste.)
+                let flag_variations: BTreeMap<String, usize> = self.flags.with_items(|flags| {
+                    flags
+                        .iter()
+                        .map(|(key, f)| (key.clone(), f.spec.variations.len()))
+                        .collect()
+                });
                 Reply::ok(
                     200,
                     json!(Routing {

@@ -76,6 +76,24 @@ pub async fn call(
     super::call_object_ok(env, BINDING, object, command).await
 }
 
+/// One call to every shard of `objects` at once (the command built per shard index); the
+/// replies, parsed, in shard order.
+pub async fn call_each<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    objects: &[String],
+    command: impl Fn(usize) -> ShardCommand,
+) -> std::result::Result<Vec<T>, ApiError> {
+    let calls = objects.iter().enumerate().map(|(i, object)| {
+        let c = command(i);
+        async move { call(env, object, &c).await }
+    });
+    futures_util::future::try_join_all(calls)
+        .await?
+        .into_iter()
+        .map(|body| Ok(serde_json::from_value(body)?))
+        .collect()
+}
+
 #[durable_object(fetch)]
 pub struct CounterShard {
     state: State,

@@ -2,7 +2,8 @@
 //! mismatch, units exposed to more than one variation, conversions from units never exposed,
 //! and metrics that have received no events.
 
-use super::{srm_check, Inputs};
+use super::Inputs;
+use crate::stats::srm::Srm;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,7 +30,8 @@ pub struct Health {
 }
 
 impl Health {
-    pub fn of(inputs: &Inputs<'_>) -> Health {
+    /// The checks, given the iteration's sample-ratio-mismatch test.
+    pub fn of(inputs: &Inputs<'_>, srm: Option<&Srm>) -> Health {
         let agg = inputs.aggregates;
         let exposed: u64 = agg.exposed.values().sum();
         let share = if exposed == 0 { 0.0 } else { agg.multi_exposed as f64 / exposed as f64 };
@@ -40,9 +42,8 @@ impl Health {
             .filter(|m| agg.metrics.get(&m.key).is_none_or(|arms| arms.values().all(|a| a.with_events == 0)))
             .map(|m| m.key.clone())
             .collect();
-        let srm = srm_check(inputs);
         let mut warnings = Vec::new();
-        if let Some(s) = srm.as_ref().filter(|s| s.mismatch) {
+        if let Some(s) = srm.filter(|s| s.mismatch) {
             warnings.push(format!(
                 "sample ratio mismatch: observed {:?} units against the allocation (p = {:.2e}); check for lost exposures before trusting results",
                 s.observed, s.p_value

@@ -46,25 +46,6 @@ impl Sample {
         }
     }
 
-    /// Exact two-pass mean and sample variance of a list of values (tests and small data).
-    pub fn of(values: &[f64]) -> Sample {
-        let n = values.len();
-        if n == 0 {
-            return Sample {
-                n: 0,
-                mean: 0.0,
-                variance: 0.0,
-            };
-        }
-        let mean = values.iter().sum::<f64>() / n as f64;
-        let ss = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
-        Sample {
-            n: n as u64,
-            mean,
-            variance: if n < 2 { 0.0 } else { ss / (n - 1) as f64 },
-        }
-    }
-
     /// Squared standard error of the mean.
     pub fn se2(&self) -> f64 {
         self.variance / self.n as f64
