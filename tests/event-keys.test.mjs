@@ -48,17 +48,22 @@ describe('event-key catalogue', () => {
       [{ kind: 'custom', key: 'catalog-import', creationDate: Date.now(), contextKeys: { account: 'a1' }, metricValue: 2 }],
       { Authorization: ctx.creds.API_TOKEN, 'User-Agent': 'MetricImport-acme-int/1.0', 'X-LaunchDarkly-Event-Schema': '4' });
     assert.equal(imported.status, 202, JSON.stringify(imported.body));
+    // Two more payloads with the same key, sent together: whether the queue hands them to the
+    // consumer in one batch or two, every event is counted.
+    const more = (user) => [{ kind: 'custom', key: 'catalog-signup', creationDate: Date.now(), contextKeys: { user } }];
+    const posts = await Promise.all(['cat-x', 'cat-y'].map((u) => post(`${ctx.base}/bulk`, more(u), { Authorization: ctx.creds.SDK_KEY })));
+    assert.deepEqual(posts.map((p) => p.status), [202, 202]);
     await drain(ctx.base);
 
     const r = await keys('?search=catalog-');
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const signup = find(r.body, 'catalog-signup');
     assert.ok(signup, JSON.stringify(r.body));
-    assert.equal(signup.count, 4);
+    assert.equal(signup.count, 6);
     assert.deepEqual(signup.kinds, ['custom']);
     assert.deepEqual(signup.environments, ['production']);
     assert.deepEqual(signup.contextKinds, ['org', 'user']);
-    assert.equal(signup.sdks.length, 1);
+    assert.equal(signup.sdks.length, 1, 'a plain fetch (User-Agent "node") names no SDK');
     assert.match(signup.sdks[0], /^NodeJSClient\/\d+\.\d+\.\d+$/);
     assert.ok(signup.lastSeen >= sent && signup.lastSeen <= Date.now(), 'lastSeen is the newest event\'s time');
 
@@ -77,6 +82,7 @@ describe('event-key catalogue', () => {
     assert.equal(r.status, 200);
     assert.equal(r.body.items.length, 1);
     assert.match(r.body.items[0].key, /^catalog-s/);
+    assert.equal(r.body.totalCount, 2, 'catalog-signup and catalog-snippet match; the limit shows one');
     const bad = await keys('?limit=500');
     assert.equal(bad.status, 400);
     assert.match(bad.body.message, /`limit` must be an integer from 1 to 100/);

@@ -121,6 +121,19 @@ impl Entry {
     }
 }
 
+/// The entries a batch's sightings change: each key's stored entry (`stored`) with every sighting
+/// of that key absorbed — a batch can hold several (one per message).
+pub fn fold(stored: impl Fn(&str) -> Option<Entry>, sightings: &[Sighting]) -> BTreeMap<String, Entry> {
+    let mut changed: BTreeMap<String, Entry> = BTreeMap::new();
+    for s in sightings {
+        changed
+            .entry(s.key.clone())
+            .or_insert_with(|| stored(&s.key).unwrap_or_else(|| Entry::new(&s.key)))
+            .absorb(s);
+    }
+    changed
+}
+
 /// The keys to drop so that at most [`MAX_ENTRIES`] remain: the least recently seen.
 pub fn evictions(entries: &BTreeMap<String, Entry>) -> Vec<String> {
     let excess = entries.len().saturating_sub(MAX_ENTRIES);
@@ -130,8 +143,13 @@ pub fn evictions(entries: &BTreeMap<String, Entry>) -> Vec<String> {
 }
 
 /// Entries seen in the last 30 days whose key contains `search` (case-insensitive), most recently
-/// seen first, at most `limit`.
-pub fn list<'a>(entries: impl IntoIterator<Item = &'a Entry>, search: &str, limit: usize, now: i64) -> Vec<&'a Entry> {
+/// seen first, at most `limit`; and how many matched in all.
+pub fn list<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    search: &str,
+    limit: usize,
+    now: i64,
+) -> (Vec<&'a Entry>, usize) {
     let needle = search.to_lowercase();
     let mut out: Vec<&Entry> = entries
         .into_iter()
@@ -139,8 +157,9 @@ pub fn list<'a>(entries: impl IntoIterator<Item = &'a Entry>, search: &str, limi
         .filter(|e| e.key.to_lowercase().contains(&needle))
         .collect();
     out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.key.cmp(&b.key)));
+    let total = out.len();
     out.truncate(limit);
-    out
+    (out, total)
 }
 
 /// The query of `GET /api/v2/projects/{p}/event-keys`.
@@ -220,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_with_the_same_key_in_two_messages_keeps_both() {
+        let one = |sdk: &str, count: u64, at: i64| Sighting {
+            key: "buy".into(),
+            kinds: [ConversionKind::Custom].into(),
+            environment: "production".into(),
+            context_kinds: ["user".to_string()].into(),
+            sdks: [sdk.to_string()].into(),
+            count,
+            last_seen: at,
+        };
+        let mut stored = Entry::new("buy");
+        stored.count = 10;
+        let changed = fold(|k| (k == "buy").then(|| stored.clone()), &[one("A/1", 2, NOW), one("B/2", 3, NOW + 5)]);
+        let e = &changed["buy"];
+        assert_eq!((e.count, e.last_seen, e.sdks.len()), (15, NOW + 5, 2));
+    }
+
+    #[test]
     fn listing_searches_orders_and_forgets_old_keys() {
         let mut entries = BTreeMap::new();
         for (key, age) in [("checkout-complete", 10), ("Checkout-start", 5), ("signup", 1), ("old-checkout", WINDOW_MS + 1)] {
@@ -227,9 +264,11 @@ mod tests {
             e.last_seen = NOW - age;
             entries.insert(key.to_string(), e);
         }
-        let keys: Vec<&str> = list(entries.values(), "CHECKOUT", 10, NOW).iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["Checkout-start", "checkout-complete"]);
-        assert_eq!(list(entries.values(), "", 1, NOW)[0].key, "signup");
+        let (found, total) = list(entries.values(), "CHECKOUT", 10, NOW);
+        let keys: Vec<&str> = found.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!((keys, total), (vec!["Checkout-start", "checkout-complete"], 2));
+        let (first, total) = list(entries.values(), "", 1, NOW);
+        assert_eq!((first[0].key.as_str(), total), ("signup", 3), "the total counts past the limit");
         for i in 0..MAX_ENTRIES {
             let mut e = Entry::new(&format!("k{i}"));
             e.last_seen = NOW;

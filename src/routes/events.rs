@@ -41,11 +41,9 @@ impl Source {
 /// The sending SDK, for the event-key catalogue (`catalog::sdk_of`): headers, or the `sdk` query
 /// parameter the snippet sets (beacons cannot carry headers).
 fn sdk(req: &Request) -> Option<String> {
-    let query = req.url().ok().and_then(|u| {
-        u.query_pairs()
-            .find(|(k, _)| k == "sdk")
-            .map(|(_, v)| v.into_owned())
-    });
+    let query = crate::routes::body::query_pairs(req)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "sdk").map(|(_, v)| v));
     catalog::sdk_of(
         header(req, "X-LaunchDarkly-User-Agent").as_deref(),
         header(req, "User-Agent").as_deref(),

@@ -337,18 +337,10 @@ impl ProjectStore {
             return Ok(());
         }
         self.event_keys.load(storage).await?;
-        let changed: Vec<(String, catalog::Entry)> = sightings
-            .iter()
-            .map(|s| {
-                let mut entry = self
-                    .event_keys
-                    .get(&s.key)
-                    .unwrap_or_else(|| catalog::Entry::new(&s.key));
-                entry.absorb(s);
-                (s.key.clone(), entry)
-            })
-            .collect();
-        self.event_keys.save_all(storage, changed).await?;
+        let changed = catalog::fold(|key| self.event_keys.get(key), sightings);
+        self.event_keys
+            .save_all(storage, changed.into_iter().collect())
+            .await?;
         let gone = self.event_keys.with_items(catalog::evictions);
         self.event_keys.delete_all(storage, gone).await
     }
@@ -577,8 +569,8 @@ impl ProjectStore {
             Command::EventKeys { search, limit, now } => {
                 self.event_keys.load(&storage).await?;
                 let all = self.event_keys.all();
-                let items = catalog::list(&all, &search, limit, now);
-                Reply::ok(200, json!({"items": items, "totalCount": items.len()}))
+                let (items, total) = catalog::list(&all, &search, limit, now);
+                Reply::ok(200, json!({"items": items, "totalCount": total}))
             }
             Command::Routing {
                 env,
