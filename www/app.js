@@ -109,6 +109,16 @@ export function tokenForm(ready) {
   if (session.token) go();
 }
 
+/** A resource key from a name: lower case, runs of other characters become `-`. */
+export const slug = (name) => name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+
+/** Show an action's error in its table cell (replacing an earlier one) and announce it. */
+export function actionError(cell, message) {
+  cell.querySelector('.field-error')?.remove();
+  cell.append(el('p', { className: 'field-error error', role: 'alert' }, message));
+  announce(message, true);
+}
+
 /** Show `message` next to the form control for `field` (a field name or the control itself; else
  * in `fallback`), and focus it. */
 export function fieldError(form, field, message, fallback) {

@@ -1,7 +1,7 @@
 // The experiments page: the environment's experiments with their status; create one (flag,
 // treatments with allocation and baseline, randomization unit, primary and secondary metrics,
 // analysis); start and stop iterations; open its results on the dashboard.
-import { $, el, api, announce, pageHeader, tokenForm, fieldError } from '/app.js';
+import { $, el, api, announce, actionError, pageHeader, slug, tokenForm, fieldError } from '/app.js';
 
 pageHeader('Experiments', { environment: true });
 
@@ -42,8 +42,7 @@ async function iteration(e, kind, cell) {
     announce(`${kind === 'startIteration' ? 'Started' : 'Stopped'} ${e.key}.`);
     await loadList();
   } catch (err) {
-    cell.append(el('p', { className: 'field-error error', role: 'alert' }, err.message));
-    announce(err.message, true);
+    actionError(cell, err.message);
   }
 }
 
@@ -123,7 +122,7 @@ async function save(ev) {
 $('flag').addEventListener('change', treatmentRows);
 $('treatments').addEventListener('input', total);
 $('name').addEventListener('input', () => {
-  if (!state.keyTouched) $('key').value = $('name').value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (!state.keyTouched) $('key').value = slug($('name').value);
 });
 $('key').addEventListener('input', () => { state.keyTouched = true; });
 $('create').addEventListener('click', openEditor);

@@ -2,7 +2,7 @@
 // create and edit in LaunchDarkly's flow (event kind → event key from the catalogue of keys
 // recently received → what to measure → randomization unit → success criteria → details), and
 // delete. The API's errors are shown next to the field or action they concern.
-import { $, el, api, announce, pageHeader, tokenForm, fieldError } from '/app.js';
+import { $, el, api, announce, actionError, pageHeader, slug, tokenForm, fieldError } from '/app.js';
 
 pageHeader('Metrics');
 
@@ -192,9 +192,7 @@ async function remove(m, cell) {
     announce(`Metric ${m.key} deleted.`);
     await loadList();
   } catch (e) {
-    cell.querySelector('.field-error')?.remove();
-    cell.append(el('p', { className: 'field-error error', role: 'alert' }, e.message));
-    announce(e.message, true);
+    actionError(cell, e.message);
   }
 }
 
@@ -260,7 +258,7 @@ $('event-key').addEventListener('blur', () => setTimeout(() => { $('suggestions'
 form.addEventListener('change', refreshForm);
 form.addEventListener('submit', save);
 $('name').addEventListener('input', () => {
-  if (!state.keyTouched) $('key').value = $('name').value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (!state.keyTouched) $('key').value = slug($('name').value);
 });
 $('key').addEventListener('input', () => { state.keyTouched = true; });
 $('add-url').addEventListener('click', () => $('urls').append(urlRow()));
