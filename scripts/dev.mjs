@@ -21,6 +21,8 @@ Edge experimentation Worker running on ${worker.base}
   browser SDK events      POST ${worker.base}/events/bulk/${creds.CLIENT_SIDE_ID}
   demo page               ${worker.base}/
   results dashboard       ${worker.base}/dashboard.html#token=${creds.API_READER_TOKEN}
+  metrics, experiments    ${worker.base}/metrics.html, ${worker.base}/experiments.html (paste a token)
+  live events             ${worker.base}/live.html
   demo experiment         default / production / demo-headline-test (flag demo-headline)
 
 Point a LaunchDarkly SDK's events URI at ${worker.base}. Ctrl-C stops.
