@@ -1,6 +1,7 @@
 //! Response helpers: JSON bodies, the `Date` header SDKs read, and CORS for browser routes.
 
 use crate::error::ApiError;
+use edge_exp_core::Error;
 use std::time::{Duration, UNIX_EPOCH};
 use worker::{Headers, Request, Response};
 
@@ -24,7 +25,7 @@ pub fn json(status: u16, body: &serde_json::Value) -> Response {
 /// The one place errors become responses. An internal error's detail (storage and runtime
 /// messages) goes to the log under a request ID; the client gets only that ID.
 pub fn error(e: &ApiError) -> Response {
-    let ApiError::Internal(detail) = e else {
+    let ApiError(Error::Internal(detail)) = e else {
         return json(e.status(), &e.body());
     };
     let id = crate::store::random_hex(8).unwrap_or_else(|_| "unavailable".into());

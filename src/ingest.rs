@@ -21,11 +21,12 @@ use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::store::config::Tenant;
 use crate::store::counters::{self, CounterCommand};
-use crate::store::projects::{self, Command, Route, Routing};
+use crate::store::projects;
 use crate::store::shards::{self, ShardCommand};
 use crate::store::{self, exposures};
 use edge_exp_core::catalog;
 use edge_exp_core::experiment::CounterBatch;
+use edge_exp_core::project::{Command, Route, Routing};
 use edge_exp_core::queued::{pack, IngestMessage};
 use edge_exp_core::{keys, Event, Exposure};
 use futures_util::future::{try_join_all, LocalBoxFuture};
@@ -63,6 +64,8 @@ pub struct IngestStats {
     pub max_subrequests: u64,
     /// The error code of the last failed group (details are logged, never served).
     pub last_error: Option<String>,
+    /// Stored records this isolate skipped because they did not parse (each one is logged).
+    pub skipped_records: u64,
     /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
     pub wasm_memory_bytes: u64,
 }
@@ -88,6 +91,7 @@ fn redeliver_once(msg: &IngestMessage) -> bool {
 pub fn stats() -> IngestStats {
     let mut stats = STATS.with(|s| s.borrow().clone());
     stats.wasm_memory_bytes = wasm_memory_bytes();
+    stats.skipped_records = crate::store::skipped_records();
     stats
 }
 
@@ -218,7 +222,7 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env) {
             s.retried_messages += retried;
             // The code only: an internal error's detail (storage, runtime) stays in the log.
             if let Err(e) = &outcome {
-                s.last_error = Some(e.code().to_owned());
+                s.last_error = Some(e.0.code().to_owned());
             }
         });
     }
@@ -245,22 +249,15 @@ async fn process(
     }
     let now = now_ms();
     ops.subrequests += 1;
-    let routing: Routing = serde_json::from_value(
-        projects::call_ok(
-            env,
-            &tenant.project,
-            &Command::Routing {
-                env: tenant.env.clone(),
-                now,
-                sightings: msgs
-                    .iter()
-                    .zip(&events)
-                    .flat_map(|(m, evs)| catalog::sightings(evs, &tenant.env, m.sdk.as_deref()))
-                    .collect(),
-            },
-        )
-        .await?,
-    )?;
+    let command = Command::Routing {
+        env: tenant.env.clone(),
+        sightings: msgs
+            .iter()
+            .zip(&events)
+            .flat_map(|(m, evs)| catalog::sightings(evs, &tenant.env, m.sdk.as_deref()))
+            .collect(),
+    };
+    let routing: Routing = projects::call(env, &tenant.project, &command).await?;
     drop_unknown_variations(&mut events, &routing.flag_variations);
     record_exposures(env, tenant, &events, ops).await?;
     let routes = &routing.routes;

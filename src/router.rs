@@ -2,10 +2,11 @@
 //! other path lands here. Errors become JSON responses in exactly one place (`http::error`).
 
 use crate::error::ApiError;
-use crate::http::{empty, error, with_cors, with_date};
+use crate::http::{empty, error, json, with_cors, with_date};
 use crate::routes::events::Source;
 use crate::routes::{attribution, auth, events, experiments, flags, metrics, sdk, tokens};
 use crate::store::config::{self, Role, Tenant};
+use edge_exp_core::Error;
 use percent_encoding::percent_decode_str;
 use worker::{Env, Method, Request, Response};
 
@@ -39,15 +40,44 @@ fn is_browser_route(segs: &[&str]) -> bool {
     matches!(segs, ["events", "bulk" | "diagnostic", _] | ["sdk", ..])
 }
 
+fn post_only(method: &Method) -> Result<(), ApiError> {
+    if *method == Method::Post {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed())
+    }
+}
+
+fn get_only(method: &Method) -> Result<(), ApiError> {
+    if *method == Method::Get {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed())
+    }
+}
+
+fn no_route(method: &Method, segs: &[&str]) -> ApiError {
+    ApiError(Error::NotFound(format!(
+        "no route for {method} /{}",
+        segs.join("/")
+    )))
+}
+
 async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
+    match segs {
+        ["api", "v2", rest @ ..] => api(req, env, rest).await,
+        ["sdk", rest @ ..] => browser_sdk(req, env, rest).await,
+        _ => ingest_and_service(req, env, segs).await,
+    }
+}
+
+/// Event ingestion (SDK, browser and import endpoints) and the service's own routes.
+async fn ingest_and_service(
+    req: &mut Request,
+    env: &Env,
+    segs: &[&str],
+) -> Result<Response, ApiError> {
     let method = req.method();
-    let post_only = |m: &Method| {
-        if *m == Method::Post {
-            Ok(())
-        } else {
-            Err(ApiError::MethodNotAllowed)
-        }
-    };
     match segs {
         ["bulk"] | ["mobile"] | ["mobile", "events"] | ["mobile", "events", "bulk"] => {
             post_only(&method)?;
@@ -59,82 +89,6 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
             let tenant = auth::client_side_id(env, client_side_id).await?;
             events::ingest(req, env, &tenant, Source::Browser).await
         }
-        // The demo pages' configuration: the seed environment's public client-side ID.
-        ["demo", "config.json"] => {
-            let id = env
-                .var("CLIENT_SIDE_ID")
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            Ok(crate::http::json(
-                200,
-                &serde_json::json!({"clientSideId": id}),
-            ))
-        }
-        // This isolate's ingest pipeline: queued and consumed messages, per-invocation maxima.
-        ["api", "v2", "ops", "ingest"] => {
-            if method != Method::Get {
-                return Err(ApiError::MethodNotAllowed);
-            }
-            auth::api_token(req, env, Role::Reader).await?;
-            Ok(crate::http::json(
-                200,
-                &serde_json::to_value(crate::ingest::stats())?,
-            ))
-        }
-        // Test hook (only with FAULT_INJECTION = "1"): a deliberate panic, to show that one
-        // failed request does not poison the ones after it (workers-rs reinitialises the Wasm
-        // instance after a panic).
-        ["_fault", "panic"] if crate::ingest::fault_injection(env) => {
-            panic!("deliberate panic (fault injection)")
-        }
-        ["healthz"] => Ok(crate::http::json(200, &serde_json::json!({"status": "ok"}))),
-        // Diagnostics are accepted and ignored.
-        ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {
-            post_only(&method)?;
-            Ok(empty(202))
-        }
-        ["api", "v2", "projects", project, "environments", env_key, "flags", flag, "first-variation", kind, key] =>
-        {
-            if method != Method::Get {
-                return Err(ApiError::MethodNotAllowed);
-            }
-            let q = attribution::Query {
-                project,
-                env: env_key,
-                flag,
-                kind,
-                key,
-            };
-            attribution::first_variation(req, env, q).await
-        }
-        ["api", "v2", "metrics", project] => metrics::collection(req, env, project).await,
-        ["api", "v2", "metrics", project, key] => metrics::item(req, env, project, key).await,
-        ["api", "v2", "tokens"] => tokens::collection(req, env).await,
-        ["api", "v2", "tokens", id] => tokens::item(req, env, id).await,
-        ["sdk", "goals", client_side_id] => sdk::goals(req, env, client_side_id).await,
-        ["sdk", "evalx", client_side_id, "contexts", encoded] => {
-            sdk::evalx(req, env, client_side_id, Some(encoded)).await
-        }
-        ["sdk", "evalx", client_side_id, "context"] => {
-            sdk::evalx(req, env, client_side_id, None).await
-        }
-        ["api", "v2", "flags", project] => flags::collection(req, env, project).await,
-        ["api", "v2", "flags", project, key] => flags::item(req, env, project, key).await,
-        ["api", "v2", "projects", project, "event-keys"] => {
-            crate::routes::event_keys::list(req, env, project).await
-        }
-        ["api", "v2", "projects", project, "environments", env_key, "experiments"] => {
-            experiments::collection(req, env, project, env_key).await
-        }
-        ["api", "v2", "projects", project, "environments", env_key, "experiments", key] => {
-            experiments::item(req, env, project, env_key, key).await
-        }
-        ["api", "v2", "projects", project, "environments", env_key, "experiments", key, "results"] => {
-            experiments::results(req, env, project, env_key, key).await
-        }
-        ["api", "v2", "projects", project, "environments", env_key, "events", "recent"] => {
-            crate::routes::feed::recent(req, env, project, env_key).await
-        }
         ["v2", "event-data-import", project, env_key] => {
             post_only(&method)?;
             auth::api_token(req, env, Role::Writer).await?;
@@ -145,10 +99,96 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
             };
             events::ingest(req, env, &tenant, Source::Import).await
         }
-        _ => Err(ApiError::NotFound(format!(
-            "no route for {} /{}",
-            method,
-            segs.join("/")
-        ))),
+        // Diagnostics are accepted and ignored.
+        ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {
+            post_only(&method)?;
+            Ok(empty(202))
+        }
+        // The demo pages' configuration: the seed environment's public client-side ID.
+        ["demo", "config.json"] => {
+            let id = env
+                .var("CLIENT_SIDE_ID")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            Ok(json(200, &serde_json::json!({"clientSideId": id})))
+        }
+        // Test hook (only with FAULT_INJECTION = "1"): a deliberate panic, to show that one
+        // failed request does not poison the ones after it (workers-rs reinitialises the Wasm
+        // instance after a panic).
+        ["_fault", "panic"] if crate::ingest::fault_injection(env) => {
+            panic!("deliberate panic (fault injection)")
+        }
+        ["healthz"] => Ok(json(200, &serde_json::json!({"status": "ok"}))),
+        _ => Err(no_route(&method, segs)),
+    }
+}
+
+/// LaunchDarkly's browser SDK routes under `/sdk/`.
+async fn browser_sdk(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, ApiError> {
+    match rest {
+        ["goals", client_side_id] => sdk::goals(req, env, client_side_id).await,
+        ["evalx", client_side_id, "contexts", encoded] => {
+            sdk::evalx(req, env, client_side_id, Some(encoded)).await
+        }
+        ["evalx", client_side_id, "context"] => sdk::evalx(req, env, client_side_id, None).await,
+        _ => Err(no_route(&req.method(), &[&["sdk"], rest].concat())),
+    }
+}
+
+/// The REST API under `/api/v2/`.
+async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, ApiError> {
+    match rest {
+        ["metrics", project] => metrics::collection(req, env, project).await,
+        ["metrics", project, key] => metrics::item(req, env, project, key).await,
+        ["flags", project] => flags::collection(req, env, project).await,
+        ["flags", project, key] => flags::item(req, env, project, key).await,
+        ["tokens"] => tokens::collection(req, env).await,
+        ["tokens", id] => tokens::item(req, env, id).await,
+        ["projects", project, "event-keys"] => {
+            crate::routes::event_keys::list(req, env, project).await
+        }
+        ["projects", project, "environments", env_key, rest @ ..] => {
+            environment(req, env, project, env_key, rest).await
+        }
+        // This isolate's ingest pipeline: queued and consumed messages, per-invocation maxima.
+        ["ops", "ingest"] => {
+            get_only(&req.method())?;
+            auth::api_token(req, env, Role::Reader).await?;
+            Ok(json(200, &serde_json::to_value(crate::ingest::stats())?))
+        }
+        _ => Err(no_route(&req.method(), &[&["api", "v2"], rest].concat())),
+    }
+}
+
+/// `/api/v2/projects/{project}/environments/{env}/...`.
+async fn environment(
+    req: &mut Request,
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    rest: &[&str],
+) -> Result<Response, ApiError> {
+    match rest {
+        ["flags", flag, "first-variation", kind, key] => {
+            get_only(&req.method())?;
+            let q = attribution::Query {
+                project,
+                env: env_key,
+                flag,
+                kind,
+                key,
+            };
+            attribution::first_variation(req, env, q).await
+        }
+        ["experiments"] => experiments::collection(req, env, project, env_key).await,
+        ["experiments", key] => experiments::item(req, env, project, env_key, key).await,
+        ["experiments", key, "results"] => {
+            experiments::results(req, env, project, env_key, key).await
+        }
+        ["events", "recent"] => crate::routes::feed::recent(req, env, project, env_key).await,
+        _ => {
+            let prefix = ["api", "v2", "projects", project, "environments", env_key];
+            Err(no_route(&req.method(), &[&prefix[..], rest].concat()))
+        }
     }
 }

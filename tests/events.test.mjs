@@ -168,6 +168,11 @@ describe('live event feed', () => {
     assert.equal(r.body.items[0].source, 'sdk');
     assert.equal((await get(`${ctx.base}/api/v2/projects/default/environments/production/events/recent`)).status, 401);
     assert.equal((await get(`${ctx.base}/api/v2/projects/default/environments/production/events/recent?limit=500`, { Authorization: ctx.creds.API_READER_TOKEN })).status, 400);
+    // A parameter the route does not take is refused, named, not ignored.
+    const typo = await get(`${ctx.base}/api/v2/projects/default/environments/production/events/recent?limt=5`, { Authorization: ctx.creds.API_READER_TOKEN });
+    assert.equal(typo.status, 400);
+    assert.equal(typo.body.code, 'invalid_request');
+    assert.match(typo.body.message, /unknown field `limt`/);
   });
 });
 

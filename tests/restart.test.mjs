@@ -59,6 +59,11 @@ it('keeps every count across a restart of wrangler dev', async () => {
       // 100 units with 2 clicks each, 50 with none.
       assert.equal(row.mean, 200 / 150);
     }
+    // The project's records written before the restart were read back, the event-key
+    // catalogue included (its sightings from both sides of the restart add up).
+    const keys = await call(base, 'GET', '/api/v2/projects/default/event-keys?search=rs-click');
+    assert.equal(keys.status, 200, JSON.stringify(keys.body));
+    assert.equal(keys.body.items.find((k) => k.key === 'rs-click')?.count, 400, JSON.stringify(keys.body));
   } finally {
     await worker.stop();
     rmSync(dir, { recursive: true, force: true });

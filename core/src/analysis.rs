@@ -134,10 +134,8 @@ pub struct ResultsQuery {
 }
 
 impl ResultsQuery {
-    pub fn parse(query: &str) -> Result<Self, String> {
-        serde_urlencoded::from_str(query).map_err(|e| {
-            format!("bad results query: {e} (parameters: metric, iteration, analysis=bayesian|frequentist|sequential, difference=relative|absolute)")
-        })
+    pub fn parse(query: &str) -> Result<Self, crate::Error> {
+        crate::query::parse(query, "metric, iteration, analysis=bayesian|frequentist|sequential, difference=relative|absolute")
     }
 }
 
@@ -178,8 +176,8 @@ mod tests {
         assert_eq!(q.analysis, Some(Analysis::Sequential));
         assert_eq!(q.difference, Some(Difference::Absolute));
         assert_eq!(ResultsQuery::parse("").unwrap(), ResultsQuery::default());
-        assert!(ResultsQuery::parse("iteration=x").unwrap_err().contains("bad results query"));
+        assert!(ResultsQuery::parse("iteration=x").unwrap_err().message().contains("bad query"));
         assert!(ResultsQuery::parse("analysis=magic").is_err());
-        assert!(ResultsQuery::parse("color=red").unwrap_err().contains("unknown field `color`"));
+        assert!(ResultsQuery::parse("color=red").unwrap_err().message().contains("unknown field `color`"));
     }
 }

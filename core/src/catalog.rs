@@ -174,11 +174,10 @@ pub struct Query {
 }
 
 impl Query {
-    pub fn parse(query: &str) -> Result<Query, String> {
-        let q: Query = serde_urlencoded::from_str(query)
-            .map_err(|e| format!("bad event-keys query: {e} (parameters: search, limit)"))?;
+    pub fn parse(query: &str) -> Result<Query, crate::Error> {
+        let q: Query = crate::query::parse(query, "search, limit")?;
         match q.limit {
-            Some(l) if !(1..=100).contains(&l) => Err("`limit` must be an integer from 1 to 100".into()),
+            Some(l) if !(1..=100).contains(&l) => Err(crate::Error::invalid("`limit` must be an integer from 1 to 100")),
             _ => Ok(q),
         }
     }
@@ -201,8 +200,8 @@ mod tests {
         let q = Query::parse("search=buy&limit=5").unwrap();
         assert_eq!((q.search.as_str(), q.limit()), ("buy", 5));
         assert_eq!(Query::parse("").unwrap().limit(), 50);
-        assert!(Query::parse("limit=0").unwrap_err().contains("from 1 to 100"));
-        assert!(Query::parse("color=red").unwrap_err().contains("unknown field `color`"));
+        assert!(Query::parse("limit=0").unwrap_err().message().contains("from 1 to 100"));
+        assert!(Query::parse("color=red").unwrap_err().message().contains("unknown field `color`"));
     }
 
     #[test]

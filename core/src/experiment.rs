@@ -13,25 +13,16 @@ use crate::attribution::{Exposure, ExposureHistory};
 use crate::context::valid_kind;
 use crate::event::{ConversionKind, Event};
 use crate::metric::{
-    valid_key, AnalysisType, Metric, MetricKind, SuccessCriteria, UnitAggregation,
+    AnalysisType, Metric, MetricKind, SuccessCriteria, UnitAggregation,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use thiserror::Error;
+use crate::error::Error;
+use crate::fields::Fields;
 
-#[derive(Debug, Error, PartialEq)]
-pub enum ExperimentError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("experiment `{0}` not found")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-}
-
-fn invalid(m: impl Into<String>) -> ExperimentError {
-    ExperimentError::Invalid(m.into())
+fn invalid(m: impl Into<String>) -> Error {
+    Error::invalid(m)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,77 +168,17 @@ impl Experiment {
         environment: &str,
         variations: usize,
         now: i64,
-    ) -> Result<Self, ExperimentError> {
-        let obj = body
-            .as_object()
-            .ok_or_else(|| invalid("body must be a JSON object"))?;
-        let get = |f: &str| obj.get(f).filter(|v| !v.is_null());
-        let string = |f: &str| -> Result<Option<String>, ExperimentError> {
-            match get(f) {
-                None => Ok(None),
-                Some(Value::String(s)) => {
-                    crate::limits::check(f, s).map_err(invalid)?;
-                    Ok(Some(s.clone()))
-                }
-                Some(_) => Err(invalid(format!("`{f}` must be a string"))),
-            }
-        };
-        let key = string("key")?.ok_or_else(|| invalid("`key` is required"))?;
-        if !valid_key(&key) {
-            return Err(invalid("`key` must start with a letter or digit and contain only letters, digits, '.', '_' or '-'"));
-        }
+    ) -> Result<Self, Error> {
+        let b = Fields::of(body)?;
+        let get = |f: &str| b.get(f);
+        let string = |f: &str| b.string(f);
+        let key = b.key("key")?;
         let flag_key = string("flagKey")?.ok_or_else(|| invalid("`flagKey` is required"))?;
         let randomization_unit = string("randomizationUnit")?.unwrap_or_else(|| "user".into());
         if !valid_kind(&randomization_unit) {
             return Err(invalid("`randomizationUnit` is not a valid context kind"));
         }
-        let treatments: Vec<Treatment> = match get("treatments") {
-            None => {
-                let share = 100.0 / variations as f64;
-                (0..variations)
-                    .map(|i| Treatment {
-                        name: format!("Variation {i}"),
-                        variation: i,
-                        baseline: i == 0,
-                        allocation_percent: format!("{share}"),
-                    })
-                    .collect()
-            }
-            Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-                invalid("`treatments` must be [{\"name\", \"variation\": index, \"baseline\": bool, \"allocationPercent\": \"50\"}]")
-            })?,
-        };
-        if treatments.len() < 2 {
-            return Err(invalid("`treatments` needs at least two treatments"));
-        }
-        if treatments.iter().filter(|t| t.baseline).count() != 1 {
-            return Err(invalid("exactly one treatment must be the baseline"));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        let mut total = 0.0;
-        for t in &treatments {
-            if t.variation >= variations {
-                return Err(invalid(format!(
-                    "treatment `{}`: variation {} does not exist on flag `{flag_key}`",
-                    t.name, t.variation
-                )));
-            }
-            if !seen.insert(t.variation) {
-                return Err(invalid(format!(
-                    "variation {} is in two treatments",
-                    t.variation
-                )));
-            }
-            let pct: f64 = t.allocation_percent.trim().parse().ok().filter(|p: &f64| *p > 0.0 && *p <= 100.0).ok_or_else(|| {
-                invalid(format!("treatment `{}`: `allocationPercent` must be a number in (0, 100], as a string", t.name))
-            })?;
-            total += pct;
-        }
-        if (total - 100.0).abs() > 0.01 {
-            return Err(invalid(format!(
-                "treatment allocations must add up to 100, not {total}"
-            )));
-        }
+        let treatments = parse_treatments(get("treatments"), variations, &flag_key)?;
         let metrics: Vec<MetricRef> = match get("metrics") {
             None => Vec::new(),
             Some(v) => serde_json::from_value(v.clone())
@@ -300,9 +231,9 @@ impl Experiment {
     }
 
     /// Start a new iteration with these metric definitions (one per `metrics` entry, in order).
-    pub fn start(&mut self, metrics: &[Metric], now: i64) -> Result<&Iteration, ExperimentError> {
+    pub fn start(&mut self, metrics: &[Metric], now: i64) -> Result<&Iteration, Error> {
         if self.running().is_some() {
-            return Err(ExperimentError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "experiment `{}` already has a running iteration",
                 self.key
             )));
@@ -346,7 +277,7 @@ impl Experiment {
         &mut self,
         analysis: Option<Analysis>,
         config: Option<&Value>,
-    ) -> Result<(), ExperimentError> {
+    ) -> Result<(), Error> {
         if let Some(c) = config {
             self.analysis_config = self.analysis_config.with_json(c).map_err(invalid)?;
         }
@@ -356,14 +287,14 @@ impl Experiment {
         Ok(())
     }
 
-    pub fn stop(&mut self, now: i64) -> Result<(), ExperimentError> {
+    pub fn stop(&mut self, now: i64) -> Result<(), Error> {
         let key = self.key.clone();
         let it = self
             .iterations
             .last_mut()
             .filter(|i| i.status == IterationStatus::Running)
             .ok_or_else(|| {
-                ExperimentError::Conflict(format!("experiment `{key}` has no running iteration"))
+                Error::Conflict(format!("experiment `{key}` has no running iteration"))
             })?;
         it.status = IterationStatus::Stopped;
         it.ended_at = Some(now.max(it.started_at));
@@ -412,17 +343,74 @@ pub enum Instruction {
     UpdateAnalysis(Option<Analysis>, Option<Value>),
 }
 
+/// `treatments`: at least two, one baseline, distinct existing variations, allocations adding up
+/// to 100. Absent: every variation, evenly, the first the baseline.
+fn parse_treatments(
+    given: Option<&Value>,
+    variations: usize,
+    flag_key: &str,
+) -> Result<Vec<Treatment>, Error> {
+    let treatments: Vec<Treatment> = match given {
+        None => {
+            let share = 100.0 / variations as f64;
+            (0..variations)
+                .map(|i| Treatment {
+                    name: format!("Variation {i}"),
+                    variation: i,
+                    baseline: i == 0,
+                    allocation_percent: format!("{share}"),
+                })
+                .collect()
+        }
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            invalid("`treatments` must be [{\"name\", \"variation\": index, \"baseline\": bool, \"allocationPercent\": \"50\"}]")
+        })?,
+    };
+    if treatments.len() < 2 {
+        return Err(invalid("`treatments` needs at least two treatments"));
+    }
+    if treatments.iter().filter(|t| t.baseline).count() != 1 {
+        return Err(invalid("exactly one treatment must be the baseline"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0.0;
+    for t in &treatments {
+        if t.variation >= variations {
+            return Err(invalid(format!(
+                "treatment `{}`: variation {} does not exist on flag `{flag_key}`",
+                t.name, t.variation
+            )));
+        }
+        if !seen.insert(t.variation) {
+            return Err(invalid(format!(
+                "variation {} is in two treatments",
+                t.variation
+            )));
+        }
+        let pct: f64 = t.allocation_percent.trim().parse().ok().filter(|p: &f64| *p > 0.0 && *p <= 100.0).ok_or_else(|| {
+            invalid(format!("treatment `{}`: `allocationPercent` must be a number in (0, 100], as a string", t.name))
+        })?;
+        total += pct;
+    }
+    if (total - 100.0).abs() > 0.01 {
+        return Err(invalid(format!(
+            "treatment allocations must add up to 100, not {total}"
+        )));
+    }
+    Ok(treatments)
+}
+
 /// `analysis` and `analysisConfig` of a body or an `updateAnalysis` instruction.
 fn parse_analysis(
     analysis: Option<&Value>,
     config: Option<&Value>,
-) -> Result<(Option<Analysis>, Option<AnalysisConfig>), ExperimentError> {
+) -> Result<(Option<Analysis>, Option<AnalysisConfig>), Error> {
     let analysis = analysis.map(analysis_from_json).transpose().map_err(invalid)?;
     let config = config.map(AnalysisConfig::from_json).transpose().map_err(invalid)?;
     Ok((analysis, config))
 }
 
-pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentError> {
+pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, Error> {
     let list = body
         .get("instructions")
         .and_then(Value::as_array)
@@ -434,7 +422,7 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, ExperimentEr
         .enumerate()
         .map(|(i, ins)| {
             // A text `value`, within the cap of the field it sets.
-            let value = |field: &str| -> Result<String, ExperimentError> {
+            let value = |field: &str| -> Result<String, Error> {
                 let kind = if field == "name" { "updateName" } else { "updateDescription" };
                 let v = ins.get("value").and_then(Value::as_str).ok_or_else(|| {
                     invalid(format!("instruction {i}: `{kind}` needs a string `value`"))
@@ -748,7 +736,7 @@ mod tests {
         assert!(it.metrics[0].primary, "the only metric is primary");
         assert!(matches!(
             e.start(std::slice::from_ref(&m), 101),
-            Err(ExperimentError::Conflict(_))
+            Err(Error::Conflict(_))
         ));
         e.stop(200).unwrap();
         assert!(e.stop(201).is_err());

@@ -4,34 +4,15 @@
 
 use crate::bucketing::{bucket, pick, WeightedVariation};
 use crate::context::valid_kind;
-use crate::metric::valid_key;
-use crate::patch::{self, PatchError};
+use crate::error::Error;
+use crate::fields::Fields;
+use crate::resource::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq)]
-pub enum FlagError {
-    #[error("{0}")]
-    Invalid(String),
-    /// 413: the flag's document would exceed `patch::MAX_DOCUMENT_BYTES`.
-    #[error("{0}")]
-    TooLarge(String),
-    #[error("flag `{0}` not found")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("flag `{key}` is at version {current}, not {expected}: reload and retry")]
-    VersionConflict {
-        key: String,
-        current: u64,
-        expected: Value,
-    },
-}
-
-fn invalid(m: impl Into<String>) -> FlagError {
-    FlagError::Invalid(m.into())
+fn invalid(m: impl Into<String>) -> Error {
+    Error::invalid(m)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -145,7 +126,7 @@ impl ClientSideAvailability {
         }
     }
 
-    fn from_json(v: Option<&Value>) -> Result<Self, FlagError> {
+    fn from_json(v: Option<&Value>) -> Result<Self, Error> {
         let Some(v) = v else {
             return Ok(Self::NEW_FLAG);
         };
@@ -198,40 +179,14 @@ pub struct Flag {
 const SERVER_FIELDS: &[&str] = &["_version", "_creationDate", "_links", "salt"];
 
 impl FlagSpec {
-    pub fn from_json(value: &Value) -> Result<Self, FlagError> {
-        crate::patch::check_size(value, "as given").map_err(|e| FlagError::TooLarge(e.to_string()))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| invalid("body must be a JSON object"))?;
-        let get = |f: &str| obj.get(f).filter(|v| !v.is_null());
-        let key = get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid("`key` is required"))?;
-        if !valid_key(key) {
-            return Err(invalid(
-                "`key` must start with a letter or digit and contain only letters, digits, '.', '_' or '-' (at most 256 characters)",
-            ));
-        }
-        let name = match get("name") {
-            None => key.to_owned(),
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(_) => return Err(invalid("`name` must be a non-empty string")),
-        };
-        crate::limits::check("name", &name).map_err(invalid)?;
-        let description = match get("description") {
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => return Err(invalid("`description` must be a string")),
-        };
-        if let Some(d) = &description {
-            crate::limits::check("description", d).map_err(invalid)?;
-        }
-        let mut tags: Vec<String> = match get("tags") {
-            None => Vec::new(),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|_| invalid("`tags` must be an array of strings"))?,
-        };
-        crate::limits::check_tags(&tags).map_err(invalid)?;
+    pub fn from_json(value: &Value) -> Result<Self, Error> {
+        crate::resource::check_size(value)?;
+        let b = Fields::of(value)?;
+        let get = |f: &str| b.get(f);
+        let key = b.key("key")?;
+        let name = b.non_empty("name")?.unwrap_or_else(|| key.clone());
+        let description = b.string("description")?;
+        let mut tags = b.strings("tags")?.unwrap_or_default();
         tags.sort();
         tags.dedup();
         let variations: Vec<Variation> = match get("variations") {
@@ -265,7 +220,7 @@ impl FlagSpec {
             }
         };
         let spec = FlagSpec {
-            key: key.to_owned(),
+            key,
             name,
             description,
             tags,
@@ -278,7 +233,7 @@ impl FlagSpec {
     }
 
     /// Every variation index named anywhere must exist; rollouts must total 100%.
-    fn check_indices(&self) -> Result<(), FlagError> {
+    fn check_indices(&self) -> Result<(), Error> {
         let n = self.variations.len();
         let check = |i: usize, at: String| {
             if i < n {
@@ -333,7 +288,7 @@ impl FlagSpec {
     }
 }
 
-fn parse_env(env: &str, v: &Value) -> Result<EnvironmentConfig, FlagError> {
+fn parse_env(env: &str, v: &Value) -> Result<EnvironmentConfig, Error> {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
         // Accept LaunchDarkly's optional fields being absent.
@@ -425,32 +380,6 @@ impl Flag {
             rep["description"] = json!(d);
         }
         rep
-    }
-
-    pub fn patched(&self, project: &str, patch: &Value) -> Result<Flag, FlagError> {
-        let doc = patch::apply(&self.to_rep(project), patch, self.version, SERVER_FIELDS).map_err(
-            |e| match e {
-                PatchError::Invalid(m) => FlagError::Invalid(m),
-                PatchError::TooLarge(m) => FlagError::TooLarge(m),
-                PatchError::Version { current, expected } => FlagError::VersionConflict {
-                    key: self.spec.key.clone(),
-                    current,
-                    expected,
-                },
-            },
-        )?;
-        let spec = FlagSpec::from_json(&doc)?;
-        if spec.key != self.spec.key {
-            return Err(invalid("`key` cannot be changed"));
-        }
-        if spec == self.spec {
-            return Ok(self.clone());
-        }
-        Ok(Flag {
-            spec,
-            version: self.version + 1,
-            ..self.clone()
-        })
     }
 
     /// Evaluate for a context (LaunchDarkly context JSON) in an environment.
@@ -556,6 +485,38 @@ impl Flag {
     }
 }
 
+impl Resource for Flag {
+    const KIND: &'static str = "flag";
+    const SERVER_FIELDS: &'static [&'static str] = SERVER_FIELDS;
+    type Spec = FlagSpec;
+
+    fn key(&self) -> &str {
+        &self.spec.key
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn spec(&self) -> &FlagSpec {
+        &self.spec
+    }
+    fn spec_key(spec: &FlagSpec) -> &str {
+        &spec.key
+    }
+    fn parse_spec(doc: &Value) -> Result<FlagSpec, Error> {
+        FlagSpec::from_json(doc)
+    }
+    fn to_rep(&self, project: &str) -> Value {
+        Flag::to_rep(self, project)
+    }
+    fn revised(&self, spec: FlagSpec, _now: i64) -> Self {
+        Flag {
+            spec,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod client_side_tests {
     use super::*;
@@ -580,7 +541,7 @@ mod client_side_tests {
         // Patchable like any other field.
         let flag = Flag::create("p", f, 1, None);
         let patched = flag
-            .patched("p", &json!([{"op": "replace", "path": "/clientSideAvailability/usingEnvironmentId", "value": true}]))
+            .patched("p", &json!([{"op": "replace", "path": "/clientSideAvailability/usingEnvironmentId", "value": true}]), 0)
             .unwrap();
         assert!(patched.spec.client_side_availability.using_environment_id);
     }
@@ -721,12 +682,13 @@ mod tests {
             .patched(
                 "p",
                 &json!([{"op":"replace","path":"/environments/production/on","value":true}]),
+                0,
             )
             .unwrap();
         assert!(p.env("production").on);
         assert_eq!(p.version, 2);
         assert!(f
-            .patched("p", &json!([{"op":"replace","path":"/salt","value":"x"}]))
+            .patched("p", &json!([{"op":"replace","path":"/salt","value":"x"}]), 0)
             .is_err());
     }
 }

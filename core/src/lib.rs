@@ -29,19 +29,25 @@ with_std! {
     pub mod credentials;
     pub mod event;
     pub mod fast_event;
+    pub mod error;
     pub mod experiment;
+    pub mod fields;
     pub mod feed;
     pub mod flag;
     pub mod keys;
     pub mod limits;
     pub mod metric;
     pub mod patch;
+    pub mod project;
+    pub mod query;
     pub mod queued;
     pub mod raw;
+    pub mod resource;
     pub mod results;
     pub mod stats;
 
     pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
+    pub use error::Error;
     pub use body::{decode_body, BodyError, MAX_BODY_BYTES};
     pub use context::{Context, ContextError, Unit};
     pub use event::{

@@ -9,35 +9,15 @@
 use crate::context::valid_kind;
 use crate::matcher::{Goal, GoalKind, UrlMatcher};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use thiserror::Error;
+use crate::error::Error;
+use crate::fields::{Fields, KEY_RULE};
+pub use crate::fields::valid_key;
+use crate::resource::Resource;
 
-#[derive(Debug, Error, PartialEq)]
-pub enum MetricError {
-    /// 400: which field and why.
-    #[error("{0}")]
-    Invalid(String),
-    /// 413: the metric's document would exceed `patch::MAX_DOCUMENT_BYTES`.
-    #[error("{0}")]
-    TooLarge(String),
-    /// 404.
-    #[error("metric `{0}` not found")]
-    NotFound(String),
-    /// 409: key taken, or the metric is in use.
-    #[error("{0}")]
-    Conflict(String),
-    /// 409: a `test` of `/_version` failed (optimistic concurrency).
-    #[error("metric `{key}` is at version {current}, not {expected}: reload and retry")]
-    VersionConflict {
-        key: String,
-        current: u64,
-        expected: Value,
-    },
-}
-
-fn invalid(msg: impl Into<String>) -> MetricError {
-    MetricError::Invalid(msg.into())
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::invalid(msg)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,21 +120,6 @@ pub struct Metric {
     pub running_experiments: BTreeSet<String>,
 }
 
-/// The key rule for metrics (and other resources): starts with a letter or digit, then letters,
-/// digits, `.`, `_` or `-`; at most 256 characters.
-pub fn valid_key(key: &str) -> bool {
-    key.len() <= 256
-        && key
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-const KEY_RULE: &str = "must start with a letter or digit and contain only letters, digits, '.', '_' or '-' (at most 256 characters)";
-
 /// Fields the server sets; a patch may not change them.
 const SERVER_FIELDS: &[&str] = &[
     "_id",
@@ -171,89 +136,14 @@ const SERVER_FIELDS: &[&str] = &[
     "archived",
 ];
 
-/// Typed access to a JSON object's fields with messages that name the field.
-struct Body<'a>(&'a Map<String, Value>);
-
-impl Body<'_> {
-    fn get(&self, f: &str) -> Option<&Value> {
-        self.0.get(f).filter(|v| !v.is_null())
-    }
-    fn string(&self, f: &str) -> Result<Option<String>, MetricError> {
-        match self.get(f) {
-            None => Ok(None),
-            Some(Value::String(s)) => {
-                crate::limits::check(f, s).map_err(invalid)?;
-                Ok(Some(s.clone()))
-            }
-            Some(_) => Err(invalid(format!("`{f}` must be a string"))),
-        }
-    }
-    fn non_empty(&self, f: &str) -> Result<Option<String>, MetricError> {
-        match self.string(f)? {
-            Some(s) if s.trim().is_empty() => Err(invalid(format!("`{f}` must not be empty"))),
-            other => Ok(other),
-        }
-    }
-    fn boolean(&self, f: &str) -> Result<Option<bool>, MetricError> {
-        match self.get(f) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(invalid(format!("`{f}` must be true or false"))),
-        }
-    }
-    fn strings(&self, f: &str) -> Result<Option<Vec<String>>, MetricError> {
-        match self.get(f) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| invalid(format!("`{f}` must be an array of strings")))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .and_then(|items| {
-                    match f {
-                        "tags" => crate::limits::check_tags(&items),
-                        _ => items.iter().try_for_each(|s| crate::limits::check(f, s)),
-                    }
-                    .map_err(invalid)?;
-                    Ok(Some(items))
-                }),
-            Some(_) => Err(invalid(format!("`{f}` must be an array of strings"))),
-        }
-    }
-    /// An enum field, with the accepted values in the message.
-    fn choice<T: for<'de> Deserialize<'de>>(
-        &self,
-        f: &str,
-        allowed: &str,
-    ) -> Result<Option<T>, MetricError> {
-        match self.get(f) {
-            None => Ok(None),
-            Some(v) => serde_json::from_value(v.clone())
-                .map(Some)
-                .map_err(|_| invalid(format!("`{f}` must be one of {allowed}, got {v}"))),
-        }
-    }
-}
-
 impl MetricSpec {
     /// Validate a metric as sent to `POST /api/v2/metrics/{projectKey}` (or as it stands after a
     /// patch). Unknown fields are ignored; `null` means absent.
-    pub fn from_json(value: &Value) -> Result<Self, MetricError> {
-        crate::patch::check_size(value, "as given").map_err(|e| MetricError::TooLarge(e.to_string()))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| invalid("body must be a JSON object"))?;
-        let b = Body(obj);
+    pub fn from_json(value: &Value) -> Result<Self, Error> {
+        crate::resource::check_size(value)?;
+        let b = Fields::of(value)?;
 
-        let key = b
-            .string("key")?
-            .ok_or_else(|| invalid("`key` is required"))?;
-        if !valid_key(&key) {
-            return Err(invalid(format!("`key` {KEY_RULE}")));
-        }
+        let key = b.key("key")?;
         let kind: MetricKind = b
             .choice("kind", "`custom`, `click`, `pageview`")?
             .ok_or_else(|| invalid("`kind` is required (`custom`, `click` or `pageview`)"))?;
@@ -266,47 +156,106 @@ impl MetricSpec {
         let is_numeric = b.boolean("isNumeric")?.unwrap_or(false);
         let selector = b.non_empty("selector")?;
         let urls = parse_urls(b.get("urls"))?;
-        match kind {
-            MetricKind::Custom => {
-                if event_key.is_none() {
-                    return Err(invalid("`eventKey` is required for custom metrics"));
-                }
-                if selector.is_some() {
-                    return Err(invalid("`selector` applies only to click metrics"));
-                }
-                if !urls.is_empty() {
-                    return Err(invalid("`urls` apply only to click and page-view metrics"));
-                }
-            }
-            MetricKind::Click | MetricKind::Pageview => {
-                let kind_name = if kind == MetricKind::Click {
-                    "click"
-                } else {
-                    "page-view"
-                };
-                if urls.is_empty() {
-                    return Err(invalid(format!(
-                        "`urls` is required for {kind_name} metrics (at least one URL matcher)"
-                    )));
-                }
-                if kind == MetricKind::Click && selector.is_none() {
-                    return Err(invalid("`selector` is required for click metrics"));
-                }
-                if kind == MetricKind::Pageview && selector.is_some() {
-                    return Err(invalid("`selector` applies only to click metrics"));
-                }
-                if event_key.is_some() {
-                    return Err(invalid("`eventKey` applies only to custom metrics"));
-                }
-                if is_numeric {
-                    return Err(invalid("`isNumeric` applies only to custom metrics"));
-                }
-            }
-        }
+        check_kind_fields(kind, &event_key, &selector, &urls, is_numeric)?;
 
         let unit_aggregation_type = b
             .choice("unitAggregationType", "`average`, `sum`")?
             .unwrap_or(UnitAggregation::Average);
+        let numeric = Numeric::from_fields(&b, is_numeric)?;
+        let success_criteria = b
+            .choice(
+                "successCriteria",
+                "`HigherThanBaseline`, `LowerThanBaseline`",
+            )?
+            .unwrap_or(SuccessCriteria::HigherThanBaseline);
+        let randomization_units = randomization_units(&b)?;
+        let mut tags = b.strings("tags")?.unwrap_or_default();
+        if let Some(bad) = tags.iter().find(|t| !valid_key(t)) {
+            return Err(invalid(format!("tag `{bad}` {KEY_RULE}")));
+        }
+        tags.sort();
+        tags.dedup();
+
+        Ok(MetricSpec {
+            key,
+            name,
+            description: b.string("description")?,
+            kind,
+            event_key,
+            is_numeric,
+            unit: numeric.unit,
+            urls,
+            selector,
+            success_criteria,
+            randomization_units,
+            unit_aggregation_type,
+            analysis_type: numeric.analysis_type,
+            percentile_value: numeric.percentile_value,
+            event_default: numeric.event_default,
+            tags,
+            maintainer_id: b.string("maintainerId")?,
+        })
+    }
+}
+
+/// Which of `eventKey`, `selector`, `urls` and `isNumeric` a metric of `kind` needs or refuses.
+fn check_kind_fields(
+    kind: MetricKind,
+    event_key: &Option<String>,
+    selector: &Option<String>,
+    urls: &[UrlMatcher],
+    is_numeric: bool,
+) -> Result<(), Error> {
+    match kind {
+        MetricKind::Custom => {
+            if event_key.is_none() {
+                return Err(invalid("`eventKey` is required for custom metrics"));
+            }
+            if selector.is_some() {
+                return Err(invalid("`selector` applies only to click metrics"));
+            }
+            if !urls.is_empty() {
+                return Err(invalid("`urls` apply only to click and page-view metrics"));
+            }
+        }
+        MetricKind::Click | MetricKind::Pageview => {
+            let kind_name = if kind == MetricKind::Click {
+                "click"
+            } else {
+                "page-view"
+            };
+            if urls.is_empty() {
+                return Err(invalid(format!(
+                    "`urls` is required for {kind_name} metrics (at least one URL matcher)"
+                )));
+            }
+            if kind == MetricKind::Click && selector.is_none() {
+                return Err(invalid("`selector` is required for click metrics"));
+            }
+            if kind == MetricKind::Pageview && selector.is_some() {
+                return Err(invalid("`selector` applies only to click metrics"));
+            }
+            if event_key.is_some() {
+                return Err(invalid("`eventKey` applies only to custom metrics"));
+            }
+            if is_numeric {
+                return Err(invalid("`isNumeric` applies only to custom metrics"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fields of numeric metrics, refused on conversion metrics.
+struct Numeric {
+    analysis_type: AnalysisType,
+    percentile_value: Option<u8>,
+    unit: Option<String>,
+    event_default: EventDefault,
+}
+
+impl Numeric {
+    fn from_fields(b: &Fields, is_numeric: bool) -> Result<Self, Error> {
         let analysis_type = b
             .choice("analysisType", "`mean`, `percentile`")?
             .unwrap_or(AnalysisType::Mean);
@@ -353,59 +302,37 @@ impl MetricSpec {
                 }
             }
         }
-
-        let success_criteria = b
-            .choice(
-                "successCriteria",
-                "`HigherThanBaseline`, `LowerThanBaseline`",
-            )?
-            .unwrap_or(SuccessCriteria::HigherThanBaseline);
-        let randomization_units = match b.strings("randomizationUnits")? {
-            Some(u) => u,
-            None => b
-                .strings("analysisUnits")?
-                .unwrap_or_else(|| vec!["user".into()]),
-        };
-        if randomization_units.is_empty() {
-            return Err(invalid(
-                "`randomizationUnits` must name at least one context kind",
-            ));
-        }
-        if let Some(bad) = randomization_units.iter().find(|k| !valid_kind(k)) {
-            return Err(invalid(format!(
-                "`randomizationUnits` entry `{bad}` is not a valid context kind"
-            )));
-        }
-        let mut tags = b.strings("tags")?.unwrap_or_default();
-        if let Some(bad) = tags.iter().find(|t| !valid_key(t)) {
-            return Err(invalid(format!("tag `{bad}` {KEY_RULE}")));
-        }
-        tags.sort();
-        tags.dedup();
-
-        Ok(MetricSpec {
-            key,
-            name,
-            description: b.string("description")?,
-            kind,
-            event_key,
-            is_numeric,
-            unit: if is_numeric { unit } else { None },
-            urls,
-            selector,
-            success_criteria,
-            randomization_units,
-            unit_aggregation_type,
+        Ok(Numeric {
             analysis_type,
             percentile_value,
+            unit: if is_numeric { unit } else { None },
             event_default,
-            tags,
-            maintainer_id: b.string("maintainerId")?,
         })
     }
 }
 
-fn parse_urls(value: Option<&Value>) -> Result<Vec<UrlMatcher>, MetricError> {
+/// `randomizationUnits` (or LaunchDarkly's older `analysisUnits`; default `user`).
+fn randomization_units(b: &Fields) -> Result<Vec<String>, Error> {
+    let randomization_units = match b.strings("randomizationUnits")? {
+        Some(u) => u,
+        None => b
+            .strings("analysisUnits")?
+            .unwrap_or_else(|| vec!["user".into()]),
+    };
+    if randomization_units.is_empty() {
+        return Err(invalid(
+            "`randomizationUnits` must name at least one context kind",
+        ));
+    }
+    if let Some(bad) = randomization_units.iter().find(|k| !valid_kind(k)) {
+        return Err(invalid(format!(
+            "`randomizationUnits` entry `{bad}` is not a valid context kind"
+        )));
+    }
+    Ok(randomization_units)
+}
+
+fn parse_urls(value: Option<&Value>) -> Result<Vec<UrlMatcher>, Error> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
@@ -430,17 +357,16 @@ fn parse_urls(value: Option<&Value>) -> Result<Vec<UrlMatcher>, MetricError> {
         .collect()
 }
 
-fn parse_event_default(value: Option<&Value>) -> Result<EventDefault, MetricError> {
+fn parse_event_default(value: Option<&Value>) -> Result<EventDefault, Error> {
     let Some(value) = value else {
         return Ok(EventDefault {
             disabled: false,
             value: 0.0,
         });
     };
-    let obj = value.as_object().ok_or_else(|| {
+    let b = Fields::of(value).map_err(|_| {
         invalid("`eventDefault` must be an object {\"disabled\": bool, \"value\": number}")
     })?;
-    let b = Body(obj);
     let disabled = b
         .boolean("disabled")
         .map_err(|_| invalid("`eventDefault.disabled` must be true or false"))?;
@@ -576,56 +502,12 @@ impl Metric {
         rep
     }
 
-    /// Apply a JSON Patch (RFC 6902) to the metric's representation and validate the result as
-    /// a whole. Accepts a bare array or `{"comment": ..., "patch": [...]}`.
-    pub fn patched(
-        &self,
-        project: &str,
-        patch: &Value,
-        now_ms: i64,
-    ) -> Result<Metric, MetricError> {
-        let doc = crate::patch::apply(&self.to_rep(project), patch, self.version, SERVER_FIELDS)
-            .map_err(|e| match e {
-                crate::patch::PatchError::Invalid(m) => MetricError::Invalid(m),
-                crate::patch::PatchError::TooLarge(m) => MetricError::TooLarge(m),
-                crate::patch::PatchError::Version { current, expected } => {
-                    MetricError::VersionConflict {
-                        key: self.spec.key.clone(),
-                        current,
-                        expected,
-                    }
-                }
-            })?;
-        let spec = MetricSpec::from_json(&doc)?;
-        if spec.key != self.spec.key {
-            return Err(invalid("`key` cannot be changed"));
-        }
-        if !self.running_experiments.is_empty()
-            && (spec.kind != self.spec.kind || spec.event_key != self.spec.event_key)
-        {
-            return Err(MetricError::Conflict(format!(
-                "metric `{}` is used by a running experiment ({}): its kind and event key cannot change",
-                self.spec.key,
-                self.running_list()
-            )));
-        }
-        if spec == self.spec {
-            return Ok(self.clone());
-        }
-        Ok(Metric {
-            spec,
-            version: self.version + 1,
-            last_modified: now_ms,
-            ..self.clone()
-        })
-    }
-
     /// May this metric be deleted?
-    pub fn check_deletable(&self) -> Result<(), MetricError> {
+    pub fn check_deletable(&self) -> Result<(), Error> {
         if self.running_experiments.is_empty() {
             Ok(())
         } else {
-            Err(MetricError::Conflict(format!(
+            Err(Error::Conflict(format!(
                 "metric `{}` is used by a running experiment ({}): stop it first",
                 self.spec.key,
                 self.running_list()
@@ -687,7 +569,7 @@ pub const MAX_LIMIT: usize = 50;
 impl ListQuery {
     /// Parse decoded query pairs. `filter` is comma-separated `field:value` terms; multiple values
     /// in one term are joined by `+` (or a space, which is what `+` decodes to).
-    pub fn parse(pairs: &[(String, String)]) -> Result<Self, MetricError> {
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, Error> {
         let mut q = ListQuery {
             limit: DEFAULT_LIMIT,
             offset: 0,
@@ -745,7 +627,7 @@ impl ListQuery {
         Ok(q)
     }
 
-    fn add_filter(&mut self, filter: &str) -> Result<(), MetricError> {
+    fn add_filter(&mut self, filter: &str) -> Result<(), Error> {
         for term in filter.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (field, value) = term
                 .split_once(':')
@@ -876,6 +758,52 @@ fn encode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+impl Resource for Metric {
+    const KIND: &'static str = "metric";
+    const SERVER_FIELDS: &'static [&'static str] = SERVER_FIELDS;
+    type Spec = MetricSpec;
+
+    fn key(&self) -> &str {
+        &self.spec.key
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn spec(&self) -> &MetricSpec {
+        &self.spec
+    }
+    fn spec_key(spec: &MetricSpec) -> &str {
+        &spec.key
+    }
+    fn parse_spec(doc: &Value) -> Result<MetricSpec, Error> {
+        MetricSpec::from_json(doc)
+    }
+    fn to_rep(&self, project: &str) -> Value {
+        Metric::to_rep(self, project)
+    }
+    fn revised(&self, spec: MetricSpec, now: i64) -> Self {
+        Metric {
+            spec,
+            version: self.version + 1,
+            last_modified: now,
+            ..self.clone()
+        }
+    }
+    /// A running experiment locks the metric's kind and event key.
+    fn check_change(&self, next: &MetricSpec) -> Result<(), Error> {
+        if self.running_experiments.is_empty()
+            || (next.kind == self.spec.kind && next.event_key == self.spec.event_key)
+        {
+            return Ok(());
+        }
+        Err(Error::Conflict(format!(
+            "metric `{}` is used by a running experiment ({}): its kind and event key cannot change",
+            self.spec.key,
+            self.running_list()
+        )))
+    }
 }
 
 #[cfg(test)]

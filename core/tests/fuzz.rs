@@ -5,6 +5,7 @@ use edge_exp_core::experiment::{parse_instructions, Experiment};
 use edge_exp_core::flag::{Flag, FlagSpec};
 use edge_exp_core::matcher::UrlMatcher;
 use edge_exp_core::metric::{ListQuery, Metric, MetricSpec};
+use edge_exp_core::resource::Resource;
 use edge_exp_core::{decode_body, parse_batch, patch, Context};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -156,7 +157,7 @@ proptest! {
         }
         if let Ok(spec) = FlagSpec::from_json(&v) {
             let f = Flag::create("p", spec, now, None);
-            let _ = f.patched("p", &w);
+            let _ = f.patched("p", &w, now);
             let _ = f.client_json("production", &w, true);
         }
         let _ = Experiment::from_json(&v, "production", 3, now);

@@ -3,7 +3,7 @@
 //! listener that sends at most one `click` event per goal per click, however many nested
 //! elements match the selector (LaunchDarkly's SDKs send one per matching ancestor).
 
-use crate::callback::{callback, Action};
+use crate::action::{callback, Action};
 use crate::js::{self, get};
 use crate::state::with_state;
 use alloc::string::String;

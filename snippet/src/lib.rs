@@ -11,7 +11,7 @@
 //! URL matching is `edge_exp_core::matcher`, shared with the Worker.
 //!
 //! Built for size (every visitor downloads it): `no_std` on wasm (no formatting or unwinding
-//! machinery), no async runtime (JavaScript promises are chained with [`callback::Callback`]
+//! machinery), no async runtime (JavaScript promises are chained with [`action::Callback`]
 //! handlers instead of Rust futures and closures), JavaScript objects for events (the browser's
 //! own `JSON.stringify` instead of serde).
 
@@ -34,15 +34,18 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-mod callback;
+mod action;
+mod batch;
+mod dispatch;
 mod goals;
 mod js;
+mod net;
 mod send;
 mod state;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests;
 
-use callback::{callback, Action};
+use action::{callback, Action};
 use js::{error, get, resolved, set, PromiseExt};
 use js_sys::{Array, Object, Promise};
 use state::{with_state, Options, State};
@@ -68,7 +71,7 @@ pub fn init(client_side_id: JsValue, context: JsValue, options: JsValue) -> Prom
     }
     let loads = Array::of2(
         &state::load_flags(),
-        &send::fetch_json("GET", &goals_url, None),
+        &net::fetch_json("GET", &goals_url, None),
     );
     js::all(&loads).then_call(&callback(Action::Loaded))
 }

@@ -1,93 +1,18 @@
-//! Sending: JSON fetches, batched event posts with a payload ID and one retry, the flush timer,
+//! Sending: batched event posts with a payload ID and one retry, the flush timer,
 //! and the keep-alive flush when the page is hidden or left.
 
-use crate::callback::{self, callback, Action};
-use crate::js::{self, error, resolved, set, set_str, warn, PromiseExt};
+use crate::action::{self, callback, Action};
+use crate::batch::{payload_id, Batch};
+use crate::js::{self, error, resolved, set_str, warn, PromiseExt};
+use crate::net::{fetch, request};
 use crate::state::with_state;
-use alloc::string::String;
 use js_sys::{JsString, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{RequestInit, Response};
+use web_sys::Response;
 
 /// Keep-alive requests may carry at most 64 KiB in flight; larger bodies go by `sendBeacon`.
 const KEEPALIVE_LIMIT: u32 = 60_000;
-
-fn request(
-    method: &str,
-    body: Option<&JsValue>,
-    headers: &JsValue,
-    keepalive: bool,
-) -> RequestInit {
-    let init = RequestInit::new();
-    init.set_method(method);
-    if let Some(b) = body {
-        init.set_body(b);
-    }
-    init.set_headers(headers);
-    if keepalive {
-        // web-sys has no setter for it; RequestInit is a plain JS dictionary.
-        set(&init, "keepalive", &JsValue::TRUE);
-    }
-    init
-}
-
-fn fetch(url: &str, init: &RequestInit) -> Promise {
-    match js::window() {
-        Some(w) => w.fetch_with_str_and_init(url, init),
-        None => resolved(&JsValue::NULL),
-    }
-}
-
-/// Fetch JSON (GET, or REPORT with a body): a promise of the JSON, or `null` on any failure.
-pub fn fetch_json(method: &str, url: &str, body: Option<&JsValue>) -> Promise {
-    let headers = js::object();
-    if body.is_some() {
-        set_str(&headers, "Content-Type", "application/json");
-    }
-    fetch(url, &request(method, body, &headers, false))
-        .then_call(&callback(Action::Json))
-        .catch_call(&callback(Action::Null))
-}
-
-/// A response's JSON (a promise) if it is a successful response, else `null`.
-pub fn json_of(response: &JsValue) -> JsValue {
-    if !response.is_object() {
-        return JsValue::NULL;
-    }
-    let response: &Response = response.unchecked_ref();
-    match response.json() {
-        Ok(json) if response.ok() => json.into(),
-        _ => JsValue::NULL,
-    }
-}
-
-/// A UUID v4 for `X-LaunchDarkly-Payload-ID`.
-pub fn payload_id() -> String {
-    let mut b = js::random_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = js::hex(&b);
-    let mut id = String::with_capacity(36);
-    for (i, c) in h.chars().enumerate() {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            id.push('-');
-        }
-        id.push(c);
-    }
-    id
-}
-
-/// One events payload: where it goes, its JSON, its ID (the same on the retry).
-#[derive(Clone)]
-pub struct Batch {
-    url: String,
-    body: JsValue,
-    id: String,
-    events: u32,
-    keepalive: bool,
-    retried: bool,
-}
 
 const SDK_QUERY: &str = concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"));
 
@@ -145,7 +70,7 @@ pub fn answered(batch: &Batch, response: &JsValue) -> JsValue {
         0 | 400 | 408 | 429 | 500.. if !batch.retried && !batch.keepalive => {
             let mut again = batch.clone();
             again.retried = true;
-            callback::then(&callback::sleep(1000), Action::Resend(again)).into()
+            action::then(&action::sleep(1000), Action::Resend(again)).into()
         }
         0 | 400 | 408 | 429 | 500.. => {
             warn("could not send events (dropped after one retry)");

@@ -1,6 +1,6 @@
 //! The client's state (one per page), options, contexts and event construction.
 
-use crate::callback::{self, Action};
+use crate::action::{self, Action};
 use crate::js::{self, error, get, set, set_str, warn};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -251,7 +251,7 @@ impl State {
         self.queue.push(&event);
         if self.queue.length() >= self.options.capacity {
             // After this call returns: the flush needs the state this call is holding.
-            let _ = callback::then(&js::resolved(&JsValue::NULL), Action::Flush);
+            let _ = action::then(&js::resolved(&JsValue::NULL), Action::Flush);
         }
     }
 
@@ -324,7 +324,7 @@ pub fn load_flags() -> Promise {
     });
     match request {
         Some((url, Ok(body))) => {
-            crate::send::fetch_json("REPORT", &js::cat(&[&url, "/context"]), Some(&body))
+            crate::net::fetch_json("REPORT", &js::cat(&[&url, "/context"]), Some(&body))
         }
         _ => js::resolved(&JsValue::NULL),
     }

@@ -72,7 +72,7 @@ fn goals_parse_and_match_with_the_shared_matchers() {
 
 #[wasm_bindgen_test]
 fn payload_ids_are_uuid_v4() {
-    let id = send::payload_id();
+    let id = crate::batch::payload_id();
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "4");
     assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));

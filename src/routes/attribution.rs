@@ -6,6 +6,8 @@ use crate::http::{json, now_ms};
 use crate::routes::auth;
 use crate::store::{self, config::Role, exposures};
 use edge_exp_core::keys;
+use edge_exp_core::query::AttributionQuery;
+use edge_exp_core::Error;
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -19,14 +21,7 @@ pub struct Query<'a> {
 
 pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<Response, ApiError> {
     auth::api_token(req, env, Role::Reader).await?;
-    let at = match query_param(req, "at")? {
-        None => now_ms(),
-        Some(v) => v.parse::<i64>().map_err(|_| {
-            ApiError::BadRequest(format!(
-                "`at` must be an integer (Unix milliseconds), got `{v}`"
-            ))
-        })?,
-    };
+    let at = AttributionQuery::at(req.url()?.query().unwrap_or(""))?.unwrap_or_else(now_ms);
     crate::routes::rest::require_environment(env, q.project, q.env).await?;
     let store = store::kv(env, store::ATTRIBUTION_KV)?;
     let history = exposures::load(
@@ -36,17 +31,9 @@ pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<R
     .await?;
     match history.first_variation(at) {
         Some(e) => Ok(json(200, &json!({"variation": e.variation, "firstSeen": e.at}))),
-        None => Err(ApiError::NotFound(format!(
+        None => Err(ApiError(Error::NotFound(format!(
             "context `{}` of kind `{}` received no variation of flag `{}` in the 90 days before {at}",
             q.key, q.kind, q.flag
-        ))),
+        )))),
     }
-}
-
-fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
-    let url = req.url()?;
-    Ok(url
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned()))
 }

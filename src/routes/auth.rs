@@ -4,43 +4,46 @@ use crate::error::ApiError;
 use crate::http::header;
 use crate::store::config::{self, Role, Tenant, TokenRecord};
 use edge_exp_core::credentials::from_authorization;
+use edge_exp_core::Error;
 use worker::{Env, Request};
 
 /// Server and mobile SDKs: `Authorization: <SDK key>`.
 pub async fn sdk_key(req: &Request, env: &Env) -> Result<Tenant, ApiError> {
     let value = header(req, "Authorization").ok_or_else(|| {
-        ApiError::Unauthorized(
+        ApiError(Error::Unauthorized(
             "missing Authorization header: send the environment's SDK key".into(),
-        )
+        ))
     })?;
     let key = from_authorization(&value)
-        .ok_or_else(|| ApiError::Unauthorized("empty Authorization header".into()))?;
+        .ok_or_else(|| ApiError(Error::Unauthorized("empty Authorization header".into())))?;
     config::tenant_by_sdk_key(env, key)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("unknown SDK key".into()))
+        .ok_or_else(|| ApiError(Error::Unauthorized("unknown SDK key".into())))
 }
 
 /// Browser SDKs: the public client-side ID in the path.
 pub async fn client_side_id(env: &Env, id: &str) -> Result<Tenant, ApiError> {
     config::tenant_by_client_side_id(env, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("unknown client-side ID `{id}`")))
+        .ok_or_else(|| ApiError(Error::NotFound(format!("unknown client-side ID `{id}`"))))
 }
 
 /// REST API: an access token with at least `needed` role.
 pub async fn api_token(req: &Request, env: &Env, needed: Role) -> Result<TokenRecord, ApiError> {
     let value = header(req, "Authorization").ok_or_else(|| {
-        ApiError::Unauthorized("missing Authorization header: send an API access token".into())
+        ApiError(Error::Unauthorized(
+            "missing Authorization header: send an API access token".into(),
+        ))
     })?;
     let secret = from_authorization(&value)
-        .ok_or_else(|| ApiError::Unauthorized("empty Authorization header".into()))?;
+        .ok_or_else(|| ApiError(Error::Unauthorized("empty Authorization header".into())))?;
     let token = config::token(env, secret)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("unknown API access token".into()))?;
+        .ok_or_else(|| ApiError(Error::Unauthorized("unknown API access token".into())))?;
     if needed == Role::Writer && token.role != Role::Writer {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError(Error::Forbidden(
             "this access token is read-only; a writer token is required".into(),
-        ));
+        )));
     }
     Ok(token)
 }

@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::http::header;
+use edge_exp_core::Error;
 use edge_exp_core::{decode_body, BodyError, MAX_BODY_BYTES};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -35,10 +36,12 @@ pub async fn json(req: &mut Request) -> Result<Value, ApiError> {
     let raw = read_limited(req, MAX_RAW_BODY_BYTES).await?;
     let bytes = decode_body(raw, header(req, "Content-Encoding").as_deref())?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::BadRequest("body is empty: send JSON".into()));
+        return Err(ApiError(Error::BadRequest(
+            "body is empty: send JSON".into(),
+        )));
     }
     serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))
+        .map_err(|e| ApiError(Error::BadRequest(format!("body is not valid JSON: {e}"))))
 }
 
 /// The decoded query pairs of a request.

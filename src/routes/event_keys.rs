@@ -3,21 +3,19 @@
 //! kinds, SDKs, event count and last sighting (`core::catalog`) — for choosing a metric's event key.
 
 use crate::error::ApiError;
-use crate::http::now_ms;
-use crate::routes::rest::{authorize, reply, require_project};
-use crate::store::projects::{self, Command};
+use crate::routes::rest::{authorize, require_project, run};
 use edge_exp_core::catalog::Query;
+use edge_exp_core::project::Command;
 use worker::{Env, Request, Response};
 
 pub async fn list(req: &Request, env: &Env, project: &str) -> Result<Response, ApiError> {
     authorize(req, env, &[]).await?;
     require_project(env, project).await?;
     let url = req.url()?;
-    let query = Query::parse(url.query().unwrap_or("")).map_err(ApiError::BadRequest)?;
+    let query = Query::parse(url.query().unwrap_or(""))?;
     let command = Command::EventKeys {
         limit: query.limit(),
         search: query.search,
-        now: now_ms(),
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }

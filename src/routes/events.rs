@@ -11,6 +11,7 @@ use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::catalog;
 use edge_exp_core::event::ConversionKind;
+use edge_exp_core::query::EventsQuery;
 use edge_exp_core::queued::check_size;
 use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
 use serde_json::json;
@@ -41,9 +42,10 @@ impl Source {
 /// The sending SDK, for the event-key catalogue (`catalog::sdk_of`): headers, or the `sdk` query
 /// parameter the snippet sets (beacons cannot carry headers).
 fn sdk(req: &Request) -> Option<String> {
-    let query = crate::routes::body::query_pairs(req)
+    let query = req
+        .url()
         .ok()
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "sdk").map(|(_, v)| v));
+        .and_then(|url| EventsQuery::sdk(url.query().unwrap_or("")));
     catalog::sdk_of(
         header(req, "X-LaunchDarkly-User-Agent").as_deref(),
         header(req, "User-Agent").as_deref(),

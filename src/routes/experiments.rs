@@ -2,16 +2,18 @@
 //! iterations (semantic-patch instructions `startIteration` / `stopIteration`) and results.
 
 use crate::error::ApiError;
-use crate::http::{json, now_ms};
-use crate::routes::rest::{authorize, reply, require_environment};
+use crate::http::json;
+use crate::routes::rest::{authorize, require_environment, run};
 use crate::routes::{body, percentiles};
 use crate::store::counters::{self, CounterCommand};
-use crate::store::projects::{self, Command};
+use crate::store::projects;
 use crate::store::shards::{self, ShardCommand};
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
 use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
+use edge_exp_core::project::Command;
 use edge_exp_core::results::{self, Inputs, Quantiles, Settings};
+use edge_exp_core::Error;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
@@ -33,10 +35,9 @@ pub async fn collection(
             project: project.into(),
             env: env_key.into(),
             body: body::json(req).await?,
-            now: now_ms(),
         }
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }
 
 pub async fn item(
@@ -60,10 +61,9 @@ pub async fn item(
             env: env_key.into(),
             key: key.into(),
             body: body::json(req).await?,
-            now: now_ms(),
         }
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }
 
 /// `GET .../experiments/{key}/results?metric=&iteration=&analysis=&difference=`; defaults: the
@@ -78,18 +78,12 @@ pub async fn results(
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
     let url = req.url()?;
-    let query = ResultsQuery::parse(url.query().unwrap_or("")).map_err(ApiError::BadRequest)?;
-    let experiment: Experiment = serde_json::from_value(
-        projects::call_ok(
-            env,
-            project,
-            &Command::ExperimentData {
-                env: env_key.into(),
-                key: key.into(),
-            },
-        )
-        .await?,
-    )?;
+    let query = ResultsQuery::parse(url.query().unwrap_or(""))?;
+    let command = Command::ExperimentData {
+        env: env_key.into(),
+        key: key.into(),
+    };
+    let experiment: Experiment = projects::call(env, project, &command).await?;
     let (iteration, metric) = pick(&experiment, &query)?;
     let (aggregates, quantiles) = counts(env, project, env_key, key, iteration).await?;
     let settings = Settings {
@@ -108,9 +102,11 @@ pub async fn results(
     };
     let all = results::compute_all(&inputs, &settings);
     let position = iteration.metrics.iter().position(|m| m.key == metric.key);
-    let mine = position
-        .and_then(|i| all.get(i))
-        .ok_or_else(|| ApiError::Internal("results of the metric were not computed".into()))?;
+    let mine = position.and_then(|i| all.get(i)).ok_or_else(|| {
+        ApiError(Error::Internal(
+            "results of the metric were not computed".into(),
+        ))
+    })?;
     let mut out = serde_json::to_value(mine)?;
     out["counterShards"] = json!(iteration.counter_shards);
     out["experimentKey"] = json!(key);
@@ -129,10 +125,10 @@ fn pick<'a>(
         Some(id) => experiment.iterations.iter().find(|i| i.id == id),
     }
     .ok_or_else(|| {
-        ApiError::NotFound(format!(
+        ApiError(Error::NotFound(format!(
             "experiment `{}` has no such iteration (start one first)",
             experiment.key
-        ))
+        )))
     })?;
     let metric = match &query.metric {
         Some(m) => iteration
@@ -140,13 +136,16 @@ fn pick<'a>(
             .iter()
             .find(|s| s.key == *m)
             .ok_or_else(|| {
-                ApiError::NotFound(format!("metric `{m}` is not in iteration {}", iteration.id))
+                ApiError(Error::NotFound(format!(
+                    "metric `{m}` is not in iteration {}",
+                    iteration.id
+                )))
             })?,
         None => iteration
             .metrics
             .iter()
             .find(|m| m.primary)
-            .ok_or_else(|| ApiError::BadRequest("the iteration has no metrics".into()))?,
+            .ok_or_else(|| ApiError(Error::BadRequest("the iteration has no metrics".into())))?,
     };
     Ok((iteration, metric))
 }

@@ -4,9 +4,9 @@
 
 use crate::error::ApiError;
 use crate::http::json;
-use crate::routes::body;
 use crate::routes::rest::{authorize, require_environment};
 use crate::store::feed;
+use edge_exp_core::query::FeedQuery;
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -18,19 +18,7 @@ pub async fn recent(
 ) -> Result<Response, ApiError> {
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
-    let limit = match body::query_pairs(req)?
-        .into_iter()
-        .find(|(k, _)| k == "limit")
-    {
-        None => 20,
-        Some((_, v)) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| {
-                ApiError::BadRequest("`limit` must be an integer from 1 to 100".into())
-            })?,
-    };
+    let limit = FeedQuery::limit(req.url()?.query().unwrap_or(""))?;
     let items = feed::recent(env, project, env_key, limit).await?;
     Ok(json(200, &json!({"items": items})))
 }

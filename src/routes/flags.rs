@@ -2,10 +2,9 @@
 //! `core::flag`, stored in the project's Durable Object.
 
 use crate::error::ApiError;
-use crate::http::now_ms;
 use crate::routes::body;
-use crate::routes::rest::{authorize, reply, require_project};
-use crate::store::projects::{self, Command};
+use crate::routes::rest::{authorize, require_project, run};
+use edge_exp_core::project::Command;
 use worker::{Env, Method, Request, Response};
 
 pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<Response, ApiError> {
@@ -19,10 +18,9 @@ pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<R
         Command::FlagCreate {
             project: project.into(),
             body: body::json(req).await?,
-            now: now_ms(),
         }
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }
 
 pub async fn item(
@@ -45,5 +43,5 @@ pub async fn item(
         },
         _ => Command::FlagDelete { key: key.into() },
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }

@@ -2,11 +2,11 @@
 //! live in `core::metric`; the project's Durable Object applies them one request at a time.
 
 use crate::error::ApiError;
-use crate::http::{header, now_ms};
+use crate::http::header;
 use crate::routes::body;
-use crate::routes::rest::{authorize, reply, require_project};
-use crate::store::projects::{self, Command};
+use crate::routes::rest::{authorize, require_project, run};
 use edge_exp_core::metric::Integration;
+use edge_exp_core::project::Command;
 use worker::{Env, Method, Request, Response};
 
 /// `GET` (list) and `POST` (create) on `/api/v2/metrics/{projectKey}`.
@@ -22,13 +22,12 @@ pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<R
         Command::MetricCreate {
             project: project.into(),
             body: body::json(req).await?,
-            now: now_ms(),
             integration: header(req, "User-Agent")
                 .as_deref()
                 .and_then(Integration::from_user_agent),
         }
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }
 
 /// `GET`, `PATCH` and `DELETE` on `/api/v2/metrics/{projectKey}/{metricKey}`.
@@ -49,9 +48,8 @@ pub async fn item(
             project: project.into(),
             key: key.into(),
             patch: body::json(req).await?,
-            now: now_ms(),
         },
         _ => Command::MetricDelete { key: key.into() },
     };
-    Ok(reply(projects::call(env, project, &command).await?))
+    run(env, project, command).await
 }

@@ -5,7 +5,9 @@ use crate::error::ApiError;
 use crate::http::{empty, json};
 use crate::routes::auth;
 use crate::store::config::{self, Role};
-use crate::store::projects::Reply;
+use crate::store::projects;
+use edge_exp_core::project::Command;
+use edge_exp_core::Error;
 use worker::{Env, Method, Request, Response};
 
 /// Authorise `req` for its method: `GET` needs a reader token, the `writes` methods a writer
@@ -17,7 +19,7 @@ pub async fn authorize(req: &Request, env: &Env, writes: &[Method]) -> Result<Me
     } else if writes.contains(&method) {
         Role::Writer
     } else {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::method_not_allowed());
     };
     auth::api_token(req, env, role).await?;
     Ok(method)
@@ -27,7 +29,9 @@ pub async fn require_project(env: &Env, project: &str) -> Result<(), ApiError> {
     if config::project_exists(env, project).await? {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!("project `{project}` not found")))
+        Err(ApiError(Error::NotFound(format!(
+            "project `{project}` not found"
+        ))))
     }
 }
 
@@ -35,17 +39,26 @@ pub async fn require_environment(env: &Env, project: &str, env_key: &str) -> Res
     if config::environment_exists(env, project, env_key).await? {
         Ok(())
     } else {
-        Err(ApiError::NotFound(format!(
+        Err(ApiError(Error::NotFound(format!(
             "environment `{env_key}` in project `{project}` not found"
-        )))
+        ))))
     }
 }
 
-/// A Durable Object's reply as a response (204 without a body).
-pub fn reply(r: Reply) -> Response {
-    if r.status == 204 {
+/// Run a command on the project's object and answer with its result: 201 for a create, 204
+/// without a body for a delete, 200 otherwise.
+pub async fn run(env: &Env, project: &str, command: Command) -> Result<Response, ApiError> {
+    let status = match command {
+        Command::MetricCreate { .. }
+        | Command::FlagCreate { .. }
+        | Command::ExperimentCreate { .. } => 201,
+        Command::MetricDelete { .. } | Command::FlagDelete { .. } => 204,
+        _ => 200,
+    };
+    let value: serde_json::Value = projects::call(env, project, &command).await?;
+    Ok(if status == 204 {
         empty(204)
     } else {
-        json(r.status, &r.body)
-    }
+        json(status, &value)
+    })
 }

@@ -8,10 +8,13 @@ use crate::error::ApiError;
 use crate::http::{empty, header, json};
 use crate::routes::auth;
 use crate::routes::body;
-use crate::store::projects::{self, Command};
+use crate::store::projects;
 use base64::Engine;
 use edge_exp_core::credentials::digest;
+use edge_exp_core::project::Command;
+use edge_exp_core::query::EvalxQuery;
 use edge_exp_core::Context;
+use edge_exp_core::Error;
 use worker::{Env, Method, Request, Response};
 
 /// Evaluate every flag for a context. `encoded`: the base64url context of the GET form; `None`
@@ -28,45 +31,44 @@ pub async fn evalx(
                 .decode(encoded.trim_end_matches('='))
                 .or_else(|_| base64::engine::general_purpose::STANDARD.decode(encoded))
                 .map_err(|_| {
-                    ApiError::BadRequest("the context in the path is not base64url".into())
+                    ApiError(Error::BadRequest(
+                        "the context in the path is not base64url".into(),
+                    ))
                 })?;
             serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::BadRequest(format!("the context in the path is not JSON: {e}"))
+                ApiError(Error::BadRequest(format!(
+                    "the context in the path is not JSON: {e}"
+                )))
             })?
         }
         (Method::Report, None) => body::json(req).await?,
-        _ => return Err(ApiError::MethodNotAllowed),
+        _ => return Err(ApiError::method_not_allowed()),
     };
     Context::from_context(&context)
-        .map_err(|e| ApiError::BadRequest(format!("invalid context: {e}")))?;
+        .map_err(|e| ApiError(Error::BadRequest(format!("invalid context: {e}"))))?;
     let tenant = auth::client_side_id(env, client_side_id).await?;
-    let with_reasons = body::query_pairs(req)?
-        .iter()
-        .any(|(k, v)| k == "withReasons" && v == "true");
+    let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
     let command = Command::Evaluate {
         env: tenant.env,
         context,
         with_reasons,
     };
-    let reply = projects::call(env, &tenant.project, &command).await?;
-    Ok(json(reply.status, &reply.body))
+    let flags: serde_json::Value = projects::call(env, &tenant.project, &command).await?;
+    Ok(json(200, &flags))
 }
 
 pub async fn goals(req: &Request, env: &Env, client_side_id: &str) -> Result<Response, ApiError> {
     if req.method() != Method::Get {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::method_not_allowed());
     }
     let tenant = auth::client_side_id(env, client_side_id).await?;
-    let reply = projects::call(env, &tenant.project, &Command::Goals).await?;
-    if reply.status != 200 {
-        return Ok(json(reply.status, &reply.body));
-    }
-    let etag = format!("\"{}\"", &digest(&reply.body.to_string())[..32]);
+    let goals: serde_json::Value = projects::call(env, &tenant.project, &Command::Goals).await?;
+    let etag = format!("\"{}\"", &digest(&goals.to_string())[..32]);
     let mut resp =
         if header(req, "If-None-Match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
             empty(304)
         } else {
-            json(200, &reply.body)
+            json(200, &goals)
         };
     let headers = resp.headers_mut();
     headers.set("ETag", &etag)?;

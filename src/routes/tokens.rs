@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::http::{empty, json};
 use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
+use edge_exp_core::Error;
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
@@ -30,14 +31,14 @@ pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiErr
             let body = body::json(req).await?;
             let obj = body
                 .as_object()
-                .ok_or_else(|| ApiError::BadRequest("body must be a JSON object".into()))?;
+                .ok_or_else(|| ApiError(Error::BadRequest("body must be a JSON object".into())))?;
             let name = match obj.get("name") {
                 None | Some(Value::Null) => "API token".to_owned(),
                 Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
                 Some(_) => {
-                    return Err(ApiError::BadRequest(
+                    return Err(ApiError(Error::BadRequest(
                         "`name` must be a non-empty string".into(),
-                    ))
+                    )))
                 }
             };
             let role = match obj.get("role").and_then(Value::as_str) {
@@ -45,26 +46,28 @@ pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiErr
                 Some("reader") => Role::Reader,
                 Some("writer") => Role::Writer,
                 _ => {
-                    return Err(ApiError::BadRequest(
+                    return Err(ApiError(Error::BadRequest(
                         "`role` must be `reader` or `writer`".into(),
-                    ))
+                    )))
                 }
             };
             let (info, secret) = config::create_token(env, &name, role).await?;
             Ok(json(201, &info.to_rep(Some(&secret))))
         }
-        _ => Err(ApiError::MethodNotAllowed),
+        _ => Err(ApiError::method_not_allowed()),
     }
 }
 
 pub async fn item(req: &Request, env: &Env, id: &str) -> Result<Response, ApiError> {
     if req.method() != Method::Delete {
-        return Err(ApiError::MethodNotAllowed);
+        return Err(ApiError::method_not_allowed());
     }
     auth::api_token(req, env, Role::Writer).await?;
     if config::delete_token(env, id).await? {
         Ok(empty(204))
     } else {
-        Err(ApiError::NotFound(format!("access token `{id}` not found")))
+        Err(ApiError(Error::NotFound(format!(
+            "access token `{id}` not found"
+        ))))
     }
 }

@@ -45,7 +45,7 @@ pub async fn call(
     object: &str,
     command: &CounterCommand,
 ) -> std::result::Result<Value, ApiError> {
-    super::call_object_ok(env, BINDING, object, command).await
+    super::call_object(env, BINDING, object, command).await
 }
 
 #[durable_object(fetch)]
@@ -64,16 +64,16 @@ impl DurableObject for ExperimentCounter {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let command: CounterCommand = match req.json().await {
-            Ok(c) => c,
-            Err(e) => {
-                return Ok(Response::from_json(
-                    &json!({"code": "internal_error", "message": format!("bad command: {e}")}),
-                )?
-                .with_status(500))
-            }
-        };
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        super::serve(req, async |command: CounterCommand| {
+            self.execute(command).await
+        })
+        .await
+    }
+}
+
+impl ExperimentCounter {
+    async fn execute(&self, command: CounterCommand) -> std::result::Result<Value, ApiError> {
         self.load().await?;
         let body = match command {
             CounterCommand::Record {
@@ -87,7 +87,7 @@ impl DurableObject for ExperimentCounter {
                 serde_json::to_value(Aggregates::from_ledgers(&iteration.metrics, ledgers))?
             }
         };
-        Response::from_json(&body)
+        Ok(body)
     }
 }
 
@@ -115,7 +115,7 @@ impl ExperimentCounter {
                 let pair = worker::js_sys::Array::from(&entry?);
                 if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string())
                 {
-                    if let Ok(ledger) = serde_json::from_str::<UnitLedger>(&text) {
+                    if let Some(ledger) = super::parse_stored::<UnitLedger>(&key, &text) {
                         ledgers.insert(key, ledger);
                     }
                 }

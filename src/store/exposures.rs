@@ -8,14 +8,14 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use worker::KvStore;
 
 pub async fn load(store: &KvStore, key: &str) -> Result<ExposureHistory, ApiError> {
-    Ok(parse(store.get(key).text().await?))
+    Ok(parse(key, store.get(key).text().await?))
 }
 
-// A record that does not parse is from an incompatible version: start it afresh rather than fail
-// every event of that unit.
-fn parse(stored: Option<String>) -> ExposureHistory {
+// A record that does not parse is from an incompatible version: start it afresh (logged and
+// counted) rather than fail every event of that unit.
+fn parse(key: &str, stored: Option<String>) -> ExposureHistory {
     stored
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|text| super::parse_stored(key, &text))
         .unwrap_or_default()
 }
 
@@ -36,7 +36,7 @@ pub async fn record_all(
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
         let mut stored = store.get_bulk(&keys).text().await?;
         for (key, exposures) in chunk {
-            let mut history = parse(stored.remove(key).flatten());
+            let mut history = parse(key, stored.remove(key).flatten());
             let any = exposures
                 .iter()
                 .fold(false, |any, e| history.record(*e) | any);

@@ -54,7 +54,7 @@ pub async fn recent(
     let mut values = store.get_bulk(&keys).text().await?;
     Ok(keys
         .iter()
-        .filter_map(|k| values.remove(k).flatten())
-        .filter_map(|text| serde_json::from_str(&text).ok())
+        .filter_map(|k| Some((k, values.remove(k).flatten()?)))
+        .filter_map(|(k, text)| super::parse_stored(k, &text))
         .collect())
 }

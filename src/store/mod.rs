@@ -9,8 +9,9 @@ pub mod projects;
 pub mod shards;
 
 use crate::error::ApiError;
-use serde::Serialize;
-use worker::{Env, KvStore, Method, Request, RequestInit};
+use edge_exp_core::Error;
+use serde::{de::DeserializeOwned, Serialize};
+use worker::{Env, KvStore, Method, Request, RequestInit, Response};
 
 /// Tenancy and credentials (projects, environments, hashed keys and tokens).
 pub const CONFIG_KV: &str = "CONFIG";
@@ -23,17 +24,43 @@ pub const FEED_KV: &str = "FEED";
 /// KV's limit on key length: longer keys are refused by KV, so lookups check it first.
 pub const MAX_KV_KEY_BYTES: usize = 512;
 
+thread_local! {
+    static SKIPPED_RECORDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Parse a stored record. One that does not parse (written by an incompatible version) is
+/// skipped, never silently: it is logged with its key and counted ([`skipped_records`], shown
+/// by `GET /api/v2/ops/ingest`).
+pub fn parse_stored<T: DeserializeOwned>(key: &str, text: &str) -> Option<T> {
+    match serde_json::from_str(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            worker::console_error!("skipped stored record `{key}`: {e}");
+            SKIPPED_RECORDS.with(|n| n.set(n.get() + 1));
+            None
+        }
+    }
+}
+
+/// Stored records this isolate skipped because they did not parse.
+pub fn skipped_records() -> u64 {
+    SKIPPED_RECORDS.with(|n| n.get())
+}
+
 /// Random lowercase hex from the runtime's CSPRNG.
 pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("no random source: {e}")))?;
+        .map_err(|e| ApiError(Error::Internal(format!("no random source: {e}"))))?;
     Ok(hex::encode(buf))
 }
 
 pub fn kv(env: &Env, binding: &str) -> Result<KvStore, ApiError> {
-    env.kv(binding)
-        .map_err(|e| ApiError::Internal(format!("KV binding `{binding}` is missing: {e}")))
+    env.kv(binding).map_err(|e| {
+        ApiError(Error::Internal(format!(
+            "KV binding `{binding}` is missing: {e}"
+        )))
+    })
 }
 
 /// KV `expiration` is absolute Unix seconds and must be at least 60 s in the future.
@@ -42,14 +69,15 @@ pub fn kv_expiration(expires_at_ms: i64, now_ms: i64) -> u64 {
     (expires_at_ms / 1000 + 1).max(min).max(0) as u64
 }
 
-/// Send a JSON command to the Durable Object `name` of namespace `binding`; returns the status and
-/// JSON body it answered.
-pub async fn call_object(
+/// Send a JSON command to the Durable Object `name` of namespace `binding`. Every object answers
+/// 200 with `{"Ok": value}` or `{"Err": core error}` ([`answer`]): the error comes back as the
+/// object made it. Anything else is the runtime's own failure.
+pub async fn call_object<T: DeserializeOwned>(
     env: &Env,
     binding: &str,
     name: &str,
     command: &impl Serialize,
-) -> Result<(u16, serde_json::Value), ApiError> {
+) -> Result<T, ApiError> {
     let stub = env
         .durable_object(binding)?
         .id_from_name(name)?
@@ -60,20 +88,27 @@ pub async fn call_object(
     let mut resp = stub
         .fetch_with_request(Request::new_with_init("https://object/command", &init)?)
         .await?;
-    Ok((resp.status_code(), resp.json().await?))
+    let status = resp.status_code();
+    let text = resp.text().await?;
+    match serde_json::from_str::<Result<T, Error>>(&text) {
+        Ok(answer) if status == 200 => answer.map_err(ApiError),
+        _ => Err(ApiError::internal(format!(
+            "object `{binding}` answered {status}: {}",
+            text.chars().take(300).collect::<String>()
+        ))),
+    }
 }
 
-/// [`call_object`], turning an answer other than 2xx into the error it carries.
-pub async fn call_object_ok(
-    env: &Env,
-    binding: &str,
-    name: &str,
-    command: &impl Serialize,
-) -> Result<serde_json::Value, ApiError> {
-    let (status, body) = call_object(env, binding, name, command).await?;
-    if status < 300 {
-        Ok(body)
-    } else {
-        Err(ApiError::from_reply(status, &body))
-    }
+/// A Durable Object's `fetch`: read its command, run it, and answer the result serialised for
+/// [`call_object`] (an error as the core error it is; a command the object cannot read is an
+/// internal error, as both ends are this Worker).
+pub async fn serve<C: DeserializeOwned, T: Serialize>(
+    mut req: Request,
+    run: impl AsyncFnOnce(C) -> Result<T, ApiError>,
+) -> worker::Result<Response> {
+    let result = match req.json::<C>().await {
+        Ok(command) => run(command).await,
+        Err(e) => Err(ApiError::internal(format!("unreadable command: {e}"))),
+    };
+    Response::from_json(&result.map_err(|e| e.0))
 }

@@ -73,7 +73,7 @@ pub async fn call(
     object: &str,
     command: &ShardCommand,
 ) -> std::result::Result<Value, ApiError> {
-    super::call_object_ok(env, BINDING, object, command).await
+    super::call_object(env, BINDING, object, command).await
 }
 
 /// One call to every shard of `objects` at once (the command built per shard index); the
@@ -111,15 +111,13 @@ impl DurableObject for CounterShard {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let command: ShardCommand = match req.json().await {
-            Ok(c) => c,
-            Err(e) => {
-                let body =
-                    json!({"code": "internal_error", "message": format!("bad shard command: {e}")});
-                return Ok(Response::from_json(&body)?.with_status(500));
-            }
-        };
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        super::serve(req, async |command: ShardCommand| self.execute(command)).await
+    }
+}
+
+impl CounterShard {
+    fn execute(&self, command: ShardCommand) -> std::result::Result<Value, ApiError> {
         let sql = self.state.storage().sql();
         if !self.ready.get() {
             create_tables(&sql)?;
@@ -135,7 +133,7 @@ impl DurableObject for CounterShard {
             ShardCommand::Values { windows } => serde_json::to_value(values(&sql, &windows)?)?,
             ShardCommand::Counts { probes } => serde_json::to_value(counts(&sql, &probes)?)?,
         };
-        Response::from_json(&body)
+        Ok(body)
     }
 }
 

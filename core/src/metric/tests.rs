@@ -257,7 +257,7 @@ fn patch_errors() {
     let e = |patch: Value| m.patched("p", &patch, NOW).unwrap_err();
     assert!(matches!(
         e(json!([{"op":"test","path":"/_version","value":7}])),
-        MetricError::VersionConflict { current: 1, .. }
+        Error::VersionConflict(ref m) if m == "metric `buy` is at version 1, not 7: reload and retry"
     ));
     assert!(m.patched("p", &json!([{"op":"test","path":"/_version","value":1},{"op":"replace","path":"/name","value":"x"}]), NOW).is_ok());
     assert_eq!(
@@ -291,7 +291,7 @@ fn running_experiments_protect_kind_event_key_and_deletion() {
     let mut m = metric(json!({"key":"buy","kind":"custom","eventKey":"e"}));
     assert!(m.check_deletable().is_ok());
     m.running_experiments.insert("exp-1".into());
-    assert!(matches!(m.check_deletable(), Err(MetricError::Conflict(_))));
+    assert!(matches!(m.check_deletable(), Err(Error::Conflict(_))));
     let e = m
         .patched(
             "p",
@@ -299,7 +299,7 @@ fn running_experiments_protect_kind_event_key_and_deletion() {
             NOW,
         )
         .unwrap_err();
-    assert!(matches!(e, MetricError::Conflict(ref s) if s.contains("exp-1")));
+    assert!(matches!(e, Error::Conflict(ref s) if s.contains("exp-1")));
     // Other fields may still change. (`replace` needs an existing target, per RFC 6902.)
     assert!(m
         .patched(

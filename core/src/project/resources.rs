@@ -1,0 +1,121 @@
+//! Flag and metric commands, through one set of [`Resource`] rules: create (unique key), get,
+//! patch (a version only when something changed), delete (unless a running experiment holds it).
+
+use super::{Outcome, Project, Record};
+use crate::error::Error;
+use crate::metric::ListQuery;
+use crate::resource::Resource;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+pub(super) fn get<'a, R: Resource>(items: &'a BTreeMap<String, R>, key: &str) -> Result<&'a R, Error> {
+    items.get(key).ok_or_else(|| Error::not_found(R::KIND, key))
+}
+
+pub(super) fn create<R: Resource>(
+    items: &mut BTreeMap<String, R>,
+    project: &str,
+    item: R,
+    record: fn(String) -> Record,
+) -> Result<Outcome, Error> {
+    let key = item.key().to_owned();
+    if items.contains_key(&key) {
+        return Err(Error::Conflict(format!(
+            "a {} with key `{key}` already exists in project `{project}`",
+            R::KIND
+        )));
+    }
+    let value = item.to_rep(project);
+    items.insert(key.clone(), item);
+    Ok(Outcome {
+        value,
+        changed: vec![record(key)],
+    })
+}
+
+pub(super) fn patch<R: Resource>(
+    items: &mut BTreeMap<String, R>,
+    (project, key): (&str, &str),
+    patch: &Value,
+    now: i64,
+    record: fn(String) -> Record,
+) -> Result<Outcome, Error> {
+    let current = get(items, key)?;
+    let next = current.patched(project, patch, now)?;
+    let value = next.to_rep(project);
+    if next.version() == current.version() {
+        return Ok(Outcome::read(value));
+    }
+    items.insert(key.to_owned(), next);
+    Ok(Outcome {
+        value,
+        changed: vec![record(key.to_owned())],
+    })
+}
+
+fn deleted(record: Record) -> Outcome {
+    Outcome {
+        value: Value::Null,
+        changed: vec![record],
+    }
+}
+
+impl Project {
+    pub(super) fn list_metrics(
+        &self,
+        project: &str,
+        pairs: &[(String, String)],
+    ) -> Result<Outcome, Error> {
+        let query = ListQuery::parse(pairs)?;
+        let (page, total) = query.apply(self.metrics.values());
+        let items: Vec<Value> = page.iter().map(|m| m.to_rep(project)).collect();
+        let links = query.links(&format!("/api/v2/metrics/{project}"), total);
+        Ok(Outcome::read(
+            json!({"items": items, "totalCount": total, "_links": links}),
+        ))
+    }
+
+    pub(super) fn list_flags(&self, project: &str) -> Outcome {
+        let items: Vec<Value> = self.flags.values().map(|f| f.to_rep(project)).collect();
+        let href = format!("/api/v2/flags/{project}");
+        Outcome::read(json!({"items": items, "totalCount": items.len(),
+            "_links": {"self": {"href": href, "type": "application/json"}}}))
+    }
+
+    /// A metric a running experiment uses cannot be deleted.
+    pub(super) fn delete_metric(&mut self, key: String) -> Result<Outcome, Error> {
+        get(&self.metrics, &key)?.check_deletable()?;
+        self.metrics.remove(&key);
+        Ok(deleted(Record::Metric(key)))
+    }
+
+    /// A flag a running experiment uses cannot be deleted.
+    pub(super) fn delete_flag(&mut self, key: String) -> Result<Outcome, Error> {
+        get(&self.flags, &key)?;
+        let running: Vec<&str> = self
+            .experiments
+            .values()
+            .filter(|e| e.flag_key == key && e.running().is_some())
+            .map(|e| e.key.as_str())
+            .collect();
+        if !running.is_empty() {
+            return Err(Error::Conflict(format!(
+                "flag `{key}` is used by running experiments ({}): stop them first",
+                running.join(", ")
+            )));
+        }
+        self.flags.remove(&key);
+        Ok(deleted(Record::Flag(key)))
+    }
+
+    /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated.
+    pub(super) fn evaluate(&self, env: &str, context: &Value, with_reasons: bool) -> Outcome {
+        let flags: serde_json::Map<String, Value> = self
+            .flags
+            .values()
+            .filter(|f| f.spec.client_side_availability.using_environment_id)
+            .map(|f| (f.spec.key.clone(), f.client_json(env, context, with_reasons)))
+            .collect();
+        Outcome::read(Value::Object(flags))
+    }
+}

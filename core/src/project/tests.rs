@@ -1,0 +1,154 @@
+use super::*;
+use crate::catalog::Sighting;
+
+const NOW: i64 = 1_700_000_000_000;
+const DAY: i64 = 24 * 60 * 60 * 1000;
+
+fn run(p: &mut Project, command: Value) -> Result<Outcome, Error> {
+    p.apply(serde_json::from_value(command).expect("a command"), NOW)
+}
+
+fn ok(p: &mut Project, command: Value) -> Outcome {
+    run(p, command.clone()).unwrap_or_else(|e| panic!("{command}: {e:?}"))
+}
+
+/// A project with flag `f`, metric `m` and experiment `x` (not started) in environment `prod`.
+fn project() -> Project {
+    let mut p = Project::default();
+    ok(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    ok(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
+        "body": {"key": "m", "kind": "custom", "eventKey": "buy"}}));
+    ok(&mut p, json!({"op": "experimentCreate", "project": "p", "env": "prod",
+        "body": {"key": "x", "flagKey": "f", "metrics": [{"key": "m", "primary": true}]}}));
+    p
+}
+
+fn instruct(kind: &str) -> Value {
+    json!({"op": "experimentPatch", "project": "p", "env": "prod", "key": "x",
+        "body": {"instructions": [{"kind": kind}]}})
+}
+
+#[test]
+fn creating_names_the_records_it_changed_and_refuses_duplicates() {
+    let mut p = Project::default();
+    let out = ok(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    assert_eq!(out.changed, [Record::Flag("f".into())]);
+    assert_eq!(out.value["_version"], 1);
+    let again = run(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    assert_eq!(
+        again.unwrap_err(),
+        Error::Conflict("a flag with key `f` already exists in project `p`".into())
+    );
+    let bad = run(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
+        "body": {"key": "m", "kind": "custom"}}));
+    assert_eq!(bad.unwrap_err(), Error::invalid("`eventKey` is required for custom metrics"));
+    assert!(p.metrics.is_empty());
+}
+
+#[test]
+fn an_experiment_needs_its_flag_and_metrics_and_marks_the_metrics() {
+    let mut p = Project::default();
+    let create = |flag: &str, metric: &str| json!({"op": "experimentCreate", "project": "p",
+        "env": "prod", "body": {"key": "x", "flagKey": flag, "metrics": [{"key": metric}]}});
+    assert_eq!(
+        run(&mut p, create("f", "m")).unwrap_err(),
+        Error::invalid("flag `f` does not exist in project `p`")
+    );
+    ok(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    assert_eq!(
+        run(&mut p, create("f", "m")).unwrap_err(),
+        Error::invalid("metric `m` does not exist in project `p`")
+    );
+    ok(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
+        "body": {"key": "m", "kind": "custom", "eventKey": "buy"}}));
+    let out = ok(&mut p, create("f", "m"));
+    assert_eq!(out.changed, [Record::Metric("m".into()), Record::Experiment("prod:x".into())]);
+    assert!(p.metrics["m"].experiments.contains("prod:x"));
+    assert!(matches!(run(&mut p, create("f", "m")), Err(Error::Conflict(_))));
+}
+
+#[test]
+fn a_running_iteration_locks_its_metric_and_flag_until_stopped() {
+    let mut p = project();
+    let started = ok(&mut p, instruct("startIteration"));
+    assert_eq!(started.changed, [Record::Metric("m".into()), Record::Experiment("prod:x".into())]);
+    assert!(p.metrics["m"].running_experiments.contains("prod:x"));
+    let delete_metric = json!({"op": "metricDelete", "key": "m"});
+    let delete_flag = json!({"op": "flagDelete", "key": "f"});
+    let retarget = json!({"op": "metricPatch", "project": "p", "key": "m",
+        "patch": [{"op": "replace", "path": "/eventKey", "value": "other"}]});
+    for refused in [&delete_metric, &delete_flag, &retarget] {
+        assert!(matches!(run(&mut p, refused.clone()), Err(Error::Conflict(_))), "{refused}");
+    }
+    assert!(p.flags.contains_key("f") && p.metrics["m"].spec.event_key.as_deref() == Some("buy"));
+    ok(&mut p, instruct("stopIteration"));
+    assert!(p.metrics["m"].running_experiments.is_empty());
+    ok(&mut p, retarget);
+    assert_eq!(ok(&mut p, delete_flag).changed, [Record::Flag("f".into())]);
+    assert!(!p.flags.contains_key("f"));
+    assert_eq!(
+        run(&mut p, instruct("startIteration")).unwrap_err(),
+        Error::invalid("flag `f` no longer exists")
+    );
+}
+
+#[test]
+fn instructions_apply_all_or_none() {
+    let mut p = project();
+    let patch = json!({"op": "experimentPatch", "project": "p", "env": "prod", "key": "x",
+        "body": {"instructions": [{"kind": "updateName", "value": "Renamed"},
+                                  {"kind": "stopIteration"}]}});
+    let before = p.experiments["prod:x"].clone();
+    assert!(matches!(run(&mut p, patch), Err(Error::Conflict(_))));
+    assert_eq!(p.experiments["prod:x"], before);
+}
+
+#[test]
+fn a_patch_that_changes_nothing_changes_no_record() {
+    let mut p = project();
+    let same = json!({"op": "flagPatch", "project": "p", "key": "f",
+        "patch": [{"op": "replace", "path": "/name", "value": "f"}]});
+    let out = ok(&mut p, same);
+    assert!(out.changed.is_empty());
+    assert_eq!(out.value["_version"], 1);
+    let missing = json!({"op": "flagPatch", "project": "p", "key": "nope", "patch": []});
+    assert_eq!(run(&mut p, missing).unwrap_err(), Error::not_found("flag", "nope"));
+}
+
+#[test]
+fn routing_holds_running_iterations_and_stopped_ones_for_a_day() {
+    let mut p = project();
+    let routes = |p: &mut Project, env: &str, now: i64| {
+        let cmd = Command::Routing { env: env.into(), sightings: Vec::new() };
+        let out = p.apply(cmd, now).unwrap();
+        let routing: Routing = serde_json::from_value(out.value).unwrap();
+        assert_eq!(routing.flag_variations["f"], 2);
+        routing.routes.len()
+    };
+    assert_eq!(routes(&mut p, "prod", NOW), 0);
+    ok(&mut p, instruct("startIteration"));
+    assert_eq!(routes(&mut p, "prod", NOW), 1);
+    assert_eq!(routes(&mut p, "staging", NOW), 0);
+    ok(&mut p, instruct("stopIteration"));
+    assert_eq!(routes(&mut p, "prod", NOW + DAY), 1);
+    assert_eq!(routes(&mut p, "prod", NOW + DAY + 1), 0);
+}
+
+#[test]
+fn sightings_become_catalogue_records() {
+    let mut p = Project::default();
+    let sighting = Sighting {
+        key: "buy".into(),
+        kinds: Default::default(),
+        environment: "prod".into(),
+        context_kinds: Default::default(),
+        sdks: Default::default(),
+        count: 3,
+        last_seen: NOW,
+    };
+    let cmd = Command::Routing { env: "prod".into(), sightings: vec![sighting.clone(), sighting] };
+    let out = p.apply(cmd, NOW).unwrap();
+    assert_eq!(out.changed, [Record::EventKey("buy".into())]);
+    let listed = ok(&mut p, json!({"op": "eventKeys", "search": "", "limit": 10}));
+    assert_eq!(listed.value["items"][0]["count"], 6);
+}

@@ -1,0 +1,106 @@
+//! Typed query strings, decoded by `serde_urlencoded`. REST routes refuse a parameter they do not
+//! know (naming it) rather than ignore it; SDK routes accept what LaunchDarkly's SDKs may add and
+//! read only their own parameters. (The metrics list keeps its own parser, `metric::ListQuery`:
+//! LaunchDarkly's `filter` syntax, repeated keys and paging links.)
+
+use crate::error::Error;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// Decode `query` (without `?`) into `T`; `params` lists what the route takes, for the message.
+pub fn parse<T: DeserializeOwned>(query: &str, params: &str) -> Result<T, Error> {
+    serde_urlencoded::from_str(query)
+        .map_err(|e| Error::invalid(format!("bad query: {e} (parameters: {params})")))
+}
+
+/// `GET .../events/recent?limit=` (1–100, default 20).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    // Text, so that a bad value's message names the parameter.
+    limit: Option<String>,
+}
+
+impl FeedQuery {
+    pub fn limit(query: &str) -> Result<u64, Error> {
+        let q: FeedQuery = parse(query, "limit")?;
+        match q.limit.map(|l| l.parse::<u64>()) {
+            None => Ok(20),
+            Some(Ok(l)) if (1..=100).contains(&l) => Ok(l),
+            Some(_) => Err(Error::invalid("`limit` must be an integer from 1 to 100")),
+        }
+    }
+}
+
+/// `GET .../first-variation/{kind}/{key}?at=` (Unix ms; default: now).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AttributionQuery {
+    at: Option<String>,
+}
+
+impl AttributionQuery {
+    /// The `at` parameter, if given.
+    pub fn at(query: &str) -> Result<Option<i64>, Error> {
+        let q: AttributionQuery = parse(query, "at")?;
+        q.at.map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                Error::invalid(format!("`at` must be an integer (Unix milliseconds), got `{v}`"))
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The evalx routes' `?withReasons=true|false` (other SDK parameters are LaunchDarkly's).
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalxQuery {
+    #[serde(default)]
+    pub with_reasons: bool,
+}
+
+impl EvalxQuery {
+    pub fn parse(query: &str) -> Result<Self, Error> {
+        parse(query, "withReasons=true|false")
+    }
+}
+
+/// The events routes' `?sdk=` (the snippet names itself there: beacons cannot set headers).
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct EventsQuery {
+    pub sdk: Option<String>,
+}
+
+impl EventsQuery {
+    /// A query that does not decode names no SDK (the events themselves are what counts).
+    pub fn sdk(query: &str) -> Option<String> {
+        parse::<EventsQuery>(query, "sdk").ok()?.sdk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_queries_refuse_what_they_do_not_know() {
+        assert_eq!(FeedQuery::limit(""), Ok(20));
+        assert_eq!(FeedQuery::limit("limit=7"), Ok(7));
+        assert!(FeedQuery::limit("limit=0").unwrap_err().message().contains("1 to 100"));
+        assert!(FeedQuery::limit("limit=x").unwrap_err().message().starts_with("`limit` must be"));
+        assert!(FeedQuery::limit("lmit=5").unwrap_err().message().contains("lmit"));
+        assert_eq!(AttributionQuery::at("at=5"), Ok(Some(5)));
+        assert_eq!(AttributionQuery::at(""), Ok(None));
+        assert!(AttributionQuery::at("at=soon").unwrap_err().message().starts_with("`at` must be"));
+    }
+
+    #[test]
+    fn sdk_queries_read_their_own_parameters() {
+        assert!(EvalxQuery::parse("withReasons=true&h=abc").unwrap().with_reasons);
+        assert!(!EvalxQuery::parse("").unwrap().with_reasons);
+        assert!(EvalxQuery::parse("withReasons=maybe").is_err());
+        assert_eq!(EventsQuery::sdk("sdk=EdgeExpSnippet%2F0.1.0&x=1").as_deref(), Some("EdgeExpSnippet/0.1.0"));
+        assert_eq!(EventsQuery::sdk(""), None);
+    }
+}

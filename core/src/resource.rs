@@ -1,0 +1,74 @@
+//! What every REST resource stored in a project (flags, metrics) has in common: a key, a version,
+//! a user-set spec validated from JSON, a representation with server-set fields, and JSON Patch
+//! over that representation. [`patched`] is the one patch rule for all of them.
+
+use crate::error::Error;
+use crate::patch::{self, PatchError};
+use serde_json::Value;
+
+pub trait Resource: Clone {
+    /// The resource's name in messages: "metric", "flag".
+    const KIND: &'static str;
+    /// Fields of the representation only the server sets; a patch may not change them.
+    const SERVER_FIELDS: &'static [&'static str];
+    /// What users set.
+    type Spec: PartialEq;
+
+    fn key(&self) -> &str;
+    fn version(&self) -> u64;
+    fn spec(&self) -> &Self::Spec;
+    fn spec_key(spec: &Self::Spec) -> &str;
+    /// Validate a spec from its JSON (a create body, or a representation after a patch).
+    fn parse_spec(doc: &Value) -> Result<Self::Spec, Error>;
+    /// The representation LaunchDarkly's clients expect.
+    fn to_rep(&self, project: &str) -> Value;
+    /// The resource with a new spec, one version on.
+    fn revised(&self, spec: Self::Spec, now: i64) -> Self;
+    /// Rules a change must keep beyond validity (e.g. a metric a running experiment uses).
+    fn check_change(&self, _next: &Self::Spec) -> Result<(), Error> {
+        Ok(())
+    }
+    /// [`patched`], as a method.
+    fn patched(&self, project: &str, patch: &Value, now: i64) -> Result<Self, Error> {
+        patched(self, project, patch, now)
+    }
+}
+
+/// Apply a JSON Patch (RFC 6902; a bare array or `{"comment", "patch"}`) to the resource's
+/// representation and validate the result as a whole. An unchanged spec keeps the version.
+pub fn patched<R: Resource>(
+    current: &R,
+    project: &str,
+    patch: &Value,
+    now: i64,
+) -> Result<R, Error> {
+    let doc = patch::apply(
+        &current.to_rep(project),
+        patch,
+        current.version(),
+        R::SERVER_FIELDS,
+    )
+    .map_err(|e| match e {
+        PatchError::Invalid(m) => Error::BadRequest(m),
+        PatchError::TooLarge(m) => Error::PayloadTooLarge(m),
+        PatchError::Version { current: v, expected } => Error::VersionConflict(format!(
+            "{} `{}` is at version {v}, not {expected}: reload and retry",
+            R::KIND,
+            current.key()
+        )),
+    })?;
+    let spec = R::parse_spec(&doc)?;
+    if R::spec_key(&spec) != current.key() {
+        return Err(Error::invalid("`key` cannot be changed"));
+    }
+    current.check_change(&spec)?;
+    if &spec == current.spec() {
+        return Ok(current.clone());
+    }
+    Ok(current.revised(spec, now))
+}
+
+/// Check a create body's size before validating it: the same bound patches are held to.
+pub fn check_size(body: &Value) -> Result<(), Error> {
+    patch::check_size(body, "as given").map_err(|e| Error::PayloadTooLarge(e.to_string()))
+}
