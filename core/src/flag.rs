@@ -360,28 +360,6 @@ impl Flag {
         self.spec.environments.get(env).cloned().unwrap_or_default()
     }
 
-    pub fn to_rep(&self, project: &str) -> Value {
-        let s = &self.spec;
-        let base = format!("/api/v2/flags/{project}");
-        let mut rep = json!({
-            "key": s.key,
-            "name": s.name,
-            "tags": s.tags,
-            "variations": s.variations,
-            "environments": s.environments,
-            "clientSideAvailability": s.client_side_availability,
-            "salt": self.salt,
-            "_version": self.version,
-            "_creationDate": self.creation_date,
-            "_links": {"self": {"href": format!("{base}/{}", s.key), "type": "application/json"},
-                       "parent": {"href": base, "type": "application/json"}},
-        });
-        if let Some(d) = &s.description {
-            rep["description"] = json!(d);
-        }
-        rep
-    }
-
     /// Evaluate for a context (LaunchDarkly context JSON) in an environment.
     pub fn evaluate(&self, env: &str, context: &Value) -> Evaluation {
         let config = self.env(env);
@@ -490,9 +468,6 @@ impl Resource for Flag {
     const SERVER_FIELDS: &'static [&'static str] = SERVER_FIELDS;
     type Spec = FlagSpec;
 
-    fn key(&self) -> &str {
-        &self.spec.key
-    }
     fn version(&self) -> u64 {
         self.version
     }
@@ -506,7 +481,25 @@ impl Resource for Flag {
         FlagSpec::from_json(doc)
     }
     fn to_rep(&self, project: &str) -> Value {
-        Flag::to_rep(self, project)
+        let s = &self.spec;
+        let base = format!("/api/v2/flags/{project}");
+        let mut rep = json!({
+            "key": s.key,
+            "name": s.name,
+            "tags": s.tags,
+            "variations": s.variations,
+            "environments": s.environments,
+            "clientSideAvailability": s.client_side_availability,
+            "salt": self.salt,
+            "_version": self.version,
+            "_creationDate": self.creation_date,
+            "_links": {"self": {"href": format!("{base}/{}", s.key), "type": "application/json"},
+                       "parent": {"href": base, "type": "application/json"}},
+        });
+        if let Some(d) = &s.description {
+            rep["description"] = json!(d);
+        }
+        rep
     }
     fn revised(&self, spec: FlagSpec, _now: i64) -> Self {
         Flag {

@@ -434,74 +434,6 @@ impl Metric {
         }
     }
 
-    /// The `MetricRep` LaunchDarkly's clients expect.
-    pub fn to_rep(&self, project: &str) -> Value {
-        let s = &self.spec;
-        let base = format!("/api/v2/metrics/{project}");
-        let mut rep = json!({
-            "_id": self.id,
-            "_versionId": format!("{}-{}", self.id, self.version),
-            "_version": self.version,
-            "key": s.key,
-            "name": s.name,
-            "kind": s.kind,
-            "_links": {
-                "self": link(format!("{base}/{}", s.key)),
-                "parent": link(base),
-            },
-            "tags": s.tags,
-            "_creationDate": self.creation_date,
-            "lastModified": {"date": rfc3339(self.last_modified)},
-            "successCriteria": s.success_criteria,
-            "randomizationUnits": s.randomization_units,
-            "experimentCount": self.experiments.len(),
-            "activeExperimentCount": self.running_experiments.len(),
-            "isActive": true,
-            "archived": false,
-            "dataSource": {"key": "edge", "_name": "Edge events"},
-        });
-        let obj = rep.as_object_mut().expect("a JSON object literal");
-        let mut put = |k: &str, v: Value| {
-            obj.insert(k.to_owned(), v);
-        };
-        if let Some(d) = &s.description {
-            put("description", json!(d));
-        }
-        if let Some(m) = &s.maintainer_id {
-            put("maintainerId", json!(m));
-        }
-        if let Some(i) = &self.creator_integration {
-            put("_creatorIntegration", json!(i));
-        }
-        match s.kind {
-            MetricKind::Custom => {
-                put("eventKey", json!(s.event_key));
-                put("isNumeric", json!(s.is_numeric));
-                put("unitAggregationType", json!(s.unit_aggregation_type));
-                if s.is_numeric {
-                    put("analysisType", json!(s.analysis_type));
-                    put("eventDefault", json!(s.event_default));
-                    if let Some(u) = &s.unit {
-                        put("unit", json!(u));
-                    }
-                    if let Some(p) = s.percentile_value {
-                        put("percentileValue", json!(p));
-                    }
-                }
-            }
-            MetricKind::Click => {
-                put("urls", json!(s.urls));
-                put("selector", json!(s.selector));
-                put("unitAggregationType", json!(s.unit_aggregation_type));
-            }
-            MetricKind::Pageview => {
-                put("urls", json!(s.urls));
-                put("unitAggregationType", json!(s.unit_aggregation_type));
-            }
-        }
-        rep
-    }
-
     /// May this metric be deleted?
     pub fn check_deletable(&self) -> Result<(), Error> {
         if self.running_experiments.is_empty() {
@@ -765,9 +697,6 @@ impl Resource for Metric {
     const SERVER_FIELDS: &'static [&'static str] = SERVER_FIELDS;
     type Spec = MetricSpec;
 
-    fn key(&self) -> &str {
-        &self.spec.key
-    }
     fn version(&self) -> u64 {
         self.version
     }
@@ -780,8 +709,72 @@ impl Resource for Metric {
     fn parse_spec(doc: &Value) -> Result<MetricSpec, Error> {
         MetricSpec::from_json(doc)
     }
+    /// The `MetricRep` LaunchDarkly's clients expect.
     fn to_rep(&self, project: &str) -> Value {
-        Metric::to_rep(self, project)
+        let s = &self.spec;
+        let base = format!("/api/v2/metrics/{project}");
+        let mut rep = json!({
+            "_id": self.id,
+            "_versionId": format!("{}-{}", self.id, self.version),
+            "_version": self.version,
+            "key": s.key,
+            "name": s.name,
+            "kind": s.kind,
+            "_links": {
+                "self": link(format!("{base}/{}", s.key)),
+                "parent": link(base),
+            },
+            "tags": s.tags,
+            "_creationDate": self.creation_date,
+            "lastModified": {"date": rfc3339(self.last_modified)},
+            "successCriteria": s.success_criteria,
+            "randomizationUnits": s.randomization_units,
+            "experimentCount": self.experiments.len(),
+            "activeExperimentCount": self.running_experiments.len(),
+            "isActive": true,
+            "archived": false,
+            "dataSource": {"key": "edge", "_name": "Edge events"},
+        });
+        let obj = rep.as_object_mut().expect("a JSON object literal");
+        let mut put = |k: &str, v: Value| {
+            obj.insert(k.to_owned(), v);
+        };
+        if let Some(d) = &s.description {
+            put("description", json!(d));
+        }
+        if let Some(m) = &s.maintainer_id {
+            put("maintainerId", json!(m));
+        }
+        if let Some(i) = &self.creator_integration {
+            put("_creatorIntegration", json!(i));
+        }
+        match s.kind {
+            MetricKind::Custom => {
+                put("eventKey", json!(s.event_key));
+                put("isNumeric", json!(s.is_numeric));
+                put("unitAggregationType", json!(s.unit_aggregation_type));
+                if s.is_numeric {
+                    put("analysisType", json!(s.analysis_type));
+                    put("eventDefault", json!(s.event_default));
+                    if let Some(u) = &s.unit {
+                        put("unit", json!(u));
+                    }
+                    if let Some(p) = s.percentile_value {
+                        put("percentileValue", json!(p));
+                    }
+                }
+            }
+            MetricKind::Click => {
+                put("urls", json!(s.urls));
+                put("selector", json!(s.selector));
+                put("unitAggregationType", json!(s.unit_aggregation_type));
+            }
+            MetricKind::Pageview => {
+                put("urls", json!(s.urls));
+                put("unitAggregationType", json!(s.unit_aggregation_type));
+            }
+        }
+        rep
     }
     fn revised(&self, spec: MetricSpec, now: i64) -> Self {
         Metric {

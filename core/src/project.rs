@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::experiment::{Experiment, Iteration};
 use crate::flag::{Flag, FlagSpec};
 use crate::metric::{Integration, Metric, MetricSpec};
+use crate::resource::Resource;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -14,7 +14,6 @@ pub trait Resource: Clone {
     /// What users set.
     type Spec: PartialEq;
 
-    fn key(&self) -> &str;
     fn version(&self) -> u64;
     fn spec(&self) -> &Self::Spec;
     fn spec_key(spec: &Self::Spec) -> &str;
@@ -24,6 +23,9 @@ pub trait Resource: Clone {
     fn to_rep(&self, project: &str) -> Value;
     /// The resource with a new spec, one version on.
     fn revised(&self, spec: Self::Spec, now: i64) -> Self;
+    fn key(&self) -> &str {
+        Self::spec_key(self.spec())
+    }
     /// Rules a change must keep beyond validity (e.g. a metric a running experiment uses).
     fn check_change(&self, _next: &Self::Spec) -> Result<(), Error> {
         Ok(())
