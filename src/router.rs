@@ -138,10 +138,10 @@ async fn browser_sdk(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Resp
 /// The REST API under `/api/v2/`.
 async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, ApiError> {
     match rest {
-        ["metrics", project] => metrics::collection(req, env, project).await,
-        ["metrics", project, key] => metrics::item(req, env, project, key).await,
-        ["flags", project] => flags::collection(req, env, project).await,
-        ["flags", project, key] => flags::item(req, env, project, key).await,
+        ["metrics", project] => metrics::route(req, env, project, None).await,
+        ["metrics", project, key] => metrics::route(req, env, project, Some(key)).await,
+        ["flags", project] => flags::route(req, env, project, None).await,
+        ["flags", project, key] => flags::route(req, env, project, Some(key)).await,
         ["tokens"] => tokens::collection(req, env).await,
         ["tokens", id] => tokens::item(req, env, id).await,
         ["projects", project, "event-keys"] => {
@@ -180,8 +180,8 @@ async fn environment(
             };
             attribution::first_variation(req, env, q).await
         }
-        ["experiments"] => experiments::collection(req, env, project, env_key).await,
-        ["experiments", key] => experiments::item(req, env, project, env_key, key).await,
+        ["experiments"] => experiments::route(req, env, (project, env_key), None).await,
+        ["experiments", key] => experiments::route(req, env, (project, env_key), Some(key)).await,
         ["experiments", key, "results"] => {
             experiments::results(req, env, project, env_key, key).await
         }

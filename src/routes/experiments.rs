@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::http::json;
-use crate::routes::rest::{authorize, require_environment, run};
-use crate::routes::{body, percentiles};
+use crate::routes::percentiles;
+use crate::routes::rest::{authorize, require_environment, resource, Scope, Verb};
 use crate::store::counters::{self, CounterCommand};
 use crate::store::projects;
 use crate::store::shards::{self, ShardCommand};
@@ -17,53 +17,42 @@ use edge_exp_core::Error;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
-pub async fn collection(
+/// The collection (`key` absent: list, create) or one experiment (get; patch with
+/// semantic-patch instructions). Experiments are not deleted (LaunchDarkly archives them).
+pub async fn route(
     req: &mut Request,
     env: &Env,
-    project: &str,
-    env_key: &str,
+    (project, env_key): (&str, &str),
+    key: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let method = authorize(req, env, &[Method::Post]).await?;
-    require_environment(env, project, env_key).await?;
-    let command = if method == Method::Get {
-        Command::ExperimentList {
-            project: project.into(),
-            env: env_key.into(),
-        }
-    } else {
-        Command::ExperimentCreate {
-            project: project.into(),
-            env: env_key.into(),
-            body: body::json(req).await?,
-        }
-    };
-    run(env, project, command).await
-}
-
-pub async fn item(
-    req: &mut Request,
-    env: &Env,
-    project: &str,
-    env_key: &str,
-    key: &str,
-) -> Result<Response, ApiError> {
-    let method = authorize(req, env, &[Method::Patch]).await?;
-    require_environment(env, project, env_key).await?;
-    let command = if method == Method::Get {
-        Command::ExperimentGet {
-            project: project.into(),
-            env: env_key.into(),
-            key: key.into(),
-        }
-    } else {
-        Command::ExperimentPatch {
-            project: project.into(),
-            env: env_key.into(),
-            key: key.into(),
-            body: body::json(req).await?,
-        }
-    };
-    run(env, project, command).await
+    let place = (Scope::Environment(project, env_key), key);
+    let (project, env_key) = (project.to_owned(), env_key.to_owned());
+    resource(req, env, place, &[Method::Patch], |verb| {
+        Ok(match verb {
+            Verb::List => Command::ExperimentList {
+                project,
+                env: env_key,
+            },
+            Verb::Create(body) => Command::ExperimentCreate {
+                project,
+                env: env_key,
+                body,
+            },
+            Verb::Get(key) => Command::ExperimentGet {
+                project,
+                env: env_key,
+                key,
+            },
+            Verb::Patch(key, body) => Command::ExperimentPatch {
+                project,
+                env: env_key,
+                key,
+                body,
+            },
+            Verb::Delete(_) => return Err(ApiError::method_not_allowed()),
+        })
+    })
+    .await
 }
 
 /// `GET .../experiments/{key}/results?metric=&iteration=&analysis=&difference=`; defaults: the

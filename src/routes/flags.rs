@@ -1,47 +1,33 @@
 //! `/api/v2/flags/{projectKey}[/{flagKey}]`: flags CRUD (JSON Patch updates), rules in
-//! `core::flag`, stored in the project's Durable Object.
+//! `core::flag` and `core::project`, stored in the project's Durable Object.
 
 use crate::error::ApiError;
-use crate::routes::body;
-use crate::routes::rest::{authorize, require_project, run};
+use crate::routes::rest::{resource, Scope, Verb};
 use edge_exp_core::project::Command;
 use worker::{Env, Method, Request, Response};
 
-pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<Response, ApiError> {
-    let method = authorize(req, env, &[Method::Post]).await?;
-    require_project(env, project).await?;
-    let command = if method == Method::Get {
-        Command::FlagList {
-            project: project.into(),
-        }
-    } else {
-        Command::FlagCreate {
-            project: project.into(),
-            body: body::json(req).await?,
-        }
-    };
-    run(env, project, command).await
-}
-
-pub async fn item(
+/// The collection (`key` absent: list, create) or one flag (get, patch, delete).
+pub async fn route(
     req: &mut Request,
     env: &Env,
     project: &str,
-    key: &str,
+    key: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let method = authorize(req, env, &[Method::Patch, Method::Delete]).await?;
-    require_project(env, project).await?;
-    let command = match method {
-        Method::Get => Command::FlagGet {
-            project: project.into(),
-            key: key.into(),
-        },
-        Method::Patch => Command::FlagPatch {
-            project: project.into(),
-            key: key.into(),
-            patch: body::json(req).await?,
-        },
-        _ => Command::FlagDelete { key: key.into() },
-    };
-    run(env, project, command).await
+    let writes = [Method::Patch, Method::Delete];
+    let place = (Scope::Project(project), key);
+    let project = project.to_owned();
+    resource(req, env, place, &writes, |verb| {
+        Ok(match verb {
+            Verb::List => Command::FlagList { project },
+            Verb::Create(body) => Command::FlagCreate { project, body },
+            Verb::Get(key) => Command::FlagGet { project, key },
+            Verb::Patch(key, patch) => Command::FlagPatch {
+                project,
+                key,
+                patch,
+            },
+            Verb::Delete(key) => Command::FlagDelete { key },
+        })
+    })
+    .await
 }

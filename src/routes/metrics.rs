@@ -1,55 +1,47 @@
 //! `/api/v2/metrics/{projectKey}[/{metricKey}]`: LaunchDarkly-compatible metrics CRUD. The rules
-//! live in `core::metric`; the project's Durable Object applies them one request at a time.
+//! live in `core::metric` and `core::project`; the project's Durable Object applies them one
+//! request at a time.
 
 use crate::error::ApiError;
 use crate::http::header;
 use crate::routes::body;
-use crate::routes::rest::{authorize, require_project, run};
+use crate::routes::rest::{resource, Scope, Verb};
 use edge_exp_core::metric::Integration;
 use edge_exp_core::project::Command;
 use worker::{Env, Method, Request, Response};
 
-/// `GET` (list) and `POST` (create) on `/api/v2/metrics/{projectKey}`.
-pub async fn collection(req: &mut Request, env: &Env, project: &str) -> Result<Response, ApiError> {
-    let method = authorize(req, env, &[Method::Post]).await?;
-    require_project(env, project).await?;
-    let command = if method == Method::Get {
-        Command::MetricList {
-            project: project.into(),
-            pairs: body::query_pairs(req)?,
-        }
-    } else {
-        Command::MetricCreate {
-            project: project.into(),
-            body: body::json(req).await?,
-            integration: header(req, "User-Agent")
-                .as_deref()
-                .and_then(Integration::from_user_agent),
-        }
-    };
-    run(env, project, command).await
-}
-
-/// `GET`, `PATCH` and `DELETE` on `/api/v2/metrics/{projectKey}/{metricKey}`.
-pub async fn item(
+/// The collection (`key` absent: list with LaunchDarkly's filter/sort/paging, create) or one
+/// metric (get, patch, delete). A partner integration creating a metric is recorded from its
+/// User-Agent.
+pub async fn route(
     req: &mut Request,
     env: &Env,
     project: &str,
-    key: &str,
+    key: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let method = authorize(req, env, &[Method::Patch, Method::Delete]).await?;
-    require_project(env, project).await?;
-    let command = match method {
-        Method::Get => Command::MetricGet {
-            project: project.into(),
-            key: key.into(),
-        },
-        Method::Patch => Command::MetricPatch {
-            project: project.into(),
-            key: key.into(),
-            patch: body::json(req).await?,
-        },
-        _ => Command::MetricDelete { key: key.into() },
-    };
-    run(env, project, command).await
+    let pairs = body::query_pairs(req)?;
+    let integration = header(req, "User-Agent")
+        .as_deref()
+        .and_then(Integration::from_user_agent);
+    let writes = [Method::Patch, Method::Delete];
+    let place = (Scope::Project(project), key);
+    let project = project.to_owned();
+    resource(req, env, place, &writes, |verb| {
+        Ok(match verb {
+            Verb::List => Command::MetricList { project, pairs },
+            Verb::Create(body) => Command::MetricCreate {
+                project,
+                body,
+                integration,
+            },
+            Verb::Get(key) => Command::MetricGet { project, key },
+            Verb::Patch(key, patch) => Command::MetricPatch {
+                project,
+                key,
+                patch,
+            },
+            Verb::Delete(key) => Command::MetricDelete { key },
+        })
+    })
+    .await
 }

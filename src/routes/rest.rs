@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::http::{empty, json};
-use crate::routes::auth;
+use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
 use crate::store::projects;
 use edge_exp_core::project::Command;
@@ -43,6 +43,58 @@ pub async fn require_environment(env: &Env, project: &str, env_key: &str) -> Res
             "environment `{env_key}` in project `{project}` not found"
         ))))
     }
+}
+
+/// What a method on a REST resource route asks for.
+pub enum Verb {
+    List,
+    Create(serde_json::Value),
+    Get(String),
+    Patch(String, serde_json::Value),
+    Delete(String),
+}
+
+/// A resource route's place: a project's (flags, metrics) or an environment's (experiments).
+pub enum Scope<'a> {
+    Project(&'a str),
+    Environment(&'a str, &'a str),
+}
+
+/// Every REST resource route: authorise the method (the collection takes `POST`, an item the
+/// `item_writes`), check the project or environment exists, read the body, and run the command
+/// `command` makes of the [`Verb`].
+pub async fn resource(
+    req: &mut Request,
+    env: &Env,
+    (scope, key): (Scope<'_>, Option<&str>),
+    item_writes: &[Method],
+    command: impl FnOnce(Verb) -> Result<Command, ApiError>,
+) -> Result<Response, ApiError> {
+    let writes = if key.is_some() {
+        item_writes
+    } else {
+        &[Method::Post]
+    };
+    let method = authorize(req, env, writes).await?;
+    let project = match scope {
+        Scope::Project(p) => {
+            require_project(env, p).await?;
+            p
+        }
+        Scope::Environment(p, e) => {
+            require_environment(env, p, e).await?;
+            p
+        }
+    };
+    let verb = match (key, method) {
+        (None, Method::Get) => Verb::List,
+        (None, _) => Verb::Create(body::json(req).await?),
+        (Some(k), Method::Get) => Verb::Get(k.into()),
+        (Some(k), Method::Patch) => Verb::Patch(k.into(), body::json(req).await?),
+        (Some(k), Method::Delete) => Verb::Delete(k.into()),
+        _ => return Err(ApiError::method_not_allowed()),
+    };
+    run(env, project, command(verb)?).await
 }
 
 /// Run a command on the project's object and answer with its result: 201 for a create, 204
