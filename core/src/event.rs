@@ -18,13 +18,25 @@ pub const MAX_METRIC_VALUE: f64 = 1e15;
 /// How far in the future a `creationDate` may be (client clock skew) before it is rejected.
 pub const MAX_FUTURE_SKEW_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// What a conversion event was.
+/// The one kind of a conversion: what a conversion event was, and what a metric counts
+/// (`metric::MetricKind` is this enum). A new kind is a new variant here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversionKind {
     Custom,
     Click,
     Pageview,
+}
+
+impl ConversionKind {
+    /// The LaunchDarkly event `kind` (and metric `kind`) naming it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConversionKind::Custom => "custom",
+            ConversionKind::Click => "click",
+            ConversionKind::Pageview => "pageview",
+        }
+    }
 }
 
 /// A flag evaluation the SDK reported in full (the only events that create exposures).

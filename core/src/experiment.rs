@@ -11,7 +11,7 @@ use crate::aggregates::{shard_of, UnitEvents, DEFAULT_SHARDS, MAX_SHARDS};
 use crate::analysis::{analysis_from_json, Analysis, AnalysisConfig};
 use crate::attribution::{Exposure, ExposureHistory};
 use crate::context::valid_kind;
-use crate::event::{ConversionKind, Event};
+use crate::event::Event;
 use crate::metric::{
     AnalysisType, Metric, MetricKind, SuccessCriteria, UnitAggregation,
 };
@@ -513,13 +513,7 @@ impl CounterBatch {
                         continue;
                     };
                     for m in &it.metrics {
-                        let kind_matches = matches!(
-                            (m.kind, c.kind),
-                            (MetricKind::Custom, ConversionKind::Custom)
-                                | (MetricKind::Click, ConversionKind::Click)
-                                | (MetricKind::Pageview, ConversionKind::Pageview)
-                        );
-                        if !kind_matches || m.event_key != c.key {
+                        if m.kind != c.kind || m.event_key != c.key {
                             continue;
                         }
                         let value = match (m.measure, c.metric_value) {

@@ -1,7 +1,7 @@
 //! The live event feed: a compact, display-ready summary of what a payload contained, for the
 //! dashboard's "live events" panel.
 
-use crate::event::{ConversionKind, Event};
+use crate::event::Event;
 use serde::Serialize;
 
 /// One event as the feed shows it.
@@ -41,11 +41,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
                     value: None,
                 },
                 Event::Conversion(c) => FeedItem {
-                    kind: match c.kind {
-                        ConversionKind::Custom => "custom",
-                        ConversionKind::Click => "click",
-                        ConversionKind::Pageview => "pageview",
-                    },
+                    kind: c.kind.as_str(),
                     key: Some(c.key.clone()),
                     units: units(&c.context),
                     at: c.creation_date,

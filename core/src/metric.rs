@@ -20,13 +20,8 @@ fn invalid(msg: impl Into<String>) -> Error {
     Error::invalid(msg)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricKind {
-    Custom,
-    Click,
-    Pageview,
-}
+/// What a metric counts: the conversion kind of its events (one enum for both).
+pub use crate::event::ConversionKind as MetricKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SuccessCriteria {
