@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use crate::error::Error;
 use crate::fields::{Fields, KEY_RULE};
-pub use crate::fields::valid_key;
+use crate::fields::valid_key;
 use crate::resource::Resource;
 
 fn invalid(msg: impl Into<String>) -> Error {

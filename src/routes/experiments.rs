@@ -91,11 +91,9 @@ pub async fn results(
     };
     let all = results::compute_all(&inputs, &settings);
     let position = iteration.metrics.iter().position(|m| m.key == metric.key);
-    let mine = position.and_then(|i| all.get(i)).ok_or_else(|| {
-        ApiError(Error::Internal(
-            "results of the metric were not computed".into(),
-        ))
-    })?;
+    let mine = position
+        .and_then(|i| all.get(i))
+        .ok_or_else(|| ApiError::internal("results of the metric were not computed"))?;
     let mut out = serde_json::to_value(mine)?;
     out["counterShards"] = json!(iteration.counter_shards);
     out["experimentKey"] = json!(key);

@@ -108,18 +108,7 @@ impl ExperimentCounter {
         let storage = self.state.storage();
         let mut ledgers = HashMap::new();
         for prefix in ["u:", "u#"] {
-            let stored = storage
-                .list_with_options(ListOptions::new().prefix(prefix))
-                .await?;
-            for entry in stored.entries() {
-                let pair = worker::js_sys::Array::from(&entry?);
-                if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string())
-                {
-                    if let Some(ledger) = super::parse_stored::<UnitLedger>(&key, &text) {
-                        ledgers.insert(key, ledger);
-                    }
-                }
-            }
+            ledgers.extend(super::stored_under::<UnitLedger>(&storage, prefix).await?);
         }
         let stored = storage
             .list_with_options(ListOptions::new().prefix("p:"))
@@ -128,7 +117,9 @@ impl ExperimentCounter {
         for entry in stored.entries() {
             let pair = worker::js_sys::Array::from(&entry?);
             if let (Some(key), Some(at)) = (pair.get(0).as_string(), pair.get(1).as_f64()) {
-                payloads.insert(key[2..].to_owned(), at as i64);
+                if let Some(id) = key.strip_prefix("p:") {
+                    payloads.insert(id.to_owned(), at as i64);
+                }
             }
         }
         *self.ledgers.borrow_mut() = Some(ledgers);

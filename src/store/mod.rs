@@ -11,7 +11,7 @@ pub mod shards;
 use crate::error::ApiError;
 use edge_exp_core::Error;
 use serde::{de::DeserializeOwned, Serialize};
-use worker::{Env, KvStore, Method, Request, RequestInit, Response};
+use worker::{Env, KvStore, ListOptions, Method, Request, RequestInit, Response, Storage};
 
 /// Tenancy and credentials (projects, environments, hashed keys and tokens).
 pub const CONFIG_KV: &str = "CONFIG";
@@ -42,6 +42,27 @@ pub fn parse_stored<T: DeserializeOwned>(key: &str, text: &str) -> Option<T> {
     }
 }
 
+/// Every JSON text record a Durable Object stores under `prefix` (key-value storage), parsed,
+/// with its key in full; a record that does not parse is skipped as [`parse_stored`] says.
+pub async fn stored_under<T: DeserializeOwned>(
+    storage: &Storage,
+    prefix: &str,
+) -> worker::Result<Vec<(String, T)>> {
+    let stored = storage
+        .list_with_options(ListOptions::new().prefix(prefix))
+        .await?;
+    let mut items = Vec::new();
+    for entry in stored.entries() {
+        let pair = worker::js_sys::Array::from(&entry?);
+        if let (Some(key), Some(text)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            if let Some(item) = parse_stored(&key, &text) {
+                items.push((key, item));
+            }
+        }
+    }
+    Ok(items)
+}
+
 /// Stored records this isolate skipped because they did not parse.
 pub fn skipped_records() -> u64 {
     SKIPPED_RECORDS.with(|n| n.get())
@@ -51,16 +72,13 @@ pub fn skipped_records() -> u64 {
 pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf)
-        .map_err(|e| ApiError(Error::Internal(format!("no random source: {e}"))))?;
+        .map_err(|e| ApiError::internal(format!("no random source: {e}")))?;
     Ok(hex::encode(buf))
 }
 
 pub fn kv(env: &Env, binding: &str) -> Result<KvStore, ApiError> {
-    env.kv(binding).map_err(|e| {
-        ApiError(Error::Internal(format!(
-            "KV binding `{binding}` is missing: {e}"
-        )))
-    })
+    env.kv(binding)
+        .map_err(|e| ApiError::internal(format!("KV binding `{binding}` is missing: {e}")))
 }
 
 /// KV `expiration` is absolute Unix seconds and must be at least 60 s in the future.
@@ -70,7 +88,7 @@ pub fn kv_expiration(expires_at_ms: i64, now_ms: i64) -> u64 {
 }
 
 /// Send a JSON command to the Durable Object `name` of namespace `binding`. Every object answers
-/// 200 with `{"Ok": value}` or `{"Err": core error}` ([`answer`]): the error comes back as the
+/// 200 with `{"Ok": value}` or `{"Err": core error}` ([`serve`]): the error comes back as the
 /// object made it. Anything else is the runtime's own failure.
 pub async fn call_object<T: DeserializeOwned>(
     env: &Env,

@@ -11,9 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use worker::{
-    durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
-};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, Storage};
 
 /// The binding name of the namespace in wrangler.toml.
 pub const BINDING: &str = "PROJECT_STORE";
@@ -87,23 +85,16 @@ async fn load(storage: &Storage) -> std::result::Result<Project, ApiError> {
     })
 }
 
+/// One collection: its records, keyed without the prefix.
 async fn collection<T: DeserializeOwned>(
     storage: &Storage,
     prefix: &str,
 ) -> std::result::Result<BTreeMap<String, T>, ApiError> {
-    let stored = storage
-        .list_with_options(ListOptions::new().prefix(prefix))
-        .await?;
-    let mut items = BTreeMap::new();
-    for entry in stored.entries() {
-        let pair = worker::js_sys::Array::from(&entry.map_err(worker::Error::from)?);
-        let key = pair.get(0).as_string().unwrap_or_default();
-        let text = pair.get(1).as_string().unwrap_or_default();
-        if let Some(item) = super::parse_stored(&key, &text) {
-            items.insert(key[prefix.len()..].to_owned(), item);
-        }
-    }
-    Ok(items)
+    Ok(super::stored_under(storage, prefix)
+        .await?
+        .into_iter()
+        .filter_map(|(key, item)| Some((key.strip_prefix(prefix)?.to_owned(), item)))
+        .collect())
 }
 
 /// The storage changes of a command: writes (storage key, JSON text) and deleted keys.
