@@ -31,7 +31,6 @@ use edge_exp_core::queued::{pack, IngestMessage};
 use edge_exp_core::{keys, Event, Exposure};
 use futures_util::future::{try_join_all, LocalBoxFuture};
 use futures_util::FutureExt;
-use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use worker::{
@@ -46,29 +45,7 @@ const SEND_BATCH_BYTES: usize = 240 * 1024;
 /// Delay before a failed message is delivered again.
 const RETRY_DELAY_SECONDS: u32 = 2;
 
-/// What this isolate's ingest pipeline has done (figures for tests, benchmarks and operators).
-#[derive(Debug, Default, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IngestStats {
-    pub enqueued_messages: u64,
-    pub enqueued_payloads: u64,
-    pub consumed_messages: u64,
-    pub retried_messages: u64,
-    pub invocations: u64,
-    pub exposure_writes: u64,
-    /// Message parts a counter had already counted (queue redeliveries, racing retries).
-    pub duplicate_parts: u64,
-    /// Feature events dropped because their variation index does not exist on our flag.
-    pub unknown_variations: u64,
-    pub max_kv_operations: u64,
-    pub max_subrequests: u64,
-    /// The error code of the last failed group (details are logged, never served).
-    pub last_error: Option<String>,
-    /// Stored records this isolate skipped because they did not parse (each one is logged).
-    pub skipped_records: u64,
-    /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
-    pub wasm_memory_bytes: u64,
-}
+pub use edge_exp_core::queued::IngestStats;
 
 thread_local! {
     pub static STATS: RefCell<IngestStats> = RefCell::new(IngestStats::default());

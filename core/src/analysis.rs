@@ -13,6 +13,7 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Analysis {
     /// Posterior of the effect: chance to win, credible interval, risk, P(best).
     #[default]
@@ -28,6 +29,7 @@ pub const DEFAULT_MIN_SAMPLE: u64 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnalysisConfig {
     /// `relative` (default) or `absolute` difference from the baseline.
     #[serde(default)]

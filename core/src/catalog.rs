@@ -36,6 +36,7 @@ pub struct Sighting {
 /// One key of the catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EventKey))]
 pub struct Entry {
     pub key: String,
     /// `custom`, `click`, `pageview`.

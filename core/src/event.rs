@@ -22,6 +22,7 @@ pub const MAX_FUTURE_SKEW_MS: i64 = 24 * 60 * 60 * 1000;
 /// (`metric::MetricKind` is this enum). A new kind is a new variant here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ConversionKind {
     Custom,
     Click,
@@ -120,6 +121,7 @@ pub enum EventError {
 
 /// One rejected event of a payload, as reported to the sender.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RejectedEvent {
     pub index: usize,
     pub error: String,

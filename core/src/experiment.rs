@@ -27,6 +27,7 @@ fn invalid(m: impl Into<String>) -> Error {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Treatment {
     pub name: String,
     pub variation: usize,
@@ -36,6 +37,7 @@ pub struct Treatment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricRef {
     pub key: String,
     #[serde(default)]
@@ -45,6 +47,7 @@ pub struct MetricRef {
 /// How a metric turns a unit's events into one number.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Measure {
     /// 1 if the unit converted at least once, else 0.
     Binary,
@@ -60,6 +63,7 @@ pub enum Measure {
 /// What an iteration keeps of a metric when it starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricSnapshot {
     pub key: String,
     pub kind: MetricKind,
@@ -104,6 +108,7 @@ impl MetricSnapshot {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IterationStatus {
     Running,
     Stopped,
@@ -111,6 +116,7 @@ pub enum IterationStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Iteration {
     pub id: u32,
     pub status: IterationStatus,

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// One event as the feed shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedItem {
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]

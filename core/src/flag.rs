@@ -16,6 +16,7 @@ fn invalid(m: impl Into<String>) -> Error {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Variation {
     pub value: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +25,7 @@ pub struct Variation {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
     pub values: Vec<String>,
     pub variation: usize,
@@ -37,6 +39,7 @@ fn user_kind() -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RolloutKind {
     #[default]
     Rollout,
@@ -45,6 +48,7 @@ pub enum RolloutKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RolloutSlot {
     pub variation: usize,
     pub weight: u32,
@@ -54,6 +58,7 @@ pub struct RolloutSlot {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rollout {
     #[serde(default)]
     pub kind: RolloutKind,
@@ -69,6 +74,7 @@ pub struct Rollout {
 /// What a fallthrough serves: one variation, or a rollout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum VariationOrRollout {
     Fixed { variation: usize },
     Rollout { rollout: Rollout },
@@ -76,6 +82,7 @@ pub enum VariationOrRollout {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnvironmentConfig {
     pub on: bool,
     pub off_variation: Option<usize>,
@@ -104,6 +111,7 @@ impl Default for EnvironmentConfig {
 /// Which client-side credentials may evaluate a flag (LaunchDarkly's `clientSideAvailability`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientSideAvailability {
     /// Served to browsers through the public client-side ID (evalx). Off for new flags.
     pub using_environment_id: bool,
@@ -306,6 +314,7 @@ fn parse_env(env: &str, v: &Value) -> Result<EnvironmentConfig, Error> {
 /// Why a flag evaluated as it did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Reason {
     Off,
     TargetMatch,

@@ -45,6 +45,8 @@ with_std! {
     pub mod resource;
     pub mod results;
     pub mod stats;
+    #[cfg(feature = "openapi")]
+    pub mod openapi;
 
     pub use attribution::{Exposure, ExposureHistory, WINDOW_MS};
     pub use error::Error;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
     derive(Serialize, Deserialize),
     serde(tag = "kind", rename_all = "lowercase")
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UrlMatcher {
     /// The whole href equals `url`, allowing one trailing `/`.
     Exact { url: String },
@@ -220,6 +221,7 @@ impl<'a> Href<'a> {
     derive(Serialize, Deserialize),
     serde(rename_all = "camelCase")
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Goal {
     pub key: String,
     pub kind: GoalKind,
@@ -237,6 +239,7 @@ pub struct Goal {
     derive(Serialize, Deserialize),
     serde(rename_all = "lowercase")
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GoalKind {
     Click,
     Pageview,

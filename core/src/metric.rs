@@ -24,6 +24,7 @@ fn invalid(msg: impl Into<String>) -> Error {
 pub use crate::event::ConversionKind as MetricKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SuccessCriteria {
     HigherThanBaseline,
     LowerThanBaseline,
@@ -31,6 +32,7 @@ pub enum SuccessCriteria {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UnitAggregation {
     Average,
     Sum,
@@ -38,12 +40,14 @@ pub enum UnitAggregation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AnalysisType {
     Mean,
     Percentile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventDefault {
     pub disabled: bool,
     pub value: f64,
@@ -75,6 +79,7 @@ pub struct MetricSpec {
 /// The partner integration that created a metric, from a `{product}-{source}-int/{version}`
 /// User-Agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Integration {
     pub product: String,
     pub source: String,

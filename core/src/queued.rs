@@ -22,6 +22,31 @@ pub const CONSUMER_BATCH: usize = 10;
 /// Largest event the queue carries (keys and context keys): bigger ones are refused one by one.
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 
+/// What this isolate's ingest pipeline has done (figures for tests, benchmarks and operators).
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IngestStats {
+    pub enqueued_messages: u64,
+    pub enqueued_payloads: u64,
+    pub consumed_messages: u64,
+    pub retried_messages: u64,
+    pub invocations: u64,
+    pub exposure_writes: u64,
+    /// Message parts a counter had already counted (queue redeliveries, racing retries).
+    pub duplicate_parts: u64,
+    /// Feature events dropped because their variation index does not exist on our flag.
+    pub unknown_variations: u64,
+    pub max_kv_operations: u64,
+    pub max_subrequests: u64,
+    /// The error code of the last failed group (details are logged, never served).
+    pub last_error: Option<String>,
+    /// Stored records this isolate skipped because they did not parse (each one is logged).
+    pub skipped_records: u64,
+    /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
+    pub wasm_memory_bytes: u64,
+}
+
 /// One event as queued: only what attribution and counting read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "e")]

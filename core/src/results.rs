@@ -50,6 +50,7 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ArmStatus {
     Ok,
     /// An arm compared has fewer units than `minSampleSize`.
@@ -60,6 +61,7 @@ pub enum ArmStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricInfo {
     pub key: String,
     pub kind: MetricKind,
@@ -73,6 +75,7 @@ pub struct MetricInfo {
 /// A family of p-values corrected together.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Family {
     pub method: Correction,
     /// Comparisons (treatments × metrics with a p-value) in the family.
@@ -81,6 +84,7 @@ pub struct Family {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetricResults {
     pub iteration_id: u32,
     pub status: IterationStatus,
@@ -106,6 +110,7 @@ pub struct MetricResults {
 
 /// A percentile of one arm with its 95% interval (order statistics).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PercentileValue {
     pub value: f64,
     pub lower: f64,
@@ -114,6 +119,7 @@ pub struct PercentileValue {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Inference {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relative_difference: Option<Interval>,
@@ -139,6 +145,7 @@ pub struct Inference {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VariationResult {
     pub variation: u32,
     pub name: String,

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MultipleExposures {
     /// Exposed units that received more than one variation (counted in their first).
     pub units: u64,
@@ -17,6 +18,7 @@ pub struct MultipleExposures {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub sample_ratio_mismatch: bool,
     pub multiple_exposures: MultipleExposures,

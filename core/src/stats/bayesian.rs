@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A proper Gaussian prior on the *relative* effect (gbstats' `GaussianPrior`, prior type
 /// "relative"); rescaled by the baseline mean for absolute differences.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Prior {
     pub mean: f64,
     pub variance: f64,
@@ -16,6 +17,7 @@ pub struct Prior {
 
 /// Expected loss of shipping each arm, in the effect's unit (gbstats' `risk`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Risk {
     pub baseline: f64,
     pub treatment: f64,

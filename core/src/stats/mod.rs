@@ -55,6 +55,7 @@ impl Sample {
 /// How a treatment is compared with the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Difference {
     /// (treatment − baseline) / baseline.
     #[default]
@@ -137,6 +138,7 @@ impl Effect {
 
 /// An estimate with a two-sided 95% interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Interval {
     pub estimate: f64,
     pub lower: f64,

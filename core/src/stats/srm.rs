@@ -9,6 +9,7 @@ pub const SRM_THRESHOLD: f64 = 0.001;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Srm {
     pub chi_square: f64,
     pub p_value: f64,

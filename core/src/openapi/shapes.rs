@@ -1,0 +1,478 @@
+//! Wire shapes the server builds or reads field by field (LaunchDarkly's lenient bodies, the
+//! representations made with `json!`), declared here so that their schemas are derived like the
+//! rest. Each is held to the code by a test in `openapi/tests.rs`: representations made by the
+//! real code must conform to these schemas (no undeclared field, every required one present), and
+//! each request example must be accepted by the real parser.
+
+use crate::analysis::{Analysis, AnalysisConfig};
+use crate::catalog::Entry;
+use crate::event::{ConversionKind, RejectedEvent};
+use crate::experiment::{Iteration, MetricRef, Treatment};
+use crate::feed::FeedItem;
+use crate::flag::{ClientSideAvailability, EnvironmentConfig, Reason, Variation};
+use crate::metric::{AnalysisType, EventDefault, Integration, SuccessCriteria, UnitAggregation};
+use crate::matcher::UrlMatcher;
+use crate::results::MetricResults;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// LaunchDarkly's REST error body.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error, example = json!({"code": "invalid_request", "message": "`kind` is required"}))]
+pub struct ErrorBody {
+    /// `invalid_request` (400), `unauthorized` (401), `forbidden` (403), `not_found` (404),
+    /// `method_not_allowed` (405), `conflict` or `optimistic_locking_error` (409),
+    /// `payload_too_large` (413), `unsupported_media_type` (415), `internal_error` (500).
+    pub code: String,
+    /// What is wrong, naming the field or resource.
+    pub message: String,
+}
+
+/// The kinds of analytics events (schema 4). `debug`, `migration_op` and `click_pageview` are
+/// accepted and ignored.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Feature,
+    Custom,
+    Click,
+    Pageview,
+    Identify,
+    Index,
+    Summary,
+    Debug,
+    MigrationOp,
+    ClickPageview,
+}
+
+/// A LaunchDarkly analytics event (schema 4). The context comes as `context` or `contextKeys`;
+/// `creationDate` is required except on summaries. Each event is validated on its own: a bad one
+/// is reported in `rejected` and the others are kept.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"kind": "custom", "creationDate": 1700000000000_i64,
+    "key": "purchase", "context": {"kind": "user", "key": "u1"}, "metricValue": 14.9}))]
+pub struct Event {
+    pub kind: EventKind,
+    /// Unix milliseconds.
+    pub creation_date: Option<i64>,
+    /// The flag key (feature), event key (custom) or goal key (click, page view).
+    pub key: Option<String>,
+    /// Feature events: the index of the variation served.
+    pub variation: Option<u32>,
+    /// Feature events: the value served.
+    pub value: Option<Value>,
+    /// Feature events: the flag's version.
+    pub version: Option<u64>,
+    /// The evaluation context (single- or multi-kind).
+    pub context: Option<Value>,
+    /// `kind → key` of the context, instead of `context`.
+    pub context_keys: Option<BTreeMap<String, String>>,
+    /// Custom events: the numeric value numeric metrics read.
+    pub metric_value: Option<f64>,
+    /// Click and page-view events: the page.
+    pub url: Option<String>,
+    /// Click events: the CSS selector clicked.
+    pub selector: Option<String>,
+    /// Summary events: the period and counters.
+    pub start_date: Option<i64>,
+    pub end_date: Option<i64>,
+    pub features: Option<Value>,
+}
+
+/// An evaluation context: single-kind `{"kind", "key", ...attributes}` (no `kind`: `user`), or
+/// multi-kind `{"kind": "multi", "<kind>": {"key", ...}, ...}`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"kind": "user", "key": "u1", "country": "de"}))]
+pub struct Context {
+    pub kind: Option<String>,
+    pub key: Option<String>,
+}
+
+/// What an events request did.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsAccepted {
+    /// Valid events kept.
+    pub accepted: u64,
+    /// Events refused, each with its index in the payload and the reason.
+    pub rejected: Vec<RejectedEvent>,
+    /// Messages put on the ingest queue; attribution and counts are written by its consumer.
+    pub queued_messages: u64,
+    /// The payload ID was seen with the same body: the first answer, not counted again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
+}
+
+/// A link of `_links` (`self`, `parent`, `first`, `next`, ...).
+#[derive(Serialize, ToSchema)]
+pub struct Link {
+    pub href: String,
+    #[serde(rename = "type")]
+    pub media_type: String,
+}
+
+
+/// A metric as created: only `key` and `kind` are required; the rest takes LaunchDarkly's
+/// defaults. Custom metrics need `eventKey`; click and page-view metrics need `urls` (and click
+/// metrics a `selector`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"key": "purchase", "name": "Purchase", "kind": "custom",
+    "eventKey": "purchase", "isNumeric": true, "unitAggregationType": "sum"}))]
+pub struct MetricPost {
+    /// Letters, digits, `.`, `_`, `-`; at most 256 characters.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")]
+    pub key: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub kind: ConversionKind,
+    pub event_key: Option<String>,
+    pub is_numeric: Option<bool>,
+    pub unit: Option<String>,
+    pub urls: Option<Vec<UrlMatcher>>,
+    pub selector: Option<String>,
+    pub success_criteria: Option<SuccessCriteria>,
+    pub randomization_units: Option<Vec<String>>,
+    /// Conversion metrics: `average` = converted or not, `sum` = count of events. Numeric
+    /// metrics: the per-unit average or sum of `metricValue`.
+    pub unit_aggregation_type: Option<UnitAggregation>,
+    pub analysis_type: Option<AnalysisType>,
+    /// With `analysisType: percentile`: 1 to 99.
+    #[schema(minimum = 1, maximum = 99)]
+    pub percentile_value: Option<u8>,
+    /// Numeric metrics: the value of a unit with no event (`disabled`: leave it out).
+    pub event_default: Option<EventDefault>,
+    pub tags: Option<Vec<String>>,
+    pub maintainer_id: Option<String>,
+}
+
+/// The metric's data source (always the Worker's events).
+#[derive(Serialize, ToSchema)]
+pub struct DataSource {
+    pub key: String,
+    #[serde(rename = "_name")]
+    pub name: String,
+}
+
+/// When a resource last changed.
+#[derive(Serialize, ToSchema)]
+pub struct LastModified {
+    /// RFC 3339.
+    pub date: String,
+}
+
+/// A metric as LaunchDarkly's clients read it (`MetricRep`). Kind-specific fields are present
+/// only for their kind.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricRep {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(rename = "_versionId")]
+    pub version_id: String,
+    #[serde(rename = "_version")]
+    pub version: u64,
+    pub key: String,
+    pub name: String,
+    pub kind: ConversionKind,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+    pub tags: Vec<String>,
+    #[serde(rename = "_creationDate")]
+    pub creation_date: i64,
+    pub last_modified: LastModified,
+    pub success_criteria: SuccessCriteria,
+    pub randomization_units: Vec<String>,
+    pub experiment_count: u64,
+    pub active_experiment_count: u64,
+    pub is_active: bool,
+    pub archived: bool,
+    pub data_source: DataSource,
+    pub unit_aggregation_type: UnitAggregation,
+    pub description: Option<String>,
+    pub maintainer_id: Option<String>,
+    /// Set when created with a partner User-Agent `{product}-{source}-int/{version}`.
+    #[serde(rename = "_creatorIntegration")]
+    pub creator_integration: Option<Integration>,
+    pub event_key: Option<String>,
+    pub is_numeric: Option<bool>,
+    pub analysis_type: Option<AnalysisType>,
+    pub event_default: Option<EventDefault>,
+    pub unit: Option<String>,
+    pub percentile_value: Option<u8>,
+    pub urls: Option<Vec<UrlMatcher>>,
+    pub selector: Option<String>,
+}
+
+/// A page of metrics.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricCollectionRep {
+    pub items: Vec<MetricRep>,
+    pub total_count: u64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+/// One operation of a JSON Patch (RFC 6902). The body is an array of them, or
+/// `{"comment", "patch"}`. A `test` of `/_version` that fails is a 409.
+#[derive(Serialize, ToSchema)]
+pub struct PatchOperation {
+    pub op: PatchOp,
+    /// A JSON Pointer into the representation.
+    pub path: String,
+    /// `move` and `copy`: where from.
+    pub from: Option<String>,
+    pub value: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PatchOp {
+    Add,
+    Remove,
+    Replace,
+    Move,
+    Copy,
+    Test,
+}
+
+/// A flag as created: only `key` is required. New flags have two boolean variations, are off in
+/// every environment and are not served to the public client-side ID.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"key": "new-checkout", "name": "New checkout",
+    "variations": [{"value": false}, {"value": true}],
+    "clientSideAvailability": {"usingEnvironmentId": true},
+    "environments": {"production": {"on": true, "fallthrough": {"rollout": {"kind": "experiment",
+        "variations": [{"variation": 0, "weight": 50000}, {"variation": 1, "weight": 50000}]}}}}}))]
+pub struct FlagPost {
+    pub key: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub variations: Option<Vec<Variation>>,
+    /// Targeting per environment key.
+    pub environments: Option<BTreeMap<String, EnvironmentConfig>>,
+    pub client_side_availability: Option<ClientSideAvailability>,
+}
+
+/// A flag as read.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Flag {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub variations: Vec<Variation>,
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    pub client_side_availability: ClientSideAvailability,
+    /// The bucketing salt.
+    pub salt: String,
+    #[serde(rename = "_version")]
+    pub version: u64,
+    #[serde(rename = "_creationDate")]
+    pub creation_date: i64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+/// A page of flags.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagCollection {
+    pub items: Vec<Flag>,
+    pub total_count: u64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+/// An experiment as created.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"key": "checkout-test", "name": "Checkout test",
+    "flagKey": "new-checkout", "metrics": [{"key": "purchase", "primary": true}],
+    "analysis": "frequentist"}))]
+pub struct ExperimentPost {
+    pub key: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub hypothesis: Option<String>,
+    pub flag_key: String,
+    /// The context kind that is randomised (default `user`).
+    pub randomization_unit: Option<String>,
+    /// Default: every variation of the flag, the first the baseline, equal allocations.
+    pub treatments: Option<Vec<Treatment>>,
+    /// At least one; the first is primary unless one says `primary`.
+    pub metrics: Vec<MetricRef>,
+    /// Counter shards for this experiment's iterations (units are spread over them by a hash of
+    /// the unit key), 1 to 64, default 16; kept with each iteration when it starts.
+    #[schema(minimum = 1, maximum = 64)]
+    pub counter_shards: Option<u32>,
+    /// How results are analysed (default `bayesian`); a results request may override it.
+    pub analysis: Option<Analysis>,
+    pub analysis_config: Option<AnalysisConfig>,
+}
+
+/// An experiment as read, with its iterations.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Experiment {
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub hypothesis: Option<String>,
+    pub environment_key: String,
+    pub flag_key: String,
+    pub randomization_unit: String,
+    pub treatments: Vec<Treatment>,
+    pub metrics: Vec<MetricRef>,
+    pub counter_shards: u32,
+    pub analysis: Analysis,
+    pub analysis_config: AnalysisConfig,
+    #[serde(rename = "_creationDate")]
+    pub creation_date: i64,
+    #[serde(rename = "_maintainerId")]
+    pub maintainer_id: String,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+    /// The running iteration, else the latest; null before the first start.
+    pub current_iteration: Option<Iteration>,
+    pub iterations: Vec<Iteration>,
+}
+
+/// The experiments of an environment (LaunchDarkly names the count `total_count` here).
+#[derive(Serialize, ToSchema)]
+pub struct ExperimentCollection {
+    pub items: Vec<Experiment>,
+    pub total_count: u64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+/// A semantic patch of an experiment: instructions applied all or none.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"instructions": [{"kind": "startIteration"}]}))]
+pub struct ExperimentPatch {
+    pub instructions: Vec<Instruction>,
+}
+
+/// `startIteration`, `stopIteration`, `updateName` and `updateDescription` (with `value`),
+/// `updateAnalysis` (with `analysis` and/or `analysisConfig`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Instruction {
+    pub kind: String,
+    pub value: Option<String>,
+    pub analysis: Option<Analysis>,
+    pub analysis_config: Option<AnalysisConfig>,
+}
+
+/// One metric's results in one iteration, with the experiment's identity.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentResults {
+    pub experiment_key: String,
+    pub flag_key: String,
+    /// The experiment's metrics (the results are of one of them, `metric`).
+    pub metrics: Vec<MetricRef>,
+    /// The iteration's counter shards (absent: counted by the earlier single-object layout).
+    pub counter_shards: Option<u32>,
+    #[serde(flatten)]
+    pub results: MetricResults,
+}
+
+/// A token as created: `role` defaults to `reader`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"name": "CI", "role": "writer"}))]
+pub struct TokenPost {
+    pub name: Option<String>,
+    pub role: Option<TokenRole>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenRole {
+    Reader,
+    Writer,
+}
+
+/// An access token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    pub role: TokenRole,
+    pub creation_date: i64,
+    /// The secret at creation; obfuscated afterwards.
+    pub token: String,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCollection {
+    pub items: Vec<Token>,
+    pub total_count: u64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
+/// The first variation a context received.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FirstVariation {
+    pub variation: u32,
+    /// Unix milliseconds of that exposure.
+    pub first_seen: i64,
+}
+
+/// One accepted payload of the live feed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEntry {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// `sdk`, `browser` or `import`.
+    pub source: String,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Its first events.
+    pub events: Vec<FeedItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedPage {
+    pub items: Vec<FeedEntry>,
+}
+
+/// A custom event key or goal key received in the last 30 days.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventKeyPage {
+    pub items: Vec<Entry>,
+    pub total_count: u64,
+}
+
+/// One flag's value for the context (client-side evaluation).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagValue {
+    pub value: Value,
+    /// The variation index; null when the flag served its fallback.
+    pub variation: Option<u32>,
+    pub version: u64,
+    pub flag_version: u64,
+    pub track_events: bool,
+    /// Set when the evaluation is part of an experiment.
+    pub track_reason: Option<bool>,
+    /// With `withReasons=true`.
+    pub reason: Option<Reason>,
+}
