@@ -55,6 +55,11 @@ pub fn with_date(mut resp: Response) -> Response {
     resp
 }
 
+pub fn with_header(mut resp: Response, name: &str, value: &str) -> Response {
+    set(resp.headers_mut(), name, value);
+    resp
+}
+
 /// Add CORS headers for a browser route, echoing the caller's origin.
 pub fn with_cors(req: &Request, mut resp: Response) -> Response {
     let origin = req

@@ -280,6 +280,38 @@ describe('experiment with exact counts', () => {
     assert.equal(m.body.activeExperimentCount, 0);
   });
 
+  it('freezes a stopped iteration\'s counts once its late-event window has passed', async () => {
+    const exp = await request('GET', envPath('/experiments/checkout-exp'), { token: W() });
+    const endedAt = exp.body.currentIteration.endedAt;
+    const at = (now, query = '') => request('GET', envPath(`/experiments/checkout-exp/results?metric=exp-buy${query}`),
+      { token: W(), headers: now ? { 'X-Edge-Exp-Now': String(now) } : {} });
+    const live = await at();
+    assert.equal(live.body.countsFinal, false);
+    assert.equal(live.headers.get('x-edge-exp-counts'), 'shards');
+    // Still inside the late-event window (a day) and the margin for writes routed before it closed.
+    const lastLive = endedAt + 24 * 3600e3 + 15 * 60e3;
+    const edge = await at(lastLive);
+    assert.equal(edge.body.countsFinal, false);
+    assert.equal(edge.headers.get('x-edge-exp-counts'), 'shards');
+    // The first read after it freezes the shards' counts; later reads come from the frozen copy.
+    const first = await at(lastLive + 1);
+    assert.equal(first.body.countsFinal, true);
+    assert.equal(first.headers.get('x-edge-exp-counts'), 'shards');
+    const again = await at(lastLive + 3600e3);
+    assert.equal(again.headers.get('x-edge-exp-counts'), 'frozen');
+    assert.deepEqual(again.body, first.body);
+    assert.deepEqual(again.body.variations.map((v) => [v.exposedUnits, v.conversions]),
+      live.body.variations.map((v) => [v.exposedUnits, v.conversions]));
+    // Analysis overrides still apply: results are computed from the frozen counts.
+    const frequentist = await at(lastLive + 3600e3, '&analysis=frequentist');
+    assert.equal(frequentist.headers.get('x-edge-exp-counts'), 'frozen');
+    assert.equal(frequentist.body.analysis, 'frequentist');
+    const liveFrequentist = await at(undefined, '&analysis=frequentist');
+    assert.equal(liveFrequentist.headers.get('x-edge-exp-counts'), 'shards');
+    assert.deepEqual(frequentist.body.variations, liveFrequentist.body.variations);
+    assert.ok(frequentist.body.variations[1].pValue >= 0 && frequentist.body.variations[1].pValue < 0.05);
+  });
+
   it('flags a sample ratio mismatch', async () => {
     await create('/flags/default', experimentFlag('srm-flag', 99));
     await create('/metrics/default', { key: 'srm-metric', kind: 'custom', eventKey: 'srm-event' });

@@ -132,10 +132,31 @@ pub struct Iteration {
     pub counter_shards: Option<u32>,
 }
 
+/// How long after an iteration stops events are still routed to it: events created inside its
+/// window may arrive late (SDK buffers, offline mobile clients, queue retries).
+pub const LATE_EVENTS_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// After the late-event window, how long a write routed just before it closed may still land (a
+/// queue consumer invocation runs at most 15 minutes).
+pub const FINAL_MARGIN_MS: i64 = 15 * 60 * 1000;
+
 impl Iteration {
     /// Is an event at `t` inside this iteration's window?
     pub fn contains(&self, t: i64) -> bool {
         t >= self.started_at && self.ended_at.is_none_or(|end| t <= end)
+    }
+
+    /// Are events routed to this iteration at `now`? While it runs, and for [`LATE_EVENTS_MS`]
+    /// after it stops.
+    pub fn routed(&self, now: i64) -> bool {
+        self.ended_at.is_none_or(|end| now - end <= LATE_EVENTS_MS)
+    }
+
+    /// Can the iteration's counts no longer change at `now`? Once it is no longer routed and the
+    /// last routed write has landed: its results may then be frozen.
+    pub fn counts_final(&self, now: i64) -> bool {
+        self.ended_at
+            .is_some_and(|end| now - end > LATE_EVENTS_MS + FINAL_MARGIN_MS)
     }
 }
 

@@ -25,6 +25,11 @@ pub fn payload_key(project: &str, env: &str, class: &str, payload_id: &str) -> S
     format!("p:{}", tuple_digest(&[project, env, class, payload_id]))
 }
 
+/// KV key of an iteration's frozen counts: [project, environment, experiment, iteration].
+pub fn frozen_key(place: [&str; 4]) -> String {
+    format!("r:{}", tuple_digest(&place))
+}
+
 /// A short fingerprint of a payload body (FNV-1a 64, hex), to tell an SDK retry (same body) from
 /// a payload ID reused for different events. Not a security hash: only the sender's own ID is at
 /// stake.

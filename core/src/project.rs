@@ -19,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// How long after an iteration stops its events are still routed to it (late SDK flushes).
-pub const LATE_EVENTS_MS: i64 = 24 * 60 * 60 * 1000;
+pub use crate::experiment::LATE_EVENTS_MS;
 
 /// What the Worker asks of a project.
 #[derive(Debug, Clone, Serialize, Deserialize)]

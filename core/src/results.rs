@@ -15,7 +15,7 @@ use crate::stats::frequentist::{self, Frequentist};
 use crate::stats::multiple::Correction;
 use crate::stats::srm::{srm, Srm};
 use crate::stats::{quantile, Difference, Effect, Interval, Sample, ALPHA};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod health;
@@ -23,7 +23,7 @@ pub use health::Health;
 
 /// Order statistics of one percentile metric in one variation, read from the counters at the
 /// ranks [`quantile::ranks`] gives for `n`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct QuantileValues {
     pub n: u64,
     pub estimate: f64,
@@ -33,6 +33,38 @@ pub struct QuantileValues {
 
 /// (metric key, variation) → its order statistics.
 pub type Quantiles = BTreeMap<(String, u32), QuantileValues>;
+
+/// An iteration's counts once they are final ([`Iteration::counts_final`]): read from its
+/// shards once, then kept and read back instead of the shards. Results are computed from it as
+/// from live counts, so analysis overrides still apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrozenCounts {
+    pub aggregates: Aggregates,
+    /// `Quantiles` as a list (JSON object keys cannot be pairs).
+    pub quantiles: Vec<(String, u32, QuantileValues)>,
+}
+
+impl FrozenCounts {
+    pub fn new(aggregates: Aggregates, quantiles: &Quantiles) -> Self {
+        let quantiles = quantiles
+            .iter()
+            .map(|((metric, variation), q)| (metric.clone(), *variation, *q))
+            .collect();
+        FrozenCounts {
+            aggregates,
+            quantiles,
+        }
+    }
+
+    pub fn into_parts(self) -> (Aggregates, Quantiles) {
+        let quantiles = self
+            .quantiles
+            .into_iter()
+            .map(|(metric, variation, q)| ((metric, variation), q))
+            .collect();
+        (self.aggregates, quantiles)
+    }
+}
 
 /// What the results are computed from.
 pub struct Inputs<'a> {

@@ -2,17 +2,17 @@
 //! iterations (semantic-patch instructions `startIteration` / `stopIteration`) and results.
 
 use crate::error::ApiError;
-use crate::http::json;
+use crate::http::{header, json, now_ms, with_header};
 use crate::routes::percentiles;
 use crate::routes::rest::{authorize, require_environment, resource, Scope, Verb};
 use crate::store::counters::{self, CounterCommand};
-use crate::store::projects;
 use crate::store::shards::{self, ShardCommand};
+use crate::store::{frozen, projects};
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
 use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
 use edge_exp_core::project::Command;
-use edge_exp_core::results::{self, Inputs, Quantiles, Settings};
+use edge_exp_core::results::{self, FrozenCounts, Inputs, Quantiles, Settings};
 use edge_exp_core::Error;
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
@@ -74,7 +74,9 @@ pub async fn results(
     };
     let experiment: Experiment = projects::call(env, project, &command).await?;
     let (iteration, metric) = pick(&experiment, &query)?;
-    let (aggregates, quantiles) = counts(env, project, env_key, key, iteration).await?;
+    let now = clock(req, env);
+    let ((aggregates, quantiles), source) =
+        final_or_live_counts(env, (project, env_key, key), iteration, now).await?;
     let settings = Settings {
         analysis: query.analysis.unwrap_or(experiment.analysis),
         config: AnalysisConfig {
@@ -99,7 +101,41 @@ pub async fn results(
     out["experimentKey"] = json!(key);
     out["flagKey"] = json!(experiment.flag_key);
     out["metrics"] = json!(experiment.metrics);
-    Ok(json(200, &out))
+    out["countsFinal"] = json!(iteration.counts_final(now));
+    Ok(with_header(json(200, &out), "X-Edge-Exp-Counts", source))
+}
+
+/// Now, or with fault injection on (tests only) the `X-Edge-Exp-Now` header's Unix ms: the
+/// tests' way to be a day after an iteration stopped.
+fn clock(req: &Request, env: &Env) -> i64 {
+    let test_now = || header(req, "X-Edge-Exp-Now")?.parse().ok();
+    crate::ingest::fault_injection(env)
+        .then(test_now)
+        .flatten()
+        .unwrap_or_else(now_ms)
+}
+
+/// The iteration's counts, and where they were read: from its shards (`shards`) or, once they
+/// are final, from their frozen copy (`frozen`), which the first read after that writes.
+async fn final_or_live_counts(
+    env: &Env,
+    (project, env_key, key): (&str, &str, &str),
+    iteration: &Iteration,
+    now: i64,
+) -> Result<((Aggregates, Quantiles), &'static str), ApiError> {
+    if !iteration.counts_final(now) {
+        let live = counts(env, project, env_key, key, iteration).await?;
+        return Ok((live, "shards"));
+    }
+    let id = iteration.id.to_string();
+    let place = [project, env_key, key, id.as_str()];
+    if let Some(kept) = frozen::load(env, place).await? {
+        return Ok((kept.into_parts(), "frozen"));
+    }
+    let (aggregates, quantiles) = counts(env, project, env_key, key, iteration).await?;
+    let kept = FrozenCounts::new(aggregates, &quantiles);
+    frozen::keep(env, place, &kept).await?;
+    Ok((kept.into_parts(), "shards"))
 }
 
 /// The iteration and metric a results query asks for (defaults: the latest, the primary).

@@ -4,6 +4,7 @@ pub mod config;
 pub mod counters;
 pub mod exposures;
 pub mod feed;
+pub mod frozen;
 pub mod payloads;
 pub mod projects;
 pub mod shards;
@@ -21,6 +22,8 @@ pub const ATTRIBUTION_KV: &str = "ATTRIBUTION";
 pub const PAYLOADS_KV: &str = "PAYLOADS";
 /// The live event feed (one short-lived entry per payload).
 pub const FEED_KV: &str = "FEED";
+/// Frozen counts of iterations whose counts are final.
+pub const RESULTS_KV: &str = "RESULTS";
 /// KV's limit on key length: longer keys are refused by KV, so lookups check it first.
 pub const MAX_KV_KEY_BYTES: usize = 512;
 

@@ -382,6 +382,9 @@ pub struct ExperimentResults {
     pub metrics: Vec<MetricRef>,
     /// The iteration's counter shards (absent: counted by the earlier single-object layout).
     pub counter_shards: Option<u32>,
+    /// The iteration stopped more than a day (its late-event window) and 15 minutes ago: its
+    /// counts can no longer change, and are read from a frozen copy instead of its shards.
+    pub counts_final: bool,
     #[serde(flatten)]
     pub results: MetricResults,
 }

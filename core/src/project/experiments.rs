@@ -1,6 +1,6 @@
 //! Experiment commands and the rules that tie experiments to flags and metrics; routing.
 
-use super::{experiment_id, Outcome, Project, Record, Route, Routing, LATE_EVENTS_MS};
+use super::{experiment_id, Outcome, Project, Record, Route, Routing};
 use crate::catalog::{self, Sighting};
 use crate::error::Error;
 use crate::experiment::{parse_instructions, Experiment, Instruction};
@@ -160,7 +160,7 @@ impl Project {
             .flat_map(|e| {
                 e.iterations
                     .iter()
-                    .filter(|it| it.ended_at.is_none_or(|end| now - end <= LATE_EVENTS_MS))
+                    .filter(|it| it.routed(now))
                     .map(|iteration| Route {
                         experiment: e.key.clone(),
                         iteration: iteration.clone(),

@@ -132,6 +132,18 @@ fn routing_holds_running_iterations_and_stopped_ones_for_a_day() {
     ok(&mut p, instruct("stopIteration"));
     assert_eq!(routes(&mut p, "prod", NOW + DAY), 1);
     assert_eq!(routes(&mut p, "prod", NOW + DAY + 1), 0);
+    // Counts are final (results may be frozen) only once the last routed write has landed.
+    let it = &p.experiments["prod:x"].iterations[0];
+    assert!(!it.counts_final(NOW + DAY + 1));
+    assert!(!it.counts_final(NOW + DAY + crate::experiment::FINAL_MARGIN_MS));
+    assert!(it.counts_final(NOW + DAY + crate::experiment::FINAL_MARGIN_MS + 1));
+}
+
+#[test]
+fn a_running_iteration_is_never_final() {
+    let mut p = project();
+    ok(&mut p, instruct("startIteration"));
+    assert!(!p.experiments["prod:x"].iterations[0].counts_final(NOW + 365 * DAY));
 }
 
 #[test]
