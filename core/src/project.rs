@@ -12,9 +12,8 @@
 use crate::catalog::{self, Sighting};
 use crate::error::Error;
 use crate::experiment::{Experiment, Iteration};
-use crate::flag::{Flag, FlagSpec};
-use crate::metric::{Integration, Metric, MetricSpec};
-use crate::resource::Resource;
+use crate::flag::Flag;
+use crate::metric::{Integration, Metric};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -25,26 +24,25 @@ pub use crate::experiment::LATE_EVENTS_MS;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum Command {
-    MetricList { project: String, pairs: Vec<(String, String)> },
-    MetricGet { project: String, key: String },
-    MetricCreate { project: String, body: Value, integration: Option<Integration> },
-    MetricPatch { project: String, key: String, patch: Value },
-    MetricDelete { key: String },
+    /// A REST verb on the project's metrics; `pairs` are a list's query (filter, sort, page),
+    /// `integration` the partner a create comes from.
+    Metrics {
+        project: String,
+        verb: Verb,
+        #[serde(default)]
+        pairs: Vec<(String, String)>,
+        #[serde(default)]
+        integration: Option<Integration>,
+    },
+    Flags { project: String, verb: Verb },
+    /// A REST verb on an environment's experiments (a patch carries semantic-patch instructions).
+    Experiments { project: String, env: String, verb: Verb },
     /// The click and page-view metrics as browser-SDK goals.
     Goals,
-    FlagList { project: String },
-    FlagGet { project: String, key: String },
-    FlagCreate { project: String, body: Value },
-    FlagPatch { project: String, key: String, patch: Value },
-    FlagDelete { key: String },
     /// Every flag available to the client-side ID, evaluated for a context (evalx format).
     Evaluate { env: String, context: Value, with_reasons: bool },
-    ExperimentList { project: String, env: String },
-    ExperimentGet { project: String, env: String, key: String },
     /// The stored experiment itself (not its REST representation), for results.
     ExperimentData { env: String, key: String },
-    ExperimentCreate { project: String, env: String, body: Value },
-    ExperimentPatch { project: String, env: String, key: String, body: Value },
     /// The iterations events may count for now, and the batch's event-key sightings to fold
     /// into the catalogue (one write per batch).
     Routing {
@@ -54,6 +52,34 @@ pub enum Command {
     },
     /// The event-key catalogue: keys seen in the last 30 days matching `search`.
     EventKeys { search: String, limit: usize },
+}
+
+/// What a REST method asks of a resource collection (`List`, `Create`) or of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "camelCase")]
+pub enum Verb {
+    List,
+    Create { body: Value },
+    Get { key: String },
+    Patch { key: String, body: Value },
+    Delete { key: String },
+}
+
+impl Command {
+    /// The HTTP status of the command's success: 201 for a create, 204 (no body) for a delete.
+    pub fn success_status(&self) -> u16 {
+        let verb = match self {
+            Command::Metrics { verb, .. }
+            | Command::Flags { verb, .. }
+            | Command::Experiments { verb, .. } => verb,
+            _ => return 200,
+        };
+        match verb {
+            Verb::Create { .. } => 201,
+            Verb::Delete { .. } => 204,
+            _ => 200,
+        }
+    }
 }
 
 /// A stored record of the project, by its key in its collection.
@@ -118,45 +144,20 @@ pub fn experiment_id(env: &str, key: &str) -> String {
 impl Project {
     /// Apply one command at `now` (Unix ms).
     pub fn apply(&mut self, command: Command, now: i64) -> Result<Outcome, Error> {
-        use resources::{create, get, patch};
         let read = |value: Value| Ok(Outcome::read(value));
         match command {
-            Command::MetricList { project, pairs } => self.list_metrics(&project, &pairs),
-            Command::MetricGet { project, key } => read(get(&self.metrics, &key)?.to_rep(&project)),
-            Command::MetricCreate { project, body, integration } => {
-                let metric = Metric::create(&project, MetricSpec::from_json(&body)?, now, integration);
-                create(&mut self.metrics, &project, metric, Record::Metric)
+            Command::Metrics { project, verb, pairs, integration } => {
+                self.metrics_verb(&project, verb, &pairs, integration, now)
             }
-            Command::MetricPatch { project, key, patch: p } => {
-                patch(&mut self.metrics, (&project, &key), &p, now, Record::Metric)
+            Command::Flags { project, verb } => self.flags_verb(&project, verb, now),
+            Command::Experiments { project, env, verb } => {
+                self.experiments_verb(&project, &env, verb, now)
             }
-            Command::MetricDelete { key } => self.delete_metric(key),
             Command::Goals => read(json!(self.metrics.values().filter_map(Metric::goal).collect::<Vec<_>>())),
-            Command::FlagList { project } => Ok(self.list_flags(&project)),
-            Command::FlagGet { project, key } => read(get(&self.flags, &key)?.to_rep(&project)),
-            Command::FlagCreate { project, body } => {
-                let salt = body.get("salt").and_then(Value::as_str).map(str::to_owned);
-                let flag = Flag::create(&project, FlagSpec::from_json(&body)?, now, salt);
-                create(&mut self.flags, &project, flag, Record::Flag)
-            }
-            Command::FlagPatch { project, key, patch: p } => {
-                patch(&mut self.flags, (&project, &key), &p, now, Record::Flag)
-            }
-            Command::FlagDelete { key } => self.delete_flag(key),
             Command::Evaluate { env, context, with_reasons } => {
                 Ok(self.evaluate(&env, &context, with_reasons))
             }
-            Command::ExperimentList { project, env } => Ok(self.list_experiments(&project, &env)),
-            Command::ExperimentGet { project, env, key } => {
-                read(self.experiment(&env, &key)?.to_rep(&project))
-            }
             Command::ExperimentData { env, key } => read(json!(self.experiment(&env, &key)?)),
-            Command::ExperimentCreate { project, env, body } => {
-                self.create_experiment(&project, &env, &body, now)
-            }
-            Command::ExperimentPatch { project, env, key, body } => {
-                self.patch_experiment(&project, &env, &key, &body, now)
-            }
             Command::Routing { env, sightings } => Ok(self.routing(&env, &sightings, now)),
             Command::EventKeys { search, limit } => {
                 let (items, total) = catalog::list(self.event_keys.values(), &search, limit, now);
@@ -168,5 +169,7 @@ impl Project {
 
 mod experiments;
 mod resources;
+#[cfg(test)]
+pub(crate) mod test_commands;
 #[cfg(test)]
 mod tests;

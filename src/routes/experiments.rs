@@ -4,7 +4,7 @@
 use crate::error::ApiError;
 use crate::http::{header, json, now_ms, with_header};
 use crate::routes::percentiles;
-use crate::routes::rest::{authorize, require_environment, resource, Scope, Verb};
+use crate::routes::rest::{authorize, require_environment, resource, Scope};
 use crate::store::counters::{self, CounterCommand};
 use crate::store::shards::{self, ShardCommand};
 use crate::store::{frozen, projects};
@@ -28,29 +28,11 @@ pub async fn route(
     let place = (Scope::Environment(project, env_key), key);
     let (project, env_key) = (project.to_owned(), env_key.to_owned());
     resource(req, env, place, &[Method::Patch], |verb| {
-        Ok(match verb {
-            Verb::List => Command::ExperimentList {
-                project,
-                env: env_key,
-            },
-            Verb::Create(body) => Command::ExperimentCreate {
-                project,
-                env: env_key,
-                body,
-            },
-            Verb::Get(key) => Command::ExperimentGet {
-                project,
-                env: env_key,
-                key,
-            },
-            Verb::Patch(key, body) => Command::ExperimentPatch {
-                project,
-                env: env_key,
-                key,
-                body,
-            },
-            Verb::Delete(_) => return Err(ApiError::method_not_allowed()),
-        })
+        Command::Experiments {
+            project,
+            env: env_key,
+            verb,
+        }
     })
     .await
 }

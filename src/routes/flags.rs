@@ -2,7 +2,7 @@
 //! `core::flag` and `core::project`, stored in the project's Durable Object.
 
 use crate::error::ApiError;
-use crate::routes::rest::{resource, Scope, Verb};
+use crate::routes::rest::{resource, Scope};
 use edge_exp_core::project::Command;
 use worker::{Env, Method, Request, Response};
 
@@ -16,18 +16,9 @@ pub async fn route(
     let writes = [Method::Patch, Method::Delete];
     let place = (Scope::Project(project), key);
     let project = project.to_owned();
-    resource(req, env, place, &writes, |verb| {
-        Ok(match verb {
-            Verb::List => Command::FlagList { project },
-            Verb::Create(body) => Command::FlagCreate { project, body },
-            Verb::Get(key) => Command::FlagGet { project, key },
-            Verb::Patch(key, patch) => Command::FlagPatch {
-                project,
-                key,
-                patch,
-            },
-            Verb::Delete(key) => Command::FlagDelete { key },
-        })
+    resource(req, env, place, &writes, |verb| Command::Flags {
+        project,
+        verb,
     })
     .await
 }

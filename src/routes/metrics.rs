@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use crate::http::header;
 use crate::routes::body;
-use crate::routes::rest::{resource, Scope, Verb};
+use crate::routes::rest::{resource, Scope};
 use edge_exp_core::metric::Integration;
 use edge_exp_core::project::Command;
 use worker::{Env, Method, Request, Response};
@@ -26,22 +26,11 @@ pub async fn route(
     let writes = [Method::Patch, Method::Delete];
     let place = (Scope::Project(project), key);
     let project = project.to_owned();
-    resource(req, env, place, &writes, |verb| {
-        Ok(match verb {
-            Verb::List => Command::MetricList { project, pairs },
-            Verb::Create(body) => Command::MetricCreate {
-                project,
-                body,
-                integration,
-            },
-            Verb::Get(key) => Command::MetricGet { project, key },
-            Verb::Patch(key, patch) => Command::MetricPatch {
-                project,
-                key,
-                patch,
-            },
-            Verb::Delete(key) => Command::MetricDelete { key },
-        })
+    resource(req, env, place, &writes, |verb| Command::Metrics {
+        project,
+        verb,
+        pairs,
+        integration,
     })
     .await
 }

@@ -6,7 +6,7 @@ use crate::http::{empty, json};
 use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
 use crate::store::projects;
-use edge_exp_core::project::Command;
+use edge_exp_core::project::{Command, Verb};
 use edge_exp_core::Error;
 use worker::{Env, Method, Request, Response};
 
@@ -45,15 +45,6 @@ pub async fn require_environment(env: &Env, project: &str, env_key: &str) -> Res
     }
 }
 
-/// What a method on a REST resource route asks for.
-pub enum Verb {
-    List,
-    Create(serde_json::Value),
-    Get(String),
-    Patch(String, serde_json::Value),
-    Delete(String),
-}
-
 /// A resource route's place: a project's (flags, metrics) or an environment's (experiments).
 pub enum Scope<'a> {
     Project(&'a str),
@@ -62,13 +53,13 @@ pub enum Scope<'a> {
 
 /// Every REST resource route: authorise the method (the collection takes `POST`, an item the
 /// `item_writes`), check the project or environment exists, read the body, and run the command
-/// `command` makes of the [`Verb`].
+/// `command` makes of the [`Verb`] (which resource it is on).
 pub async fn resource(
     req: &mut Request,
     env: &Env,
     (scope, key): (Scope<'_>, Option<&str>),
     item_writes: &[Method],
-    command: impl FnOnce(Verb) -> Result<Command, ApiError>,
+    command: impl FnOnce(Verb) -> Command,
 ) -> Result<Response, ApiError> {
     let writes = if key.is_some() {
         item_writes
@@ -88,25 +79,24 @@ pub async fn resource(
     };
     let verb = match (key, method) {
         (None, Method::Get) => Verb::List,
-        (None, _) => Verb::Create(body::json(req).await?),
-        (Some(k), Method::Get) => Verb::Get(k.into()),
-        (Some(k), Method::Patch) => Verb::Patch(k.into(), body::json(req).await?),
-        (Some(k), Method::Delete) => Verb::Delete(k.into()),
+        (None, _) => Verb::Create {
+            body: body::json(req).await?,
+        },
+        (Some(k), Method::Get) => Verb::Get { key: k.into() },
+        (Some(k), Method::Patch) => Verb::Patch {
+            key: k.into(),
+            body: body::json(req).await?,
+        },
+        (Some(k), Method::Delete) => Verb::Delete { key: k.into() },
         _ => return Err(ApiError::method_not_allowed()),
     };
-    run(env, project, command(verb)?).await
+    run(env, project, command(verb)).await
 }
 
 /// Run a command on the project's object and answer with its result: 201 for a create, 204
 /// without a body for a delete, 200 otherwise.
 pub async fn run(env: &Env, project: &str, command: Command) -> Result<Response, ApiError> {
-    let status = match command {
-        Command::MetricCreate { .. }
-        | Command::FlagCreate { .. }
-        | Command::ExperimentCreate { .. } => 201,
-        Command::MetricDelete { .. } | Command::FlagDelete { .. } => 204,
-        _ => 200,
-    };
+    let status = command.success_status();
     let value: serde_json::Value = projects::call(env, project, &command).await?;
     Ok(if status == 204 {
         empty(204)

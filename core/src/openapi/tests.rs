@@ -1,4 +1,5 @@
 use super::*;
+use crate::project::test_commands::{create, in_env, rest};
 use crate::project::{Outcome, Project};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -176,6 +177,7 @@ fn example(name: &str) -> Value {
     doc()["components"]["schemas"][name]["example"].clone()
 }
 
+
 fn apply(p: &mut Project, command: Value) -> Outcome {
     let c = serde_json::from_value(command.clone()).unwrap();
     p.apply(c, NOW).unwrap_or_else(|e| panic!("{command}: {e:?}"))
@@ -184,22 +186,20 @@ fn apply(p: &mut Project, command: Value) -> Outcome {
 /// A project made from the document's own request examples, with a started iteration.
 fn project_from_examples() -> Project {
     let mut p = Project::default();
-    apply(&mut p, json!({"op": "flagCreate", "project": "p", "body": example("FlagPost")}));
-    let metric = example("MetricPost");
-    apply(&mut p, json!({"op": "metricCreate", "project": "p", "body": metric,
-        "integration": {"product": "acme", "source": "sync", "version": "1"}}));
-    apply(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
-        "body": {"key": "buy-click", "kind": "click", "selector": "#buy", "description": "d",
-                 "urls": [{"kind": "substring", "substring": "/"}], "maintainerId": "me"}}));
-    apply(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
-        "body": {"key": "p95", "kind": "custom", "eventKey": "latency", "isNumeric": true,
-                 "analysisType": "percentile", "percentileValue": 95, "unit": "ms"}}));
-    apply(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
-        "body": {"key": "visit", "kind": "pageview", "urls": [{"kind": "exact", "url": "https://a.b/"}]}}));
-    apply(&mut p, json!({"op": "experimentCreate", "project": "p", "env": "production",
-        "body": example("ExperimentPost")}));
-    apply(&mut p, json!({"op": "experimentPatch", "project": "p", "env": "production",
-        "key": "checkout-test", "body": example("ExperimentPatch")}));
+    apply(&mut p, create("flags", example("FlagPost")));
+    let mut metric = create("metrics", example("MetricPost"));
+    metric["integration"] = json!({"product": "acme", "source": "sync", "version": "1"});
+    apply(&mut p, metric);
+    apply(&mut p, create("metrics", json!({"key": "buy-click", "kind": "click", "selector": "#buy", "description": "d",
+                 "urls": [{"kind": "substring", "substring": "/"}], "maintainerId": "me"})));
+    apply(&mut p, create("metrics", json!({"key": "p95", "kind": "custom", "eventKey": "latency", "isNumeric": true,
+                 "analysisType": "percentile", "percentileValue": 95, "unit": "ms"})));
+    apply(&mut p, create("metrics",
+        json!({"key": "visit", "kind": "pageview", "urls": [{"kind": "exact", "url": "https://a.b/"}]})));
+    let production = |command| in_env("production", command);
+    apply(&mut p, production(create("experiments", example("ExperimentPost"))));
+    let start = json!({"verb": "patch", "key": "checkout-test", "body": example("ExperimentPatch")});
+    apply(&mut p, production(rest("experiments", start)));
     p
 }
 
@@ -208,13 +208,14 @@ fn project_from_examples() -> Project {
 fn representations_conform_to_their_schemas() {
     let doc = doc();
     let mut p = project_from_examples();
+    let production = |command| in_env("production", command);
     let reads = [
-        ("MetricCollectionRep", json!({"op": "metricList", "project": "p", "pairs": []})),
-        ("MetricRep", json!({"op": "metricGet", "project": "p", "key": "purchase"})),
-        ("FlagCollection", json!({"op": "flagList", "project": "p"})),
-        ("Flag", json!({"op": "flagGet", "project": "p", "key": "new-checkout"})),
-        ("ExperimentCollection", json!({"op": "experimentList", "project": "p", "env": "production"})),
-        ("Experiment", json!({"op": "experimentGet", "project": "p", "env": "production", "key": "checkout-test"})),
+        ("MetricCollectionRep", rest("metrics", json!({"verb": "list"}))),
+        ("MetricRep", rest("metrics", json!({"verb": "get", "key": "purchase"}))),
+        ("FlagCollection", rest("flags", json!({"verb": "list"}))),
+        ("Flag", rest("flags", json!({"verb": "get", "key": "new-checkout"}))),
+        ("ExperimentCollection", production(rest("experiments", json!({"verb": "list"})))),
+        ("Experiment", production(rest("experiments", json!({"verb": "get", "key": "checkout-test"})))),
     ];
     for (schema, command) in reads {
         let value = apply(&mut p, command).value;
@@ -240,7 +241,8 @@ fn representations_conform_to_their_schemas() {
 fn the_checker_finds_drift() {
     let doc = doc();
     let mut p = project_from_examples();
-    let mut rep = apply(&mut p, json!({"op": "metricGet", "project": "p", "key": "purchase"})).value;
+    let get = rest("metrics", json!({"verb": "get", "key": "purchase"}));
+    let mut rep = apply(&mut p, get).value;
     rep["newField"] = json!(1);
     rep.as_object_mut().unwrap().remove("kind");
     rep["tags"] = json!("not a list");

@@ -1,6 +1,6 @@
 //! Experiment commands and the rules that tie experiments to flags and metrics; routing.
 
-use super::{experiment_id, Outcome, Project, Record, Route, Routing};
+use super::{experiment_id, Outcome, Project, Record, Route, Routing, Verb};
 use crate::catalog::{self, Sighting};
 use crate::error::Error;
 use crate::experiment::{parse_instructions, Experiment, Instruction};
@@ -8,6 +8,25 @@ use crate::metric::Metric;
 use serde_json::{json, Value};
 
 impl Project {
+    /// Experiments are not deleted (LaunchDarkly archives them); a patch is a semantic patch.
+    pub(super) fn experiments_verb(
+        &mut self,
+        project: &str,
+        env: &str,
+        verb: Verb,
+        now: i64,
+    ) -> Result<Outcome, Error> {
+        match verb {
+            Verb::List => Ok(self.list_experiments(project, env)),
+            Verb::Get { key } => Ok(Outcome::read(self.experiment(env, &key)?.to_rep(project))),
+            Verb::Create { body } => self.create_experiment(project, env, &body, now),
+            Verb::Patch { key, body } => self.patch_experiment(project, env, &key, &body, now),
+            Verb::Delete { .. } => Err(Error::MethodNotAllowed(
+                "experiments cannot be deleted".into(),
+            )),
+        }
+    }
+
     pub(super) fn experiment(&self, env: &str, key: &str) -> Result<&Experiment, Error> {
         self.experiments
             .get(&experiment_id(env, key))

@@ -1,9 +1,10 @@
 //! Flag and metric commands, through one set of [`Resource`] rules: create (unique key), get,
 //! patch (a version only when something changed), delete (unless a running experiment holds it).
 
-use super::{Outcome, Project, Record};
+use super::{Outcome, Project, Record, Verb};
 use crate::error::Error;
-use crate::metric::ListQuery;
+use crate::flag::{Flag, FlagSpec};
+use crate::metric::{Integration, ListQuery, Metric, MetricSpec};
 use crate::resource::Resource;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -61,6 +62,45 @@ fn deleted(record: Record) -> Outcome {
 }
 
 impl Project {
+    pub(super) fn metrics_verb(
+        &mut self,
+        project: &str,
+        verb: Verb,
+        pairs: &[(String, String)],
+        integration: Option<Integration>,
+        now: i64,
+    ) -> Result<Outcome, Error> {
+        match verb {
+            Verb::List => self.list_metrics(project, pairs),
+            Verb::Get { key } => Ok(Outcome::read(get(&self.metrics, &key)?.to_rep(project))),
+            Verb::Create { body } => {
+                let spec = MetricSpec::from_json(&body)?;
+                let metric = Metric::create(project, spec, now, integration);
+                create(&mut self.metrics, project, metric, Record::Metric)
+            }
+            Verb::Patch { key, body } => {
+                patch(&mut self.metrics, (project, &key), &body, now, Record::Metric)
+            }
+            Verb::Delete { key } => self.delete_metric(key),
+        }
+    }
+
+    pub(super) fn flags_verb(&mut self, project: &str, verb: Verb, now: i64) -> Result<Outcome, Error> {
+        match verb {
+            Verb::List => Ok(self.list_flags(project)),
+            Verb::Get { key } => Ok(Outcome::read(get(&self.flags, &key)?.to_rep(project))),
+            Verb::Create { body } => {
+                let salt = body.get("salt").and_then(Value::as_str).map(str::to_owned);
+                let flag = Flag::create(project, FlagSpec::from_json(&body)?, now, salt);
+                create(&mut self.flags, project, flag, Record::Flag)
+            }
+            Verb::Patch { key, body } => {
+                patch(&mut self.flags, (project, &key), &body, now, Record::Flag)
+            }
+            Verb::Delete { key } => self.delete_flag(key),
+        }
+    }
+
     pub(super) fn list_metrics(
         &self,
         project: &str,

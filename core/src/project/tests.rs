@@ -1,3 +1,4 @@
+use super::test_commands::{create, rest};
 use super::*;
 use crate::catalog::Sighting;
 
@@ -12,35 +13,34 @@ fn ok(p: &mut Project, command: Value) -> Outcome {
     run(p, command.clone()).unwrap_or_else(|e| panic!("{command}: {e:?}"))
 }
 
+
 /// A project with flag `f`, metric `m` and experiment `x` (not started) in environment `prod`.
 fn project() -> Project {
     let mut p = Project::default();
-    ok(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
-    ok(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
-        "body": {"key": "m", "kind": "custom", "eventKey": "buy"}}));
-    ok(&mut p, json!({"op": "experimentCreate", "project": "p", "env": "prod",
-        "body": {"key": "x", "flagKey": "f", "metrics": [{"key": "m", "primary": true}]}}));
+    ok(&mut p, create("flags", json!({"key": "f"})));
+    ok(&mut p, create("metrics", json!({"key": "m", "kind": "custom", "eventKey": "buy"})));
+    ok(&mut p, create("experiments",
+        json!({"key": "x", "flagKey": "f", "metrics": [{"key": "m", "primary": true}]})));
     p
 }
 
 fn instruct(kind: &str) -> Value {
-    json!({"op": "experimentPatch", "project": "p", "env": "prod", "key": "x",
-        "body": {"instructions": [{"kind": kind}]}})
+    rest("experiments", json!({"verb": "patch", "key": "x",
+        "body": {"instructions": [{"kind": kind}]}}))
 }
 
 #[test]
 fn creating_names_the_records_it_changed_and_refuses_duplicates() {
     let mut p = Project::default();
-    let out = ok(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    let out = ok(&mut p, create("flags", json!({"key": "f"})));
     assert_eq!(out.changed, [Record::Flag("f".into())]);
     assert_eq!(out.value["_version"], 1);
-    let again = run(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    let again = run(&mut p, create("flags", json!({"key": "f"})));
     assert_eq!(
         again.unwrap_err(),
         Error::Conflict("a flag with key `f` already exists in project `p`".into())
     );
-    let bad = run(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
-        "body": {"key": "m", "kind": "custom"}}));
+    let bad = run(&mut p, create("metrics", json!({"key": "m", "kind": "custom"})));
     assert_eq!(bad.unwrap_err(), Error::invalid("`eventKey` is required for custom metrics"));
     assert!(p.metrics.is_empty());
 }
@@ -48,23 +48,22 @@ fn creating_names_the_records_it_changed_and_refuses_duplicates() {
 #[test]
 fn an_experiment_needs_its_flag_and_metrics_and_marks_the_metrics() {
     let mut p = Project::default();
-    let create = |flag: &str, metric: &str| json!({"op": "experimentCreate", "project": "p",
-        "env": "prod", "body": {"key": "x", "flagKey": flag, "metrics": [{"key": metric}]}});
+    let experiment = |flag: &str, metric: &str| create("experiments",
+        json!({"key": "x", "flagKey": flag, "metrics": [{"key": metric}]}));
     assert_eq!(
-        run(&mut p, create("f", "m")).unwrap_err(),
+        run(&mut p, experiment("f", "m")).unwrap_err(),
         Error::invalid("flag `f` does not exist in project `p`")
     );
-    ok(&mut p, json!({"op": "flagCreate", "project": "p", "body": {"key": "f"}}));
+    ok(&mut p, create("flags", json!({"key": "f"})));
     assert_eq!(
-        run(&mut p, create("f", "m")).unwrap_err(),
+        run(&mut p, experiment("f", "m")).unwrap_err(),
         Error::invalid("metric `m` does not exist in project `p`")
     );
-    ok(&mut p, json!({"op": "metricCreate", "project": "p", "integration": null,
-        "body": {"key": "m", "kind": "custom", "eventKey": "buy"}}));
-    let out = ok(&mut p, create("f", "m"));
+    ok(&mut p, create("metrics", json!({"key": "m", "kind": "custom", "eventKey": "buy"})));
+    let out = ok(&mut p, experiment("f", "m"));
     assert_eq!(out.changed, [Record::Metric("m".into()), Record::Experiment("prod:x".into())]);
     assert!(p.metrics["m"].experiments.contains("prod:x"));
-    assert!(matches!(run(&mut p, create("f", "m")), Err(Error::Conflict(_))));
+    assert!(matches!(run(&mut p, experiment("f", "m")), Err(Error::Conflict(_))));
 }
 
 #[test]
@@ -73,10 +72,10 @@ fn a_running_iteration_locks_its_metric_and_flag_until_stopped() {
     let started = ok(&mut p, instruct("startIteration"));
     assert_eq!(started.changed, [Record::Metric("m".into()), Record::Experiment("prod:x".into())]);
     assert!(p.metrics["m"].running_experiments.contains("prod:x"));
-    let delete_metric = json!({"op": "metricDelete", "key": "m"});
-    let delete_flag = json!({"op": "flagDelete", "key": "f"});
-    let retarget = json!({"op": "metricPatch", "project": "p", "key": "m",
-        "patch": [{"op": "replace", "path": "/eventKey", "value": "other"}]});
+    let delete_metric = rest("metrics", json!({"verb": "delete", "key": "m"}));
+    let delete_flag = rest("flags", json!({"verb": "delete", "key": "f"}));
+    let retarget = rest("metrics", json!({"verb": "patch", "key": "m",
+        "body": [{"op": "replace", "path": "/eventKey", "value": "other"}]}));
     for refused in [&delete_metric, &delete_flag, &retarget] {
         assert!(matches!(run(&mut p, refused.clone()), Err(Error::Conflict(_))), "{refused}");
     }
@@ -95,9 +94,9 @@ fn a_running_iteration_locks_its_metric_and_flag_until_stopped() {
 #[test]
 fn instructions_apply_all_or_none() {
     let mut p = project();
-    let patch = json!({"op": "experimentPatch", "project": "p", "env": "prod", "key": "x",
+    let patch = rest("experiments", json!({"verb": "patch", "key": "x",
         "body": {"instructions": [{"kind": "updateName", "value": "Renamed"},
-                                  {"kind": "stopIteration"}]}});
+                                  {"kind": "stopIteration"}]}}));
     let before = p.experiments["prod:x"].clone();
     assert!(matches!(run(&mut p, patch), Err(Error::Conflict(_))));
     assert_eq!(p.experiments["prod:x"], before);
@@ -106,12 +105,12 @@ fn instructions_apply_all_or_none() {
 #[test]
 fn a_patch_that_changes_nothing_changes_no_record() {
     let mut p = project();
-    let same = json!({"op": "flagPatch", "project": "p", "key": "f",
-        "patch": [{"op": "replace", "path": "/name", "value": "f"}]});
+    let same = rest("flags", json!({"verb": "patch", "key": "f",
+        "body": [{"op": "replace", "path": "/name", "value": "f"}]}));
     let out = ok(&mut p, same);
     assert!(out.changed.is_empty());
     assert_eq!(out.value["_version"], 1);
-    let missing = json!({"op": "flagPatch", "project": "p", "key": "nope", "patch": []});
+    let missing = rest("flags", json!({"verb": "patch", "key": "nope", "body": []}));
     assert_eq!(run(&mut p, missing).unwrap_err(), Error::not_found("flag", "nope"));
 }
 
@@ -163,4 +162,16 @@ fn sightings_become_catalogue_records() {
     assert_eq!(out.changed, [Record::EventKey("buy".into())]);
     let listed = ok(&mut p, json!({"op": "eventKeys", "search": "", "limit": 10}));
     assert_eq!(listed.value["items"][0]["count"], 6);
+}
+
+#[test]
+fn success_statuses_follow_the_verb() {
+    let status = |command: Value| serde_json::from_value::<Command>(command).unwrap().success_status();
+    assert_eq!(status(create("flags", json!({"key": "f"}))), 201);
+    assert_eq!(status(rest("metrics", json!({"verb": "delete", "key": "m"}))), 204);
+    assert_eq!(status(rest("experiments", json!({"verb": "list"}))), 200);
+    assert_eq!(status(json!({"op": "goals"})), 200);
+    let mut p = project();
+    let refused = run(&mut p, rest("experiments", json!({"verb": "delete", "key": "x"})));
+    assert!(matches!(refused, Err(Error::MethodNotAllowed(_))));
 }
