@@ -4,8 +4,10 @@
 use crate::error::ApiError;
 use crate::http::{empty, error, json, with_cors, with_date};
 use crate::routes::events::Source;
-use crate::routes::{attribution, auth, events, experiments, flags, metrics, sdk, tokens};
+use crate::routes::rest::{self, Scope};
+use crate::routes::{attribution, auth, events, experiments, metrics, sdk, tokens};
 use crate::store::config::{self, Role, Tenant};
+use edge_exp_core::project::Command;
 use edge_exp_core::Error;
 use percent_encoding::percent_decode_str;
 use worker::{Env, Method, Request, Response};
@@ -140,8 +142,9 @@ async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, Ap
     match rest {
         ["metrics", project] => metrics::route(req, env, project, None).await,
         ["metrics", project, key] => metrics::route(req, env, project, Some(key)).await,
-        ["flags", project] => flags::route(req, env, project, None).await,
-        ["flags", project, key] => flags::route(req, env, project, Some(key)).await,
+        // Flags: rules in `core::flag` and `core::project`, stored in the project's object.
+        ["flags", project] => flags(req, env, (project, None)).await,
+        ["flags", project, key] => flags(req, env, (project, Some(key))).await,
         ["tokens"] => tokens::collection(req, env).await,
         ["tokens", id] => tokens::item(req, env, id).await,
         ["projects", project, "event-keys"] => {
@@ -158,6 +161,25 @@ async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, Ap
         }
         _ => Err(no_route(&req.method(), &[&["api", "v2"], rest].concat())),
     }
+}
+
+/// `/api/v2/flags/{projectKey}[/{flagKey}]`: list and create, or get, patch (JSON Patch) and
+/// delete one flag.
+async fn flags(
+    req: &mut Request,
+    env: &Env,
+    at: (&str, Option<&str>),
+) -> Result<Response, ApiError> {
+    let (project, key) = at;
+    let writes = [Method::Patch, Method::Delete];
+    let project_key = project.to_owned();
+    rest::resource(req, env, (Scope::Project(project), key), &writes, |verb| {
+        Command::Flags {
+            project: project_key,
+            verb,
+        }
+    })
+    .await
 }
 
 /// `/api/v2/projects/{project}/environments/{env}/...`.

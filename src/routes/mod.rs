@@ -8,7 +8,6 @@ pub mod event_keys;
 pub mod events;
 pub mod experiments;
 pub mod feed;
-pub mod flags;
 pub mod metrics;
 pub mod percentiles;
 pub mod rest;
