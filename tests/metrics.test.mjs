@@ -2,7 +2,8 @@
 // over real HTTP against `wrangler dev` (metrics live in a Durable Object per project).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { useWorker, request, get } from './support/worker.mjs';
+import { useWorker, request, get, post, apiOk, drain } from './support/worker.mjs';
+import { conformance, responseSchema } from './support/conformance.mjs';
 
 const ctx = useWorker();
 const W = () => ctx.creds.API_TOKEN;
@@ -262,6 +263,68 @@ describe('OpenAPI document', () => {
     for (const [path, methods] of Object.entries(expected)) {
       for (const m of methods) assert.ok(r.body.paths[path]?.[m], `${m.toUpperCase()} ${path}`);
     }
+  });
+
+  // Core's tests hold what core writes to the schemas; this holds what the Worker answers (event
+  // summaries, tokens, read-outs, results, evalx, errors) to the document it serves.
+  it('describes what the Worker answers, field by field', async () => {
+    const { body: doc } = await get(`${ctx.base}/api/v2/openapi.json`);
+    const env = '/api/v2/projects/{projectKey}/environments/{environmentKey}';
+    const checked = [];
+    const expectConform = (path, method, r) => {
+      const schema = responseSchema(doc, path, method, r.status);
+      assert.ok(schema, `${method} ${path} documents no JSON body for ${r.status}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(conformance(doc, schema, r.body), [], `${method} ${path} ${r.status}: ${JSON.stringify(r.body)}`);
+      checked.push(`${method} ${path} ${r.status}`);
+    };
+    const sdk = { Authorization: ctx.creds.SDK_KEY, 'X-LaunchDarkly-Payload-ID': `doc-${process.pid}` };
+    const flag = key('doc-flag');
+    await apiOk(ctx, 'POST', '/flags/default', { key: flag, clientSideAvailability: { usingEnvironmentId: true },
+      environments: { production: { on: true, fallthrough: { rollout: { kind: 'experiment', variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } } });
+    const metric = key('doc-metric');
+    await apiOk(ctx, 'POST', '/metrics/default', { key: metric, kind: 'custom', eventKey: 'doc-buy', isNumeric: true, analysisType: 'percentile', percentileValue: 90 });
+    const exp = key('doc-exp');
+    const e = `/projects/default/environments/production/experiments/${exp}`;
+    await apiOk(ctx, 'POST', '/projects/default/environments/production/experiments', { key: exp, flagKey: flag, metrics: [{ key: metric }] });
+    const started = await apiOk(ctx, 'PATCH', e, { instructions: [{ kind: 'startIteration' }] });
+    const at = started.currentIteration.startedAt + 1;
+    const events = [{ kind: 'feature', key: flag, creationDate: at, variation: 1, value: true, contextKeys: { user: 'doc-u1' } },
+      { kind: 'custom', key: 'doc-buy', creationDate: at + 1, metricValue: 3.5, contextKeys: { user: 'doc-u1' } },
+      { kind: 'custom', creationDate: at }];
+    expectConform('/bulk', 'post', await post(`${ctx.base}/bulk`, events, sdk));
+    const duplicate = await post(`${ctx.base}/bulk`, events, sdk);
+    assert.equal(duplicate.body.duplicate, true);
+    expectConform('/bulk', 'post', duplicate);
+    await drain(ctx.base);
+    const reader = { token: R() };
+    const read = async (path, url) => expectConform(path, 'get', await request('GET', `${ctx.base}${url}`, reader));
+    await read(`${env}/experiments/{experimentKey}/results`, `/api/v2${e}/results`);
+    await read(`${env}/flags/{flagKey}/first-variation/{contextKind}/{contextKey}`,
+      `/api/v2/projects/default/environments/production/flags/${flag}/first-variation/user/doc-u1`);
+    await read(`${env}/events/recent`, '/api/v2/projects/default/environments/production/events/recent');
+    await read('/api/v2/projects/{projectKey}/event-keys', '/api/v2/projects/default/event-keys');
+    await read('/api/v2/ops/ingest', '/api/v2/ops/ingest');
+    await read('/api/v2/metrics/{projectKey}/{metricKey}', '/api/v2/metrics/default/no-such-metric');
+    const writer = { token: W() };
+    expectConform('/api/v2/tokens', 'get', await request('GET', `${ctx.base}/api/v2/tokens`, writer));
+    const token = await request('POST', `${ctx.base}/api/v2/tokens`, { ...writer, body: { name: 'doc' } });
+    expectConform('/api/v2/tokens', 'post', token);
+    assert.equal((await request('DELETE', `${ctx.base}/api/v2/tokens/${token.body._id}`, writer)).status, 204);
+    const cid = ctx.creds.CLIENT_SIDE_ID;
+    expectConform('/sdk/goals/{clientSideId}', 'get', await get(`${ctx.base}/sdk/goals/${cid}`));
+    const context = Buffer.from(JSON.stringify({ kind: 'user', key: 'doc-u2' })).toString('base64url');
+    const values = await get(`${ctx.base}/sdk/evalx/${cid}/contexts/${context}?withReasons=true`);
+    assert.ok(values.body[flag], JSON.stringify(values.body));
+    expectConform('/sdk/evalx/{clientSideId}/contexts/{context}', 'get', values);
+    assert.equal(checked.length, 12, checked.join('\n'));
+    // The check finds drift: an undeclared, a missing and a mistyped field.
+    const results = await request('GET', `${ctx.base}/api/v2${e}/results`, reader);
+    const drifted = { ...results.body, bogus: 1, variations: [{ ...results.body.variations[0], units: 'many' }] };
+    delete drifted.metric;
+    const errors = conformance(doc, responseSchema(doc, `${env}/experiments/{experimentKey}/results`, 'get', 200), drifted);
+    assert.ok(errors.some((m) => m.includes('bogus: not in the schema')), errors.join('\n'));
+    assert.ok(errors.some((m) => m.includes('metric: required')), errors.join('\n'));
+    assert.ok(errors.some((m) => m.includes('units')), errors.join('\n'));
   });
 
   // The document is generated from core's route table (a native test keeps the file current);

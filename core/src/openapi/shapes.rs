@@ -100,7 +100,8 @@ pub struct EventsAccepted {
     /// Events refused, each with its index in the payload and the reason.
     pub rejected: Vec<RejectedEvent>,
     /// Messages put on the ingest queue; attribution and counts are written by its consumer.
-    pub queued_messages: u64,
+    /// Absent on the answer to a duplicate (nothing was queued again).
+    pub queued_messages: Option<u64>,
     /// The payload ID was seen with the same body: the first answer, not counted again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<bool>,
