@@ -164,6 +164,7 @@ impl ClientSideAvailability {
 /// What users set on a flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlagSpec {
     pub key: String,
     pub name: String,

@@ -9,7 +9,7 @@ use crate::catalog::Entry;
 use crate::event::{ConversionKind, RejectedEvent};
 use crate::experiment::{Iteration, MetricRef, Treatment};
 use crate::feed::FeedItem;
-use crate::flag::{ClientSideAvailability, EnvironmentConfig, Reason, Variation};
+use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagSpec, Reason, Variation};
 use crate::metric::{AnalysisType, EventDefault, Integration, SuccessCriteria, UnitAggregation};
 use crate::matcher::UrlMatcher;
 use crate::results::MetricResults;
@@ -261,17 +261,12 @@ pub struct FlagPost {
     pub client_side_availability: Option<ClientSideAvailability>,
 }
 
-/// A flag as read.
+/// A flag as read: what users set, and what the server does.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Flag {
-    pub key: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub tags: Vec<String>,
-    pub variations: Vec<Variation>,
-    pub environments: BTreeMap<String, EnvironmentConfig>,
-    pub client_side_availability: ClientSideAvailability,
+    #[serde(flatten)]
+    pub spec: FlagSpec,
     /// The bucketing salt.
     pub salt: String,
     #[serde(rename = "_version")]
