@@ -191,21 +191,19 @@ fn responses(e: &Endpoint) -> utoipa::openapi::Responses {
         ok = ok.content("application/json", json(body));
     }
     b = b.response(e.ok.status.to_string(), ok.build());
-    if e.path.starts_with("/sdk/goals/") {
-        b = b.response("304", ResponseBuilder::new().description("Not modified (If-None-Match)"));
-    }
-    for status in error_statuses(e) {
-        let r = ResponseBuilder::new()
-            .description(error_meaning(status))
-            .content("application/json", json(Body::Schema("Error")));
+    for status in other_statuses(e) {
+        let mut r = ResponseBuilder::new().description(meaning(status));
+        if status >= 400 {
+            r = r.content("application/json", json(Body::Schema("Error")));
+        }
         b = b.response(status.to_string(), r.build());
     }
     b.build()
 }
 
-/// The route's own errors plus those its credential and body imply, in order.
-fn error_statuses(e: &Endpoint) -> Vec<u16> {
-    let mut all: Vec<u16> = e.errors.to_vec();
+/// The route's own statuses plus the errors its credential and body imply, in order.
+fn other_statuses(e: &Endpoint) -> Vec<u16> {
+    let mut all: Vec<u16> = e.statuses.to_vec();
     match e.auth {
         Auth::SdkKey | Auth::Reader => all.push(401),
         Auth::Writer => all.extend([401, 403]),
@@ -220,8 +218,9 @@ fn error_statuses(e: &Endpoint) -> Vec<u16> {
     all
 }
 
-fn error_meaning(status: u16) -> &'static str {
+fn meaning(status: u16) -> &'static str {
     match status {
+        304 => "Not modified (If-None-Match)",
         400 => "Invalid request: which field or parameter, and why",
         401 => "Missing or unknown credential",
         403 => "Reader token on a write",

@@ -72,8 +72,9 @@ pub struct Endpoint {
     pub query: &'static [Param],
     pub body: Option<Body>,
     pub ok: Reply,
-    /// Error statuses of this route beyond those its auth and body imply.
-    pub errors: &'static [u16],
+    /// Other statuses of this route beyond those its auth and body imply (errors, and 304 for a
+    /// route that answers `If-None-Match`).
+    pub statuses: &'static [u16],
 }
 
 const fn reply(status: u16, description: &'static str, body: Option<Body>) -> Reply {
@@ -115,7 +116,7 @@ const INGEST: &[Endpoint] = &[
         query: &[],
         body: EVENTS,
         ok: ACCEPTED,
-        errors: &[413, 415],
+        statuses: &[413, 415],
     },
     Endpoint {
         method: Method::Post,
@@ -126,7 +127,7 @@ const INGEST: &[Endpoint] = &[
         query: &[],
         body: EVENTS,
         ok: ACCEPTED,
-        errors: &[413, 415],
+        statuses: &[413, 415],
     },
     Endpoint {
         method: Method::Post,
@@ -141,7 +142,7 @@ const INGEST: &[Endpoint] = &[
         }],
         body: EVENTS,
         ok: ACCEPTED,
-        errors: &[413, 415],
+        statuses: &[413, 415],
     },
     Endpoint {
         method: Method::Post,
@@ -152,7 +153,7 @@ const INGEST: &[Endpoint] = &[
         query: &[],
         body: EVENTS,
         ok: ACCEPTED,
-        errors: &[404, 413, 415],
+        statuses: &[404, 413, 415],
     },
     Endpoint {
         method: Method::Post,
@@ -163,7 +164,7 @@ const INGEST: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(202, "Accepted", None),
-        errors: &[],
+        statuses: &[],
     },
     Endpoint {
         method: Method::Post,
@@ -174,7 +175,7 @@ const INGEST: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(202, "Accepted", None),
-        errors: &[],
+        statuses: &[],
     },
     Endpoint {
         method: Method::Get,
@@ -185,7 +186,7 @@ const INGEST: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "Goals", Some(Body::ListOf("Goal"))),
-        errors: &[],
+        statuses: &[304],
     },
     Endpoint {
         method: Method::Get,
@@ -196,7 +197,7 @@ const INGEST: &[Endpoint] = &[
         query: &[WITH_REASONS],
         body: None,
         ok: reply(200, "Flag key → value", Some(Body::MapOf("FlagValue"))),
-        errors: &[400],
+        statuses: &[400],
     },
     Endpoint {
         method: Method::Report,
@@ -207,7 +208,7 @@ const INGEST: &[Endpoint] = &[
         query: &[WITH_REASONS],
         body: Some(Body::Schema("Context")),
         ok: reply(200, "Flag key → value", Some(Body::MapOf("FlagValue"))),
-        errors: &[],
+        statuses: &[],
     },
 ];
 
@@ -243,7 +244,7 @@ const RESOURCES: &[Endpoint] = &[
         ],
         body: None,
         ok: reply(200, "A page of metrics", Some(Body::Schema("MetricCollectionRep"))),
-        errors: &[400, 404],
+        statuses: &[400, 404],
     },
     Endpoint {
         method: Method::Post,
@@ -254,7 +255,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: Some(Body::Schema("MetricPost")),
         ok: reply(201, "Created", Some(Body::Schema("MetricRep"))),
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Get,
@@ -265,7 +266,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "The metric", Some(Body::Schema("MetricRep"))),
-        errors: &[404],
+        statuses: &[404],
     },
     Endpoint {
         method: Method::Patch,
@@ -276,7 +277,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: PATCH,
         ok: reply(200, "Updated", Some(Body::Schema("MetricRep"))),
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Delete,
@@ -287,7 +288,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: DELETED,
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Get,
@@ -298,7 +299,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "The flags", Some(Body::Schema("FlagCollection"))),
-        errors: &[404],
+        statuses: &[404],
     },
     Endpoint {
         method: Method::Post,
@@ -309,7 +310,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: Some(Body::Schema("FlagPost")),
         ok: reply(201, "Created", Some(Body::Schema("Flag"))),
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Get,
@@ -320,7 +321,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "The flag", Some(Body::Schema("Flag"))),
-        errors: &[404],
+        statuses: &[404],
     },
     Endpoint {
         method: Method::Patch,
@@ -331,7 +332,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: PATCH,
         ok: reply(200, "Updated", Some(Body::Schema("Flag"))),
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Delete,
@@ -342,7 +343,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: DELETED,
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Get,
@@ -353,7 +354,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "The tokens (secrets obfuscated)", Some(Body::Schema("TokenCollection"))),
-        errors: &[],
+        statuses: &[],
     },
     Endpoint {
         method: Method::Post,
@@ -364,7 +365,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: Some(Body::Schema("TokenPost")),
         ok: reply(201, "Created", Some(Body::Schema("Token"))),
-        errors: &[],
+        statuses: &[],
     },
     Endpoint {
         method: Method::Delete,
@@ -375,7 +376,7 @@ const RESOURCES: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: DELETED,
-        errors: &[404],
+        statuses: &[404],
     },
 ];
 
@@ -390,7 +391,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "The experiments", Some(Body::Schema("ExperimentCollection"))),
-        errors: &[404],
+        statuses: &[404],
     },
     Endpoint {
         method: Method::Post,
@@ -401,7 +402,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         query: &[],
         body: Some(Body::Schema("ExperimentPost")),
         ok: reply(201, "Created", Some(Body::Schema("Experiment"))),
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Get,
@@ -412,7 +413,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "The experiment", Some(Body::Schema("Experiment"))),
-        errors: &[404],
+        statuses: &[404],
     },
     Endpoint {
         method: Method::Patch,
@@ -423,7 +424,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         query: &[],
         body: Some(Body::Schema("ExperimentPatch")),
         ok: reply(200, "Updated", Some(Body::Schema("Experiment"))),
-        errors: &[404, 409],
+        statuses: &[404, 409],
     },
     Endpoint {
         method: Method::Get,
@@ -455,7 +456,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         ],
         body: None,
         ok: reply(200, "The results", Some(Body::Schema("ExperimentResults"))),
-        errors: &[400, 404],
+        statuses: &[400, 404],
     },
     Endpoint {
         method: Method::Get,
@@ -470,7 +471,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         }],
         body: None,
         ok: reply(200, "The first variation", Some(Body::Schema("FirstVariation"))),
-        errors: &[400, 404],
+        statuses: &[400, 404],
     },
     Endpoint {
         method: Method::Get,
@@ -485,7 +486,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         }],
         body: None,
         ok: reply(200, "Feed entries, newest first", Some(Body::Schema("FeedPage"))),
-        errors: &[400, 404],
+        statuses: &[400, 404],
     },
     Endpoint {
         method: Method::Get,
@@ -507,7 +508,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         ],
         body: None,
         ok: reply(200, "Most recently seen first", Some(Body::Schema("EventKeyPage"))),
-        errors: &[400, 404],
+        statuses: &[400, 404],
     },
     Endpoint {
         method: Method::Get,
@@ -518,7 +519,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "Ingest figures", Some(Body::Schema("IngestStats"))),
-        errors: &[],
+        statuses: &[],
     },
     Endpoint {
         method: Method::Get,
@@ -529,7 +530,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         query: &[],
         body: None,
         ok: reply(200, "OpenAPI 3.1 document", None),
-        errors: &[],
+        statuses: &[],
     },
 ];
 
