@@ -58,6 +58,13 @@ describe('flags and evaluation', () => {
     assert.equal(r.status, 400);
     assert.match(r.body.message, /variation 9 does not exist/);
     assert.equal((await request('POST', api('/flags/default'), { token: W(), body: { key: 'plain-flag' } })).status, 409);
+    // A query parameter the route does not take is refused by name, never ignored.
+    for (const [path, param] of [['/flags/default?limit=5', 'limit'], ['/flags/default/plain-flag?version=1', 'version'],
+      ['/projects/default/environments/production/experiments?limit=1', 'limit']]) {
+      const q = await request('GET', api(path), { token: W() });
+      assert.equal(q.status, 400, path);
+      assert.match(q.body.message, new RegExp(`unknown query parameter \`${param}\``));
+    }
     const list = await request('GET', api('/flags/default'), { token: ctx.creds.API_READER_TOKEN });
     assert.ok(list.body.items.some((x) => x.key === 'plain-flag'));
     assert.equal((await request('DELETE', api('/flags/default/plain-flag'), { token: W() })).status, 204);

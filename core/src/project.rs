@@ -24,13 +24,10 @@ pub use crate::experiment::LATE_EVENTS_MS;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum Command {
-    /// A REST verb on the project's metrics; `pairs` are a list's query (filter, sort, page),
-    /// `integration` the partner a create comes from.
+    /// A REST verb on the project's metrics; `integration` is the partner a create comes from.
     Metrics {
         project: String,
         verb: Verb,
-        #[serde(default)]
-        pairs: Vec<(String, String)>,
         #[serde(default)]
         integration: Option<Integration>,
     },
@@ -55,10 +52,15 @@ pub enum Command {
 }
 
 /// What a REST method asks of a resource collection (`List`, `Create`) or of one resource.
+/// Only a list takes a query string (the metrics list: filter, sort, page); the resource says
+/// which parameters it knows and refuses the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verb", rename_all = "camelCase")]
 pub enum Verb {
-    List,
+    List {
+        #[serde(default)]
+        query: Vec<(String, String)>,
+    },
     Create { body: Value },
     Get { key: String },
     Patch { key: String, body: Value },
@@ -146,8 +148,8 @@ impl Project {
     pub fn apply(&mut self, command: Command, now: i64) -> Result<Outcome, Error> {
         let read = |value: Value| Ok(Outcome::read(value));
         match command {
-            Command::Metrics { project, verb, pairs, integration } => {
-                self.metrics_verb(&project, verb, &pairs, integration, now)
+            Command::Metrics { project, verb, integration } => {
+                self.metrics_verb(&project, verb, integration, now)
             }
             Command::Flags { project, verb } => self.flags_verb(&project, verb, now),
             Command::Experiments { project, env, verb } => {

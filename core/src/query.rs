@@ -13,6 +13,16 @@ pub fn parse<T: DeserializeOwned>(query: &str, params: &str) -> Result<T, Error>
         .map_err(|e| Error::invalid(format!("bad query: {e} (parameters: {params})")))
 }
 
+/// A route that takes no query parameter refuses the first one it is given.
+pub fn none(pairs: &[(String, String)]) -> Result<(), Error> {
+    match pairs.first() {
+        None => Ok(()),
+        Some((k, _)) => Err(Error::invalid(format!(
+            "unknown query parameter `{k}`: this route takes none"
+        ))),
+    }
+}
+
 /// `GET .../events/recent?limit=` (1–100, default 20).
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

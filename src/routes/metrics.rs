@@ -4,7 +4,6 @@
 
 use crate::error::ApiError;
 use crate::http::header;
-use crate::routes::body;
 use crate::routes::rest::{resource, Scope};
 use edge_exp_core::metric::Integration;
 use edge_exp_core::project::Command;
@@ -19,7 +18,6 @@ pub async fn route(
     project: &str,
     key: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let pairs = body::query_pairs(req)?;
     let integration = header(req, "User-Agent")
         .as_deref()
         .and_then(Integration::from_user_agent);
@@ -29,7 +27,6 @@ pub async fn route(
     resource(req, env, place, &writes, |verb| Command::Metrics {
         project,
         verb,
-        pairs,
         integration,
     })
     .await

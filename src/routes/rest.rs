@@ -77,8 +77,14 @@ pub async fn resource(
             p
         }
     };
+    // Only a list takes a query (its resource says which parameters); elsewhere one is refused.
+    let query = body::query_pairs(req)?;
+    let is_list = key.is_none() && method == Method::Get;
+    if !is_list {
+        edge_exp_core::query::none(&query)?;
+    }
     let verb = match (key, method) {
-        (None, Method::Get) => Verb::List,
+        (None, Method::Get) => Verb::List { query },
         (None, _) => Verb::Create {
             body: body::json(req).await?,
         },

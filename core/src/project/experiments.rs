@@ -17,7 +17,10 @@ impl Project {
         now: i64,
     ) -> Result<Outcome, Error> {
         match verb {
-            Verb::List => Ok(self.list_experiments(project, env)),
+            Verb::List { query } => {
+                crate::query::none(&query)?;
+                Ok(self.list_experiments(project, env))
+            }
             Verb::Get { key } => Ok(Outcome::read(self.experiment(env, &key)?.to_rep(project))),
             Verb::Create { body } => self.create_experiment(project, env, &body, now),
             Verb::Patch { key, body } => self.patch_experiment(project, env, &key, &body, now),

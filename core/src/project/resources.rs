@@ -66,12 +66,11 @@ impl Project {
         &mut self,
         project: &str,
         verb: Verb,
-        pairs: &[(String, String)],
         integration: Option<Integration>,
         now: i64,
     ) -> Result<Outcome, Error> {
         match verb {
-            Verb::List => self.list_metrics(project, pairs),
+            Verb::List { query } => self.list_metrics(project, &query),
             Verb::Get { key } => Ok(Outcome::read(get(&self.metrics, &key)?.to_rep(project))),
             Verb::Create { body } => {
                 let spec = MetricSpec::from_json(&body)?;
@@ -87,7 +86,10 @@ impl Project {
 
     pub(super) fn flags_verb(&mut self, project: &str, verb: Verb, now: i64) -> Result<Outcome, Error> {
         match verb {
-            Verb::List => Ok(self.list_flags(project)),
+            Verb::List { query } => {
+                crate::query::none(&query)?;
+                Ok(self.list_flags(project))
+            }
             Verb::Get { key } => Ok(Outcome::read(get(&self.flags, &key)?.to_rep(project))),
             Verb::Create { body } => {
                 let salt = body.get("salt").and_then(Value::as_str).map(str::to_owned);

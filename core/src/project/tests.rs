@@ -175,3 +175,20 @@ fn success_statuses_follow_the_verb() {
     let refused = run(&mut p, rest("experiments", json!({"verb": "delete", "key": "x"})));
     assert!(matches!(refused, Err(Error::MethodNotAllowed(_))));
 }
+
+#[test]
+fn a_list_refuses_a_query_parameter_its_resource_does_not_take() {
+    let mut p = project();
+    let list = |op: &str, query: Value| rest(op, json!({"verb": "list", "query": query}));
+    let unknown = |param: &str| {
+        Error::invalid(format!("unknown query parameter `{param}`: this route takes none"))
+    };
+    assert_eq!(run(&mut p, list("flags", json!([["limit", "5"]]))).unwrap_err(), unknown("limit"));
+    assert_eq!(run(&mut p, list("experiments", json!([["env", "x"]]))).unwrap_err(), unknown("env"));
+    assert_eq!(
+        run(&mut p, list("metrics", json!([["colour", "red"]]))).unwrap_err(),
+        Error::invalid("unknown query parameter `colour`")
+    );
+    let page = ok(&mut p, list("metrics", json!([["limit", "1"]])));
+    assert_eq!(page.value["items"].as_array().map(Vec::len), Some(1));
+}
