@@ -60,7 +60,7 @@ describe('flags and evaluation', () => {
     assert.equal((await request('POST', api('/flags/default'), { token: W(), body: { key: 'plain-flag' } })).status, 409);
     // A query parameter the route does not take is refused by name, never ignored.
     for (const [path, param] of [['/flags/default?limit=5', 'limit'], ['/flags/default/plain-flag?version=1', 'version'],
-      ['/projects/default/environments/production/experiments?limit=1', 'limit']]) {
+      ['/projects/default/environments/production/experiments?limit=1', 'limit'], ['/tokens?limit=1', 'limit'], ['/ops/ingest?reset=1', 'reset']]) {
       const q = await request('GET', api(path), { token: W() });
       assert.equal(q.status, 400, path);
       assert.match(q.body.message, new RegExp(`unknown query parameter \`${param}\``));
