@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use crate::error::Error;
+use crate::resource::link;
 use crate::fields::Fields;
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -348,9 +349,8 @@ impl Experiment {
             "analysisConfig": self.analysis_config,
             "_creationDate": self.creation_date,
             "_maintainerId": "edge",
-            "_links": {"self": {"href": format!("{base}/{}", self.key), "type": "application/json"},
-                       "parent": {"href": base, "type": "application/json"},
-                       "results": {"href": format!("{base}/{}/results", self.key), "type": "application/json"}},
+            "_links": {"self": link(format!("{base}/{}", self.key)), "parent": link(&base),
+                       "results": link(format!("{base}/{}/results", self.key))},
             "currentIteration": self.current(),
             "iterations": self.iterations,
         })

@@ -6,7 +6,7 @@ use crate::bucketing::{bucket, pick, WeightedVariation};
 use crate::context::valid_kind;
 use crate::error::Error;
 use crate::fields::Fields;
-use crate::resource::Resource;
+use crate::resource::{link, Resource};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -503,8 +503,7 @@ impl Resource for Flag {
             "salt": self.salt,
             "_version": self.version,
             "_creationDate": self.creation_date,
-            "_links": {"self": {"href": format!("{base}/{}", s.key), "type": "application/json"},
-                       "parent": {"href": base, "type": "application/json"}},
+            "_links": {"self": link(format!("{base}/{}", s.key)), "parent": link(base)},
         });
         if let Some(d) = &s.description {
             rep["description"] = json!(d);

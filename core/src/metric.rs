@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use crate::error::Error;
 use crate::fields::{Fields, KEY_RULE};
 use crate::fields::valid_key;
-use crate::resource::Resource;
+use crate::resource::{link, Resource};
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::invalid(msg)
@@ -404,10 +404,6 @@ fn rfc3339(ms: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-fn link(href: String) -> Value {
-    json!({"href": href, "type": "application/json"})
 }
 
 impl Metric {

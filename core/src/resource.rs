@@ -36,6 +36,11 @@ pub trait Resource: Clone {
     }
 }
 
+/// One entry of a representation's `_links`.
+pub fn link(href: impl Into<String>) -> Value {
+    serde_json::json!({"href": href.into(), "type": "application/json"})
+}
+
 /// Apply a JSON Patch (RFC 6902; a bare array or `{"comment", "patch"}`) to the resource's
 /// representation and validate the result as a whole. An unchanged spec keeps the version.
 pub fn patched<R: Resource>(

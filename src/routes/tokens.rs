@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::http::{empty, json};
 use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
+use edge_exp_core::resource::link;
 use edge_exp_core::Error;
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
@@ -24,7 +25,7 @@ pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiErr
                 &json!({
                     "items": items,
                     "totalCount": items.len(),
-                    "_links": {"self": {"href": "/api/v2/tokens", "type": "application/json"}},
+                    "_links": {"self": link("/api/v2/tokens")},
                 }),
             ))
         }

@@ -9,6 +9,7 @@ use super::{kv, random_hex, CONFIG_KV};
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::credentials;
+use edge_exp_core::resource::link;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -233,7 +234,7 @@ impl TokenInfo {
             "role": self.role,
             "creationDate": self.creation_date,
             "token": secret.map(str::to_owned).unwrap_or_else(|| format!("api-…{}", self.hint)),
-            "_links": {"self": {"href": format!("/api/v2/tokens/{}", self.id), "type": "application/json"}},
+            "_links": {"self": link(format!("/api/v2/tokens/{}", self.id))},
         })
     }
 }

@@ -3,6 +3,7 @@
 use super::{experiment_id, Outcome, Project, Record, Route, Routing, Verb};
 use crate::catalog::{self, Sighting};
 use crate::error::Error;
+use crate::resource::link;
 use crate::experiment::{parse_instructions, Experiment, Instruction};
 use crate::metric::Metric;
 use serde_json::{json, Value};
@@ -49,7 +50,7 @@ impl Project {
             .collect();
         let href = format!("/api/v2/projects/{project}/environments/{env}/experiments");
         Outcome::read(json!({"items": items, "total_count": items.len(),
-            "_links": {"self": {"href": href, "type": "application/json"}}}))
+            "_links": {"self": link(href)}}))
     }
 
     /// A new experiment needs its flag and its metrics to exist; the metrics learn they are used.

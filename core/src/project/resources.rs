@@ -5,7 +5,7 @@ use super::{Outcome, Project, Record, Verb};
 use crate::error::Error;
 use crate::flag::{Flag, FlagSpec};
 use crate::metric::{Integration, ListQuery, Metric, MetricSpec};
-use crate::resource::Resource;
+use crate::resource::{link, Resource};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -121,7 +121,7 @@ impl Project {
         let items: Vec<Value> = self.flags.values().map(|f| f.to_rep(project)).collect();
         let href = format!("/api/v2/flags/{project}");
         Outcome::read(json!({"items": items, "totalCount": items.len(),
-            "_links": {"self": {"href": href, "type": "application/json"}}}))
+            "_links": {"self": link(href)}}))
     }
 
     /// A metric a running experiment uses cannot be deleted.
