@@ -83,7 +83,7 @@ pub fn sightings<'a>(
             last_seen: i64::MIN,
         });
         s.kinds.insert(c.kind);
-        bounded_extend(&mut s.context_kinds, c.context.units.iter().map(|u| u.kind.clone()));
+        bounded_extend(&mut s.context_kinds, c.context.units.iter().map(|u| u.kind.to_string()));
         s.count += 1;
         s.last_seen = s.last_seen.max(c.creation_date);
     }

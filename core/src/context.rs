@@ -5,19 +5,38 @@
 use crate::raw::{self, RawObject};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use smallvec::SmallVec;
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// One randomization unit: a context kind and that kind's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Unit {
-    pub kind: String,
+    /// `user`, the kind of nearly every unit, is not allocated per event.
+    pub kind: Cow<'static, str>,
     pub key: String,
 }
+
+impl Unit {
+    pub fn new(kind: &str, key: impl Into<String>) -> Unit {
+        let kind = match kind {
+            "user" => Cow::Borrowed("user"),
+            other => Cow::Owned(other.to_owned()),
+        };
+        Unit {
+            kind,
+            key: key.into(),
+        }
+    }
+}
+
+/// A context's units: nearly always one, kept inline (no allocation per event).
+pub type Units = SmallVec<[Unit; 1]>;
 
 /// The units of one event's context, in the order they were given, with no duplicate kinds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
-    pub units: Vec<Unit>,
+    pub units: Units,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -53,10 +72,7 @@ fn unit(kind: &str, key: Option<&RawValue>, key_field: String) -> Result<Unit, C
         return Err(ContextError::InvalidKind(kind.to_owned()));
     }
     match key.and_then(raw::as_str) {
-        Some(k) if !k.is_empty() => Ok(Unit {
-            kind: kind.to_owned(),
-            key: k.into_owned(),
-        }),
+        Some(k) if !k.is_empty() => Ok(Unit::new(kind, k)),
         _ => Err(ContextError::InvalidKey(key_field)),
     }
 }
@@ -78,20 +94,20 @@ impl Context {
         let obj = RawObject::parse(value).ok_or(ContextError::NotAnObject)?;
         let Some(kind) = obj.get("kind") else {
             return Ok(Context {
-                units: vec![unit("user", obj.get("key"), "context.key".into())?],
+                units: smallvec::smallvec![unit("user", obj.get("key"), "context.key".into())?],
             });
         };
         match raw::as_str(kind) {
             Some(k) if k == "multi" => Self::from_multi(&obj),
             Some(k) => Ok(Context {
-                units: vec![unit(&k, obj.get("key"), "context.key".into())?],
+                units: smallvec::smallvec![unit(&k, obj.get("key"), "context.key".into())?],
             }),
             None => Err(ContextError::InvalidKind(kind.get().to_owned())),
         }
     }
 
     fn from_multi(obj: &RawObject) -> Result<Self, ContextError> {
-        let mut units = Vec::new();
+        let mut units = Units::new();
         for (kind, entry) in obj.members().into_iter().filter(|(k, _)| *k != "kind") {
             let entry = RawObject::parse(entry)
                 .ok_or_else(|| ContextError::MultiEntryNotAnObject(kind.to_owned()))?;
@@ -119,7 +135,7 @@ impl Context {
             .members()
             .into_iter()
             .map(|(kind, key)| unit(kind, Some(key), format!("contextKeys.{kind}")))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Units, _>>()?;
         Ok(Context { units })
     }
 }
@@ -132,7 +148,7 @@ mod tests {
     fn keys(c: &Context) -> Vec<(&str, &str)> {
         c.units
             .iter()
-            .map(|u| (u.kind.as_str(), u.key.as_str()))
+            .map(|u| (u.kind.as_ref(), u.key.as_str()))
             .collect()
     }
 

@@ -154,9 +154,10 @@ pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, BatchError> {
 /// [`parse_batch`], with `accept` refusing some valid events (with a reason), e.g. the metric
 /// import API takes only `custom` events.
 ///
-/// The body is split into its events as raw text in one pass; each event is then decoded in one
-/// more pass into typed fields with borrowed strings (`crate::fast_event`), or, when it is not
-/// well-formed, member by member to name its problem ([`parse_raw_event`]). No JSON tree is built.
+/// A payload whose events are all well-formed (nearly all) is decoded in one pass into typed
+/// fields with borrowed strings (`crate::fast_event`). Otherwise the body is split into its events
+/// as raw text; each is decoded alone, or, when it is not well-formed, member by member to name
+/// its problem ([`parse_raw_event`]). No JSON tree is built.
 pub fn parse_batch_with(
     body: &[u8],
     now_ms: i64,
@@ -168,25 +169,39 @@ pub fn parse_batch_with(
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(body),
     };
-    let items = split(&text)?;
     let mut batch = Batch::default();
-    for (index, item) in items.into_iter().enumerate() {
-        // Well-formed events are read in one pass; the careful path decides about the rest.
-        let event = item.and_then(|item| {
-            crate::fast_event::decode(item, now_ms)
-                .map_or_else(|| parse_raw_event(item, now_ms), Ok)
-                .map_err(|e| e.to_string())
+    if let Some(events) = crate::fast_event::decode_all(&text, now_ms) {
+        batch.events = events;
+        let mut index = 0;
+        batch.events.retain(|event| {
+            let accepted = accept(event).map_err(|error| RejectedEvent { index, error });
+            index += 1;
+            accepted.map_err(|r| batch.rejected.push(r)).is_ok()
         });
-        match event
-            .and_then(|event| {
-                accept(&event)?;
-                Ok(event)
-            }) {
+        return Ok(batch);
+    }
+    for (index, event) in decode_each(&text, now_ms)?.into_iter().enumerate() {
+        match event.and_then(|event| accept(&event).map(|()| event)) {
             Ok(event) => batch.events.push(event),
             Err(error) => batch.rejected.push(RejectedEvent { index, error }),
         }
     }
     Ok(batch)
+}
+
+/// The payload's events read one by one: each well-formed one in one pass, the others member by
+/// member by the careful path, which words their problem.
+fn decode_each(text: &str, now_ms: i64) -> Result<Vec<Result<Event, String>>, BatchError> {
+    Ok(split(text)?
+        .into_iter()
+        .map(|item| {
+            item.and_then(|item| {
+                crate::fast_event::decode(item, now_ms)
+                    .map_or_else(|| parse_raw_event(item, now_ms), Ok)
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect())
 }
 
 /// The payload's events as raw JSON, each or its own syntax error. One pass when the whole body

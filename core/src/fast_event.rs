@@ -5,14 +5,15 @@
 //! member, an invalid context, a float timestamp — returns `None`, and the careful path decides
 //! and words the error. Valid events, nearly all of them, are read once.
 
-use crate::context::{valid_kind, Context, Unit};
+use crate::context::{valid_kind, Context, Unit, Units};
 use crate::event::{
     ConversionEvent, ConversionKind, Event, FeatureEvent, SummaryEvent, MAX_FUTURE_SKEW_MS,
     MAX_METRIC_VALUE,
 };
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -36,7 +37,7 @@ struct Fast<'a> {
     #[serde(borrow, default)]
     context: Option<FastContext<'a>>,
     #[serde(rename = "contextKeys", borrow, default)]
-    context_keys: Option<BTreeMap<Str<'a>, Str<'a>>>,
+    context_keys: Option<ContextKeys<'a>>,
     #[serde(rename = "metricValue", default)]
     metric_value: Option<f64>,
     #[serde(borrow, default)]
@@ -73,14 +74,20 @@ struct KindEntry<'a> {
     key: Str<'a>,
 }
 
-/// A `context` object: its `kind` and `key`, and every other member as raw text (attributes of a
-/// single-kind context are skipped over; the entries of a multi-kind one are read after).
+/// A `context` object: its `kind` and `key`, and for a multi-kind one every other member as raw
+/// text (its entries are read after). A single-kind context's attributes are skipped over.
 #[derive(Default)]
 struct FastContext<'a> {
     kind: Option<Str<'a>>,
     key: Option<Str<'a>>,
     others: BTreeMap<Str<'a>, &'a RawValue>,
+    /// `kind` given twice: left to the careful path (the last one counts there, and the members
+    /// skipped before it was known may be entries).
+    kind_repeated: bool,
 }
+
+#[derive(Deserialize)]
+struct Name<'a>(#[serde(borrow)] Str<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -91,15 +98,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
                 f.write_str("a context object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                #[derive(Deserialize)]
-                struct Name<'a>(#[serde(borrow)] Str<'a>);
-                #[derive(Deserialize)]
-                struct Text<'a>(#[serde(borrow)] Str<'a>);
                 let mut c = FastContext::default();
                 while let Some(Name(name)) = map.next_key()? {
                     match name.as_ref() {
-                        "kind" => c.kind = Some(map.next_value::<Text>()?.0),
-                        "key" => c.key = Some(map.next_value::<Text>()?.0),
+                        "kind" => {
+                            c.kind_repeated |= c.kind.is_some();
+                            c.kind = Some(map.next_value::<Name>()?.0);
+                        }
+                        "key" => c.key = Some(map.next_value::<Name>()?.0),
+                        _ if c.kind.as_deref().is_some_and(|k| k != "multi") => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
                         _ => {
                             c.others.insert(name, map.next_value()?);
                         }
@@ -112,19 +121,59 @@ impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
     }
 }
 
+/// A `contextKeys` object (kind → key) as given; nearly always one entry, kept inline.
+struct ContextKeys<'a>(SmallVec<[(Str<'a>, Str<'a>); 1]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for ContextKeys<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = ContextKeys<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a contextKeys object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = SmallVec::new();
+                while let Some(Name(kind)) = map.next_key()? {
+                    entries.push((kind, map.next_value::<Name>()?.0));
+                }
+                Ok(ContextKeys(entries))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl ContextKeys<'_> {
+    /// The units, as the careful path gives them: sorted by kind, a repeated kind's last key.
+    fn units(&self) -> Option<Units> {
+        match self.0.as_slice() {
+            [] => None,
+            [(kind, key)] => Some(smallvec::smallvec![unit(kind, key)?]),
+            many => many
+                .iter()
+                .map(|(kind, key)| (kind.as_ref(), key.as_ref()))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(kind, key)| unit(kind, key))
+                .collect(),
+        }
+    }
+}
+
 fn unit(kind: &str, key: &str) -> Option<Unit> {
-    (valid_kind(kind) && !key.is_empty()).then(|| Unit {
-        kind: kind.to_owned(),
-        key: key.to_owned(),
-    })
+    (valid_kind(kind) && !key.is_empty()).then(|| Unit::new(kind, key))
 }
 
 impl FastContext<'_> {
     fn context(&self) -> Option<Context> {
+        if self.kind_repeated {
+            return None;
+        }
         let kind = self.kind.as_deref().unwrap_or("user");
         if kind != "multi" {
             return Some(Context {
-                units: vec![unit(kind, self.key.as_deref()?)?],
+                units: smallvec::smallvec![unit(kind, self.key.as_deref()?)?],
             });
         }
         // A multi-kind context's own `key` is just another (invalid) kind entry.
@@ -138,7 +187,7 @@ impl FastContext<'_> {
                 let entry: KindEntry = serde_json::from_str(entry.get()).ok()?;
                 unit(kind, &entry.key)
             })
-            .collect::<Option<Vec<_>>>()?;
+            .collect::<Option<Units>>()?;
         Some(Context { units })
     }
 }
@@ -151,11 +200,8 @@ impl Fast<'_> {
     fn context(&self) -> Option<Context> {
         match (&self.context, &self.context_keys) {
             (Some(c), _) => c.context(),
-            (None, Some(keys)) if !keys.is_empty() => Some(Context {
-                units: keys
-                    .iter()
-                    .map(|(kind, key)| unit(kind, key))
-                    .collect::<Option<Vec<_>>>()?,
+            (None, Some(keys)) => Some(Context {
+                units: keys.units()?,
             }),
             _ => None,
         }
@@ -214,39 +260,78 @@ impl Fast<'_> {
 
 /// The event in `item`, when it is well-formed; `None` leaves it to the careful path.
 pub fn decode(item: &RawValue, now_ms: i64) -> Option<Event> {
-    let f: Fast = serde_json::from_str(item.get()).ok()?;
-    let date = |d| Fast::timestamp(d, now_ms);
-    Some(match f.kind.as_ref() {
-        "feature" => Event::Feature(FeatureEvent {
-            creation_date: date(f.creation_date)?,
-            flag_key: f.key()?,
-            version: f.version,
-            variation: f.variation,
-            in_experiment: f
-                .reason
-                .as_ref()
-                .map(|r| r.in_experiment.unwrap_or(false)),
-            context: f.context()?,
-        }),
-        "custom" => f.conversion(ConversionKind::Custom, now_ms)?,
-        "click" => f.conversion(ConversionKind::Click, now_ms)?,
-        "pageview" => f.conversion(ConversionKind::Pageview, now_ms)?,
-        "identify" => Event::Identify {
-            creation_date: date(f.creation_date)?,
-            context: f.context()?,
-        },
-        "index" => Event::Index {
-            creation_date: date(f.creation_date)?,
-            context: f.context()?,
-        },
-        "summary" => f.summary(now_ms)?,
-        "debug" | "migration_op" | "click_pageview" | "diagnostic" | "diagnostic-init" => {
-            Event::Ignored {
-                kind: f.kind.into_owned(),
-            }
+    serde_json::from_str::<Fast>(item.get()).ok()?.event(now_ms)
+}
+
+/// Every event of a payload in one pass over its text, when all of them are well-formed (nearly
+/// every payload); `None` when one is not, and the payload is then read event by event.
+pub fn decode_all(text: &str, now_ms: i64) -> Option<Vec<Event>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Room for the events the text can hold at ~128 bytes each (typical SDK events are longer),
+    // so a payload's list is rarely grown and copied.
+    let capacity = (text.len() / 128).clamp(16, 10_000);
+    let events = de.deserialize_seq(Events { capacity, now_ms }).ok()?;
+    de.end().ok()?;
+    Some(events)
+}
+
+/// Decodes a JSON array of events, converting each as it is read; the first event that is not
+/// well-formed stops the pass.
+struct Events {
+    capacity: usize,
+    now_ms: i64,
+}
+
+impl<'de> Visitor<'de> for Events {
+    type Value = Vec<Event>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of well-formed events")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(self.capacity));
+        while let Some(fast) = seq.next_element::<Fast>()? {
+            let event = fast.event(self.now_ms);
+            events.push(event.ok_or_else(|| A::Error::custom("not well-formed"))?);
         }
-        _ => return None,
-    })
+        Ok(events)
+    }
+}
+
+impl Fast<'_> {
+    fn event(self, now_ms: i64) -> Option<Event> {
+        let date = |d| Fast::timestamp(d, now_ms);
+        Some(match self.kind.as_ref() {
+            "feature" => Event::Feature(FeatureEvent {
+                creation_date: date(self.creation_date)?,
+                flag_key: self.key()?,
+                version: self.version,
+                variation: self.variation,
+                in_experiment: self
+                    .reason
+                    .as_ref()
+                    .map(|r| r.in_experiment.unwrap_or(false)),
+                context: self.context()?,
+            }),
+            "custom" => self.conversion(ConversionKind::Custom, now_ms)?,
+            "click" => self.conversion(ConversionKind::Click, now_ms)?,
+            "pageview" => self.conversion(ConversionKind::Pageview, now_ms)?,
+            "identify" => Event::Identify {
+                creation_date: date(self.creation_date)?,
+                context: self.context()?,
+            },
+            "index" => Event::Index {
+                creation_date: date(self.creation_date)?,
+                context: self.context()?,
+            },
+            "summary" => self.summary(now_ms)?,
+            "debug" | "migration_op" | "click_pageview" | "diagnostic" | "diagnostic-init" => {
+                Event::Ignored {
+                    kind: self.kind.into_owned(),
+                }
+            }
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +374,11 @@ mod tests {
             r#"{"kind":"multi","multi":{"key":"x"}}"#, r#"{"user":5}"#, r#"{"user":"a","user":"b"}"#,
             r#"{"bad kind":"x"}"#, r#"{"f":{"counters":[{"count":-1}]}}"#, r#"{"f":{}}"#,
             r#"{"f":{"counters":[{"count":2.0}]}}"#, r#"{"inExperiment":"yes"}"#, r#"{"inExperiment":false}"#,
+            r#"{"kind":"user","org":{"key":"o"},"kind":"multi","user":{"key":"u"}}"#,
+            r#"{"kind":"multi","user":{"key":"u"},"kind":"user","key":"k"}"#,
+            r#"{"name":"n","kind":"org","key":"o","attrs":[1,{"kind":"multi"}]}"#,
+            r#"{"org":{"key":"o"},"kind":"multi","user":{"key":"u"}}"#,
+            r#"{"user":"u","org":"o","device":"d","org":"p"}"#, r#"{"user":"u","org":""}"#,
         ])
     }
 
@@ -314,23 +404,51 @@ mod tests {
         ]
     }
 
+    /// One event's text: a base event with edits applied.
+    fn event_text(base: usize, edits: Vec<Edit>) -> String {
+        let mut members = bases()[base].clone();
+        for e in edits {
+            match e {
+                Edit::Replace(i, v) => if let Some(m) = members.get_mut(i) { m.1 = v },
+                Edit::Remove(i) => if i < members.len() { members.remove(i); },
+                Edit::Add(n, v) => members.push((n, v)),
+            }
+        }
+        format!("{{{}}}", members.iter().map(|(n, v)| format!("\"{n}\":{v}")).collect::<Vec<_>>().join(","))
+    }
+
+    fn edited_event() -> impl Strategy<Value = String> {
+        (0..9usize, prop::collection::vec(edit(), 0..3)).prop_map(|(b, e)| event_text(b, e))
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20000))]
         /// The fast path accepts only what the careful path accepts, and gives the same event.
         #[test]
-        fn agrees_with_the_careful_path(base in 0..9usize, edits in prop::collection::vec(edit(), 0..3)) {
-            let mut members = bases()[base].clone();
-            for e in edits {
-                match e {
-                    Edit::Replace(i, v) => if let Some(m) = members.get_mut(i) { m.1 = v },
-                    Edit::Remove(i) => if i < members.len() { members.remove(i); },
-                    Edit::Add(n, v) => members.push((n, v)),
-                }
-            }
-            let text = format!("{{{}}}", members.iter().map(|(n, v)| format!("\"{n}\":{v}")).collect::<Vec<_>>().join(","));
+        fn agrees_with_the_careful_path(text in edited_event()) {
             let raw: &RawValue = serde_json::from_str(&text).unwrap();
             if let Some(fast) = decode(raw, NOW) {
                 prop_assert_eq!(Ok(fast), parse_raw_event(raw, NOW), "{}", text);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+        /// A payload read in one pass gives, event for event, what the careful path gives; when
+        /// one event is not well-formed the pass gives up (and the payload is read event by event).
+        #[test]
+        fn one_pass_agrees_event_by_event(events in prop::collection::vec(edited_event(), 0..6)) {
+            let text = format!("[{}]", events.join(","));
+            let items: Vec<&RawValue> = serde_json::from_str(&text).unwrap();
+            match decode_all(&text, NOW) {
+                Some(all) => {
+                    prop_assert_eq!(all.len(), items.len());
+                    for (event, item) in all.into_iter().zip(items) {
+                        prop_assert_eq!(Ok(event), parse_raw_event(item, NOW), "{}", text);
+                    }
+                }
+                None => prop_assert!(items.iter().any(|i| decode(i, NOW).is_none()), "{}", text),
             }
         }
     }
@@ -347,6 +465,12 @@ mod tests {
             let fast = decode(raw, NOW);
             assert!(fast.is_some(), "{text}");
             assert_eq!(Ok(fast.unwrap()), parse_raw_event(raw, NOW));
+            let payload = format!(" [ {text} , {text} ] ");
+            assert_eq!(decode_all(&payload, NOW).map(|all| all.len()), Some(2), "{payload}");
+        }
+        assert_eq!(decode_all("[]", NOW), Some(vec![]));
+        for not_one_pass in [r#"{"kind":"diagnostic"}"#, "[1]", "[{}] x", r#"[{"kind":"custom"}]"#] {
+            assert_eq!(decode_all(not_one_pass, NOW), None, "{not_one_pass}");
         }
     }
 }

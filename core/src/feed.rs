@@ -26,7 +26,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
     let units = |c: &crate::context::Context| {
         c.units
             .iter()
-            .map(|u| [u.kind.as_str(), ":", u.key.as_str()].concat())
+            .map(|u| [u.kind.as_ref(), ":", u.key.as_str()].concat())
             .collect()
     };
     events

@@ -74,7 +74,7 @@ pub enum QueuedEvent {
 fn units(c: &Context) -> Vec<(String, String)> {
     c.units
         .iter()
-        .map(|u| (u.kind.clone(), u.key.clone()))
+        .map(|u| (u.kind.to_string(), u.key.clone()))
         .collect()
 }
 
@@ -82,10 +82,7 @@ fn context(u: &[(String, String)]) -> Context {
     Context {
         units: u
             .iter()
-            .map(|(kind, key)| Unit {
-                kind: kind.clone(),
-                key: key.clone(),
-            })
+            .map(|(kind, key)| Unit::new(kind, key.as_str()))
             .collect(),
     }
 }
