@@ -94,7 +94,7 @@ pub async fn enqueue(
     env: &Env,
     tenant: &Tenant,
     id: &str,
-    events: &[Event],
+    events: &[Event<'_>],
     now: i64,
     redeliver: bool,
     sdk: Option<&str>,
@@ -261,7 +261,7 @@ fn counter_calls<'a>(
     tenant: &Tenant,
     route: &Route,
     msgs: &[&IngestMessage],
-    events: &[Vec<Event>],
+    events: &[Vec<Event<'_>>],
     now: i64,
 ) -> Vec<CounterCall<'a>> {
     let it = &route.iteration;
@@ -311,7 +311,7 @@ fn drop_unknown_variations(events: &mut [Vec<Event>], flags: &BTreeMap<String, u
     for list in events.iter_mut() {
         list.retain(|e| {
             let Event::Feature(f) = e else { return true };
-            let known = match (f.variation, flags.get(&f.flag_key)) {
+            let known = match (f.variation, flags.get(f.flag_key.as_ref())) {
                 (Some(v), Some(&n)) => (v as usize) < n,
                 _ => true,
             };
@@ -326,7 +326,7 @@ fn drop_unknown_variations(events: &mut [Vec<Event>], flags: &BTreeMap<String, u
 async fn record_exposures(
     env: &Env,
     tenant: &Tenant,
-    events: &[Vec<Event>],
+    events: &[Vec<Event<'_>>],
     ops: &mut Ops,
 ) -> Result<(), ApiError> {
     let mut by_key: BTreeMap<String, Vec<Exposure>> = BTreeMap::new();

@@ -65,16 +65,16 @@ pub fn sdk_of(ld_user_agent: Option<&str>, user_agent: Option<&str>, query: Opti
 }
 
 /// One sighting per conversion key among a batch's events of one environment.
-pub fn sightings<'a>(
-    events: impl IntoIterator<Item = &'a Event>,
+pub fn sightings<'a, 'e: 'a>(
+    events: impl IntoIterator<Item = &'a Event<'e>>,
     environment: &str,
     sdk: Option<&str>,
 ) -> Vec<Sighting> {
     let mut by_key: BTreeMap<&str, Sighting> = BTreeMap::new();
     for e in events {
         let Event::Conversion(c) = e else { continue };
-        let s = by_key.entry(c.key.as_str()).or_insert_with(|| Sighting {
-            key: c.key.clone(),
+        let s = by_key.entry(c.key.as_ref()).or_insert_with(|| Sighting {
+            key: c.key.to_string(),
             kinds: BTreeSet::new(),
             environment: environment.to_owned(),
             context_kinds: BTreeSet::new(),

@@ -5,38 +5,93 @@
 use crate::raw::{self, RawObject};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use thiserror::Error;
 
-/// One randomization unit: a context kind and that kind's key.
+/// One randomization unit: a context kind and that kind's key, borrowed from the payload's text
+/// where the JSON has no escapes (nothing is allocated per event for them).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Unit {
-    /// `user`, the kind of nearly every unit, is not allocated per event.
-    pub kind: Cow<'static, str>,
-    pub key: String,
+pub struct Unit<'a> {
+    pub kind: Cow<'a, str>,
+    pub key: Cow<'a, str>,
 }
 
-impl Unit {
-    pub fn new(kind: &str, key: impl Into<String>) -> Unit {
-        let kind = match kind {
-            "user" => Cow::Borrowed("user"),
-            other => Cow::Owned(other.to_owned()),
-        };
+impl<'a> Unit<'a> {
+    pub fn new(kind: impl Into<Cow<'a, str>>, key: impl Into<Cow<'a, str>>) -> Self {
         Unit {
-            kind,
+            kind: kind.into(),
             key: key.into(),
+        }
+    }
+
+    /// The unit with its own copies of its strings.
+    pub fn into_owned<'b>(self) -> Unit<'b> {
+        Unit::new(self.kind.into_owned(), self.key.into_owned())
+    }
+}
+
+/// A context's units: nearly always one, kept inline (no allocation per event). Read as a slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Units<'a> {
+    One(Unit<'a>),
+    Many(Vec<Unit<'a>>),
+}
+
+impl<'a> std::ops::Deref for Units<'a> {
+    type Target = [Unit<'a>];
+    fn deref(&self) -> &[Unit<'a>] {
+        match self {
+            Units::One(unit) => std::slice::from_ref(unit),
+            Units::Many(units) => units,
         }
     }
 }
 
-/// A context's units: nearly always one, kept inline (no allocation per event).
-pub type Units = SmallVec<[Unit; 1]>;
+impl<'a> FromIterator<Unit<'a>> for Units<'a> {
+    fn from_iter<I: IntoIterator<Item = Unit<'a>>>(iter: I) -> Self {
+        let mut iter = iter.into_iter();
+        match (iter.next(), iter.next()) {
+            (None, _) => Units::Many(Vec::new()),
+            (Some(one), None) => Units::One(one),
+            (Some(a), Some(b)) => Units::Many([a, b].into_iter().chain(iter).collect()),
+        }
+    }
+}
+
+impl<'s, 'a> IntoIterator for &'s Units<'a> {
+    type Item = &'s Unit<'a>;
+    type IntoIter = std::slice::Iter<'s, Unit<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<'a> IntoIterator for Units<'a> {
+    type Item = Unit<'a>;
+    type IntoIter = std::vec::IntoIter<Unit<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Units::One(unit) => vec![unit].into_iter(),
+            Units::Many(units) => units.into_iter(),
+        }
+    }
+}
 
 /// The units of one event's context, in the order they were given, with no duplicate kinds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Context {
-    pub units: Units,
+pub struct Context<'a> {
+    pub units: Units<'a>,
+}
+
+impl Context<'_> {
+    pub fn into_owned<'b>(self) -> Context<'b> {
+        Context {
+            units: match self.units {
+                Units::One(unit) => Units::One(unit.into_owned()),
+                Units::Many(units) => Units::Many(units.into_iter().map(Unit::into_owned).collect()),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -67,9 +122,13 @@ pub fn valid_kind(kind: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-fn unit(kind: &str, key: Option<&RawValue>, key_field: String) -> Result<Unit, ContextError> {
-    if !valid_kind(kind) {
-        return Err(ContextError::InvalidKind(kind.to_owned()));
+fn unit<'a>(
+    kind: Cow<'a, str>,
+    key: Option<&'a RawValue>,
+    key_field: String,
+) -> Result<Unit<'a>, ContextError> {
+    if !valid_kind(&kind) {
+        return Err(ContextError::InvalidKind(kind.into_owned()));
     }
     match key.and_then(raw::as_str) {
         Some(k) if !k.is_empty() => Ok(Unit::new(kind, k)),
@@ -82,51 +141,54 @@ fn reparse(value: &Value) -> Option<Box<RawValue>> {
     RawValue::from_string(value.to_string()).ok()
 }
 
-impl Context {
+impl<'a> Context<'a> {
     /// Parse a full LaunchDarkly context object. A missing `kind` means `user` (old SDKs).
-    pub fn from_context(value: &Value) -> Result<Self, ContextError> {
+    pub fn from_context(value: &Value) -> Result<Context<'static>, ContextError> {
         let raw = reparse(value).ok_or(ContextError::NotAnObject)?;
-        Self::from_raw_context(&raw)
+        Context::from_raw_context(&raw).map(Context::into_owned)
     }
 
     /// [`Context::from_context`] on raw JSON: only `kind`, `key` and the kinds' keys are read.
-    pub fn from_raw_context(value: &RawValue) -> Result<Self, ContextError> {
+    pub fn from_raw_context(value: &'a RawValue) -> Result<Self, ContextError> {
         let obj = RawObject::parse(value).ok_or(ContextError::NotAnObject)?;
         let Some(kind) = obj.get("kind") else {
             return Ok(Context {
-                units: smallvec::smallvec![unit("user", obj.get("key"), "context.key".into())?],
+                units: Units::One(unit("user".into(), obj.get("key"), "context.key".into())?),
             });
         };
         match raw::as_str(kind) {
             Some(k) if k == "multi" => Self::from_multi(&obj),
             Some(k) => Ok(Context {
-                units: smallvec::smallvec![unit(&k, obj.get("key"), "context.key".into())?],
+                units: Units::One(unit(k, obj.get("key"), "context.key".into())?),
             }),
             None => Err(ContextError::InvalidKind(kind.get().to_owned())),
         }
     }
 
-    fn from_multi(obj: &RawObject) -> Result<Self, ContextError> {
-        let mut units = Units::new();
+    fn from_multi(obj: &RawObject<'a>) -> Result<Self, ContextError> {
+        let mut units = Vec::new();
         for (kind, entry) in obj.members().into_iter().filter(|(k, _)| *k != "kind") {
             let entry = RawObject::parse(entry)
                 .ok_or_else(|| ContextError::MultiEntryNotAnObject(kind.to_owned()))?;
-            units.push(unit(kind, entry.get("key"), format!("context.{kind}.key"))?);
+            let field = format!("context.{kind}.key");
+            units.push(unit(kind.to_owned().into(), entry.get("key"), field)?);
         }
         if units.is_empty() {
             return Err(ContextError::EmptyMulti);
         }
-        Ok(Context { units })
+        Ok(Context {
+            units: units.into_iter().collect(),
+        })
     }
 
     /// Parse a `contextKeys` map (kind → key), as click/pageview events and older SDKs send.
-    pub fn from_context_keys(value: &Value) -> Result<Self, ContextError> {
+    pub fn from_context_keys(value: &Value) -> Result<Context<'static>, ContextError> {
         let raw = reparse(value).ok_or(ContextError::KeysNotAnObject)?;
-        Self::from_raw_context_keys(&raw)
+        Context::from_raw_context_keys(&raw).map(Context::into_owned)
     }
 
     /// [`Context::from_context_keys`] on raw JSON.
-    pub fn from_raw_context_keys(value: &RawValue) -> Result<Self, ContextError> {
+    pub fn from_raw_context_keys(value: &'a RawValue) -> Result<Self, ContextError> {
         let obj = RawObject::parse(value).ok_or(ContextError::KeysNotAnObject)?;
         if obj.is_empty() {
             return Err(ContextError::NoKeys);
@@ -134,7 +196,10 @@ impl Context {
         let units = obj
             .members()
             .into_iter()
-            .map(|(kind, key)| unit(kind, Some(key), format!("contextKeys.{kind}")))
+            .map(|(kind, key)| {
+                let field = format!("contextKeys.{kind}");
+                unit(kind.to_owned().into(), Some(key), field)
+            })
             .collect::<Result<Units, _>>()?;
         Ok(Context { units })
     }
@@ -145,10 +210,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn keys(c: &Context) -> Vec<(&str, &str)> {
+    fn keys<'a>(c: &'a Context) -> Vec<(&'a str, &'a str)> {
         c.units
             .iter()
-            .map(|u| (u.kind.as_ref(), u.key.as_str()))
+            .map(|u| (u.kind.as_ref(), u.key.as_ref()))
             .collect()
     }
 

@@ -41,29 +41,32 @@ impl ConversionKind {
 }
 
 /// A flag evaluation the SDK reported in full (the only events that create exposures).
+///
+/// Events borrow their strings from the payload's text where the JSON has no escapes: decoding
+/// a payload allocates nothing per string ([`Event::into_owned`] detaches one).
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeatureEvent {
+pub struct FeatureEvent<'a> {
     pub creation_date: i64,
-    pub flag_key: String,
+    pub flag_key: Cow<'a, str>,
     pub version: Option<i64>,
     /// Absent when the SDK served the default (flag not found, error): no exposure then.
     pub variation: Option<u32>,
     /// `reason.inExperiment`, when the SDK sent a reason.
     pub in_experiment: Option<bool>,
-    pub context: Context,
+    pub context: Context<'a>,
 }
 
 /// A `custom`, `click` or `pageview` event: something a metric can count.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConversionEvent {
+pub struct ConversionEvent<'a> {
     pub kind: ConversionKind,
     pub creation_date: i64,
     /// Event key for `custom`; goal (metric) key for `click`/`pageview`.
-    pub key: String,
-    pub context: Context,
+    pub key: Cow<'a, str>,
+    pub context: Context<'a>,
     pub metric_value: Option<f64>,
-    pub url: Option<String>,
-    pub selector: Option<String>,
+    pub url: Option<Cow<'a, str>>,
+    pub selector: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,16 +78,16 @@ pub struct SummaryEvent {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Feature(FeatureEvent),
-    Conversion(ConversionEvent),
+pub enum Event<'a> {
+    Feature(FeatureEvent<'a>),
+    Conversion(ConversionEvent<'a>),
     Identify {
         creation_date: i64,
-        context: Context,
+        context: Context<'a>,
     },
     Index {
         creation_date: i64,
-        context: Context,
+        context: Context<'a>,
     },
     Summary(SummaryEvent),
     /// Kinds we accept and deliberately do not process (`debug`, `migration_op`, ...).
@@ -129,9 +132,55 @@ pub struct RejectedEvent {
 
 /// The outcome of parsing one payload.
 #[derive(Debug, Default, PartialEq)]
-pub struct Batch {
-    pub events: Vec<Event>,
+pub struct Batch<'a> {
+    pub events: Vec<Event<'a>>,
     pub rejected: Vec<RejectedEvent>,
+}
+
+impl Batch<'_> {
+    pub fn into_owned<'b>(self) -> Batch<'b> {
+        Batch {
+            events: self.events.into_iter().map(Event::into_owned).collect(),
+            rejected: self.rejected,
+        }
+    }
+}
+
+impl Event<'_> {
+    /// The event with its own copies of the strings it borrowed.
+    pub fn into_owned<'b>(self) -> Event<'b> {
+        let own = |s: Cow<str>| Cow::Owned(s.into_owned());
+        match self {
+            Event::Feature(f) => Event::Feature(FeatureEvent {
+                flag_key: own(f.flag_key),
+                context: f.context.into_owned(),
+                ..f
+            }),
+            Event::Conversion(c) => Event::Conversion(ConversionEvent {
+                key: own(c.key),
+                context: c.context.into_owned(),
+                url: c.url.map(own),
+                selector: c.selector.map(own),
+                ..c
+            }),
+            Event::Identify {
+                creation_date,
+                context,
+            } => Event::Identify {
+                creation_date,
+                context: context.into_owned(),
+            },
+            Event::Index {
+                creation_date,
+                context,
+            } => Event::Index {
+                creation_date,
+                context: context.into_owned(),
+            },
+            Event::Summary(s) => Event::Summary(s),
+            Event::Ignored { kind } => Event::Ignored { kind },
+        }
+    }
 }
 
 /// Why a whole payload was refused (nothing in it is processed).
@@ -147,7 +196,7 @@ pub enum BatchError {
 ///
 /// A single diagnostic object (LaunchDarkly's JS SDK retries failed diagnostics to the analytics
 /// URL) is accepted as an empty batch.
-pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch, BatchError> {
+pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Batch<'_>, BatchError> {
     parse_batch_with(body, now_ms, |_| Ok(()))
 }
 
@@ -162,15 +211,23 @@ pub fn parse_batch_with(
     body: &[u8],
     now_ms: i64,
     accept: impl Fn(&Event) -> Result<(), String>,
-) -> Result<Batch, BatchError> {
-    // Invalid UTF-8 reads as U+FFFD, so it costs at most the event that carries it. Valid bodies
+) -> Result<Batch<'_>, BatchError> {
+    // Invalid UTF-8 reads as U+FFFD, so it costs at most the event that carries it (and the
+    // events own their strings, as the repaired text is gone after this call). Valid bodies
     // (nearly all) take the faster validating check rather than the lossy scan.
-    let text = match std::str::from_utf8(body) {
-        Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(body),
-    };
+    match std::str::from_utf8(body) {
+        Ok(text) => parse_text(text, now_ms, accept),
+        Err(_) => parse_text(&String::from_utf8_lossy(body), now_ms, accept).map(Batch::into_owned),
+    }
+}
+
+fn parse_text<'a>(
+    text: &'a str,
+    now_ms: i64,
+    accept: impl Fn(&Event) -> Result<(), String>,
+) -> Result<Batch<'a>, BatchError> {
     let mut batch = Batch::default();
-    if let Some(events) = crate::fast_event::decode_all(&text, now_ms) {
+    if let Some(events) = crate::fast_event::decode_all(text, now_ms) {
         batch.events = events;
         let mut index = 0;
         batch.events.retain(|event| {
@@ -180,7 +237,7 @@ pub fn parse_batch_with(
         });
         return Ok(batch);
     }
-    for (index, event) in decode_each(&text, now_ms)?.into_iter().enumerate() {
+    for (index, event) in decode_each(text, now_ms)?.into_iter().enumerate() {
         match event.and_then(|event| accept(&event).map(|()| event)) {
             Ok(event) => batch.events.push(event),
             Err(error) => batch.rejected.push(RejectedEvent { index, error }),
@@ -191,7 +248,7 @@ pub fn parse_batch_with(
 
 /// The payload's events read one by one: each well-formed one in one pass, the others member by
 /// member by the careful path, which words their problem.
-fn decode_each(text: &str, now_ms: i64) -> Result<Vec<Result<Event, String>>, BatchError> {
+fn decode_each(text: &str, now_ms: i64) -> Result<Vec<Result<Event<'_>, String>>, BatchError> {
     Ok(split(text)?
         .into_iter()
         .map(|item| {
@@ -235,14 +292,14 @@ fn is_diagnostic(top: &RawValue) -> bool {
 }
 
 /// Parse and validate one event given as a JSON value.
-pub fn parse_event(value: &Value, now_ms: i64) -> Result<Event, EventError> {
+pub fn parse_event(value: &Value, now_ms: i64) -> Result<Event<'static>, EventError> {
     let text = value.to_string();
     let raw: &RawValue = serde_json::from_str(&text).map_err(|_| EventError::NotAnObject)?;
-    parse_raw_event(raw, now_ms)
+    parse_raw_event(raw, now_ms).map(Event::into_owned)
 }
 
 /// Parse and validate one event given as raw JSON text.
-pub fn parse_raw_event(item: &RawValue, now_ms: i64) -> Result<Event, EventError> {
+pub fn parse_raw_event(item: &RawValue, now_ms: i64) -> Result<Event<'_>, EventError> {
     let obj = RawObject::parse(item).ok_or(EventError::NotAnObject)?;
     let kind = obj
         .get("kind")
@@ -294,10 +351,10 @@ impl<'a> Fields<'_, 'a> {
         self.obj.present(field)
     }
 
-    fn required_str(&self, field: &'static str) -> Result<String, EventError> {
+    fn required_str(&self, field: &'static str) -> Result<Cow<'a, str>, EventError> {
         let v = self.present(field).ok_or(EventError::Missing(field))?;
         match raw::as_str(v) {
-            Some(s) if !s.is_empty() => Ok(s.into_owned()),
+            Some(s) if !s.is_empty() => Ok(s),
             _ => Err(EventError::WrongType {
                 field,
                 expected: "a non-empty string",
@@ -305,12 +362,10 @@ impl<'a> Fields<'_, 'a> {
         }
     }
 
-    fn optional_str(&self, field: &'static str) -> Result<Option<String>, EventError> {
+    fn optional_str(&self, field: &'static str) -> Result<Option<Cow<'a, str>>, EventError> {
         self.present(field)
             .map(|v| {
-                raw::as_str(v)
-                    .map(Cow::into_owned)
-                    .ok_or(EventError::WrongType {
+                raw::as_str(v).ok_or(EventError::WrongType {
                         field,
                         expected: "a string",
                     })
@@ -362,7 +417,7 @@ impl<'a> Fields<'_, 'a> {
     }
 
     /// `context` is preferred; `contextKeys` is accepted on every kind.
-    fn context(&self) -> Result<Context, EventError> {
+    fn context(&self) -> Result<Context<'a>, EventError> {
         if let Some(c) = self.present("context") {
             return Ok(Context::from_raw_context(c)?);
         }
@@ -372,7 +427,7 @@ impl<'a> Fields<'_, 'a> {
         Err(EventError::NoContext)
     }
 
-    fn conversion(&self, kind: ConversionKind) -> Result<Event, EventError> {
+    fn conversion(&self, kind: ConversionKind) -> Result<Event<'a>, EventError> {
         let metric_value = match self.present("metricValue") {
             None => None,
             Some(v) => Some(
@@ -496,7 +551,7 @@ mod tests {
 
     const NOW: i64 = 1_732_300_000_000;
 
-    fn parse(v: Value) -> Result<Event, EventError> {
+    fn parse(v: Value) -> Result<Event<'static>, EventError> {
         parse_event(&v, NOW)
     }
 

@@ -515,7 +515,7 @@ impl CounterBatch {
             c.units
                 .iter()
                 .find(|u| u.kind == it.randomization_unit)
-                .map(|u| u.key.clone())
+                .map(|u| u.key.to_string())
         };
         for event in events {
             match event {

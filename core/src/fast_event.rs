@@ -13,7 +13,6 @@ use crate::event::{
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,11 +22,11 @@ type Str<'a> = Cow<'a, str>;
 #[derive(Deserialize)]
 struct Fast<'a> {
     #[serde(borrow)]
-    kind: Str<'a>,
+    kind: Cow<'a, str>,
     #[serde(rename = "creationDate", default)]
     creation_date: Option<i64>,
     #[serde(borrow, default)]
-    key: Option<Str<'a>>,
+    key: Option<Text<'a>>,
     #[serde(default)]
     version: Option<i64>,
     #[serde(default)]
@@ -41,15 +40,15 @@ struct Fast<'a> {
     #[serde(rename = "metricValue", default)]
     metric_value: Option<f64>,
     #[serde(borrow, default)]
-    url: Option<Str<'a>>,
+    url: Option<Text<'a>>,
     #[serde(borrow, default)]
-    selector: Option<Str<'a>>,
+    selector: Option<Text<'a>>,
     #[serde(rename = "startDate", default)]
     start_date: Option<i64>,
     #[serde(rename = "endDate", default)]
     end_date: Option<i64>,
     #[serde(borrow, default)]
-    features: Option<BTreeMap<Str<'a>, Flag>>,
+    features: Option<BTreeMap<Text<'a>, Flag>>,
 }
 
 #[derive(Deserialize)]
@@ -71,7 +70,7 @@ struct Counter {
 #[derive(Deserialize)]
 struct KindEntry<'a> {
     #[serde(borrow)]
-    key: Str<'a>,
+    key: Cow<'a, str>,
 }
 
 /// A `context` object: its `kind` and `key`, and for a multi-kind one every other member as raw
@@ -86,8 +85,11 @@ struct FastContext<'a> {
     kind_repeated: bool,
 }
 
-#[derive(Deserialize)]
-struct Name<'a>(#[serde(borrow)] Str<'a>);
+/// A JSON string, borrowed from the text when it has no escapes. serde's derive borrows a field
+/// written literally `Cow<'a, str>` (not through an alias), and never one inside an `Option` or
+/// a map: hence this wrapper, and no `Str` alias on derived fields.
+#[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -99,13 +101,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut c = FastContext::default();
-                while let Some(Name(name)) = map.next_key()? {
+                while let Some(Text(name)) = map.next_key()? {
                     match name.as_ref() {
                         "kind" => {
                             c.kind_repeated |= c.kind.is_some();
-                            c.kind = Some(map.next_value::<Name>()?.0);
+                            c.kind = Some(map.next_value::<Text>()?.0);
                         }
-                        "key" => c.key = Some(map.next_value::<Name>()?.0),
+                        "key" => c.key = Some(map.next_value::<Text>()?.0),
                         _ if c.kind.as_deref().is_some_and(|k| k != "multi") => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -122,7 +124,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
 }
 
 /// A `contextKeys` object (kind → key) as given; nearly always one entry, kept inline.
-struct ContextKeys<'a>(SmallVec<[(Str<'a>, Str<'a>); 1]>);
+#[derive(Default)]
+struct ContextKeys<'a> {
+    first: Option<(Str<'a>, Str<'a>)>,
+    rest: Vec<(Str<'a>, Str<'a>)>,
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for ContextKeys<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -133,47 +139,46 @@ impl<'de: 'a, 'a> Deserialize<'de> for ContextKeys<'a> {
                 f.write_str("a contextKeys object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = SmallVec::new();
-                while let Some(Name(kind)) = map.next_key()? {
-                    entries.push((kind, map.next_value::<Name>()?.0));
+                let mut keys = ContextKeys::default();
+                while let Some(Text(kind)) = map.next_key()? {
+                    let entry = (kind, map.next_value::<Text>()?.0);
+                    match keys.first {
+                        None => keys.first = Some(entry),
+                        Some(_) => keys.rest.push(entry),
+                    }
                 }
-                Ok(ContextKeys(entries))
+                Ok(keys)
             }
         }
         d.deserialize_map(V(std::marker::PhantomData))
     }
 }
 
-impl ContextKeys<'_> {
+impl<'a> ContextKeys<'a> {
     /// The units, as the careful path gives them: sorted by kind, a repeated kind's last key.
-    fn units(&self) -> Option<Units> {
-        match self.0.as_slice() {
-            [] => None,
-            [(kind, key)] => Some(smallvec::smallvec![unit(kind, key)?]),
-            many => many
-                .iter()
-                .map(|(kind, key)| (kind.as_ref(), key.as_ref()))
-                .collect::<BTreeMap<_, _>>()
-                .into_iter()
-                .map(|(kind, key)| unit(kind, key))
-                .collect(),
+    fn units(self) -> Option<Units<'a>> {
+        let first = self.first?;
+        if self.rest.is_empty() {
+            return Some(Units::One(unit(first.0, first.1)?));
         }
+        let by_kind: BTreeMap<_, _> = std::iter::once(first).chain(self.rest).collect();
+        by_kind.into_iter().map(|(kind, key)| unit(kind, key)).collect()
     }
 }
 
-fn unit(kind: &str, key: &str) -> Option<Unit> {
-    (valid_kind(kind) && !key.is_empty()).then(|| Unit::new(kind, key))
+fn unit<'a>(kind: Str<'a>, key: Str<'a>) -> Option<Unit<'a>> {
+    (valid_kind(&kind) && !key.is_empty()).then(|| Unit::new(kind, key))
 }
 
-impl FastContext<'_> {
-    fn context(&self) -> Option<Context> {
+impl<'a> FastContext<'a> {
+    fn context(self) -> Option<Context<'a>> {
         if self.kind_repeated {
             return None;
         }
-        let kind = self.kind.as_deref().unwrap_or("user");
+        let kind = self.kind.unwrap_or(Cow::Borrowed("user"));
         if kind != "multi" {
             return Some(Context {
-                units: smallvec::smallvec![unit(kind, self.key.as_deref()?)?],
+                units: Units::One(unit(kind, self.key?)?),
             });
         }
         // A multi-kind context's own `key` is just another (invalid) kind entry.
@@ -182,23 +187,23 @@ impl FastContext<'_> {
         }
         let units = self
             .others
-            .iter()
+            .into_iter()
             .map(|(kind, entry)| {
-                let entry: KindEntry = serde_json::from_str(entry.get()).ok()?;
-                unit(kind, &entry.key)
+                let entry: KindEntry<'a> = serde_json::from_str(entry.get()).ok()?;
+                unit(kind, entry.key)
             })
             .collect::<Option<Units>>()?;
         Some(Context { units })
     }
 }
 
-impl Fast<'_> {
+impl<'a> Fast<'a> {
     fn timestamp(value: Option<i64>, now_ms: i64) -> Option<i64> {
         value.filter(|ms| *ms > 0 && *ms <= now_ms.saturating_add(MAX_FUTURE_SKEW_MS))
     }
 
-    fn context(&self) -> Option<Context> {
-        match (&self.context, &self.context_keys) {
+    fn context(&mut self) -> Option<Context<'a>> {
+        match (self.context.take(), self.context_keys.take()) {
             (Some(c), _) => c.context(),
             (None, Some(keys)) => Some(Context {
                 units: keys.units()?,
@@ -207,30 +212,24 @@ impl Fast<'_> {
         }
     }
 
-    fn key(&self) -> Option<String> {
-        self.key
-            .as_deref()
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned)
+    /// A string member that must be present and not empty.
+    fn required(s: Option<Text<'a>>) -> Option<Str<'a>> {
+        s.map(|t| t.0).filter(|v| !v.is_empty())
     }
 
-    fn required(s: &Option<Str>) -> Option<String> {
-        s.as_deref().filter(|v| !v.is_empty()).map(str::to_owned)
-    }
-
-    fn conversion(&self, kind: ConversionKind, now_ms: i64) -> Option<Event> {
+    fn conversion(mut self, kind: ConversionKind, now_ms: i64) -> Option<Event<'a>> {
         let (url, selector) = match kind {
-            ConversionKind::Custom => (self.url.as_deref().map(str::to_owned), None),
-            ConversionKind::Pageview => (Some(Self::required(&self.url)?), None),
+            ConversionKind::Custom => (self.url.take().map(|t| t.0), None),
+            ConversionKind::Pageview => (Some(Self::required(self.url.take())?), None),
             ConversionKind::Click => (
-                Some(Self::required(&self.url)?),
-                Some(Self::required(&self.selector)?),
+                Some(Self::required(self.url.take())?),
+                Some(Self::required(self.selector.take())?),
             ),
         };
         Some(Event::Conversion(ConversionEvent {
             kind,
             creation_date: Self::timestamp(self.creation_date, now_ms)?,
-            key: self.key()?,
+            key: Self::required(self.key.take())?,
             context: self.context()?,
             metric_value: match self.metric_value {
                 Some(v) if v.abs() > MAX_METRIC_VALUE => return None,
@@ -241,7 +240,7 @@ impl Fast<'_> {
         }))
     }
 
-    fn summary(&self, now_ms: i64) -> Option<Event> {
+    fn summary(&self, now_ms: i64) -> Option<Event<'a>> {
         let start_date = Self::timestamp(self.start_date, now_ms)?;
         let end_date = Self::timestamp(self.end_date, now_ms)?;
         let evaluations = self
@@ -259,13 +258,13 @@ impl Fast<'_> {
 }
 
 /// The event in `item`, when it is well-formed; `None` leaves it to the careful path.
-pub fn decode(item: &RawValue, now_ms: i64) -> Option<Event> {
+pub fn decode(item: &RawValue, now_ms: i64) -> Option<Event<'_>> {
     serde_json::from_str::<Fast>(item.get()).ok()?.event(now_ms)
 }
 
 /// Every event of a payload in one pass over its text, when all of them are well-formed (nearly
 /// every payload); `None` when one is not, and the payload is then read event by event.
-pub fn decode_all(text: &str, now_ms: i64) -> Option<Vec<Event>> {
+pub fn decode_all(text: &str, now_ms: i64) -> Option<Vec<Event<'_>>> {
     let mut de = serde_json::Deserializer::from_str(text);
     // Room for the events the text can hold at ~128 bytes each (typical SDK events are longer),
     // so a payload's list is rarely grown and copied.
@@ -283,7 +282,7 @@ struct Events {
 }
 
 impl<'de> Visitor<'de> for Events {
-    type Value = Vec<Event>;
+    type Value = Vec<Event<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of well-formed events")
     }
@@ -297,13 +296,13 @@ impl<'de> Visitor<'de> for Events {
     }
 }
 
-impl Fast<'_> {
-    fn event(self, now_ms: i64) -> Option<Event> {
+impl<'a> Fast<'a> {
+    fn event(mut self, now_ms: i64) -> Option<Event<'a>> {
         let date = |d| Fast::timestamp(d, now_ms);
         Some(match self.kind.as_ref() {
             "feature" => Event::Feature(FeatureEvent {
                 creation_date: date(self.creation_date)?,
-                flag_key: self.key()?,
+                flag_key: Self::required(self.key.take())?,
                 version: self.version,
                 variation: self.variation,
                 in_experiment: self
@@ -469,6 +468,21 @@ mod tests {
             assert_eq!(decode_all(&payload, NOW).map(|all| all.len()), Some(2), "{payload}");
         }
         assert_eq!(decode_all("[]", NOW), Some(vec![]));
+        // Strings without escapes are borrowed from the payload, not copied.
+        let text = r#"[{"kind":"custom","creationDate":1732300000000,"key":"buy","url":"https://a/","contextKeys":{"user":"u"}},
+                       {"kind":"feature","creationDate":1732300000000,"key":"f","variation":0,"context":{"kind":"org","key":"o","x":1}}]"#;
+        let all = decode_all(text, NOW).unwrap();
+        let borrowed = |s: &Cow<str>| matches!(s, Cow::Borrowed(_));
+        let Event::Conversion(c) = &all[0] else { panic!("{all:?}") };
+        assert!(borrowed(&c.key) && c.url.as_ref().is_some_and(borrowed));
+        let Event::Feature(f) = &all[1] else { panic!("{all:?}") };
+        assert!(borrowed(&f.flag_key));
+        for unit in c.context.units.iter().chain(f.context.units.iter()) {
+            assert!(borrowed(&unit.kind) && borrowed(&unit.key), "{unit:?}");
+        }
+        let escaped = decode_all(r#"[{"kind":"index","creationDate":1,"context":{"key":"a\u00e9"}}]"#, NOW).unwrap();
+        let Event::Index { context, .. } = &escaped[0] else { panic!() };
+        assert_eq!(context.units[0].key, "aé");
         for not_one_pass in [r#"{"kind":"diagnostic"}"#, "[1]", "[{}] x", r#"[{"kind":"custom"}]"#] {
             assert_eq!(decode_all(not_one_pass, NOW), None, "{not_one_pass}");
         }

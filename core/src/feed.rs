@@ -26,7 +26,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
     let units = |c: &crate::context::Context| {
         c.units
             .iter()
-            .map(|u| [u.kind.as_ref(), ":", u.key.as_str()].concat())
+            .map(|u| [u.kind.as_ref(), ":", u.key.as_ref()].concat())
             .collect()
     };
     events
@@ -35,7 +35,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
             Some(match e {
                 Event::Feature(f) => FeedItem {
                     kind: "feature",
-                    key: Some(f.flag_key.clone()),
+                    key: Some(f.flag_key.to_string()),
                     units: units(&f.context),
                     at: f.creation_date,
                     variation: f.variation,
@@ -43,7 +43,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
                 },
                 Event::Conversion(c) => FeedItem {
                     kind: c.kind.as_str(),
-                    key: Some(c.key.clone()),
+                    key: Some(c.key.to_string()),
                     units: units(&c.context),
                     at: c.creation_date,
                     variation: None,

@@ -74,15 +74,15 @@ pub enum QueuedEvent {
 fn units(c: &Context) -> Vec<(String, String)> {
     c.units
         .iter()
-        .map(|u| (u.kind.to_string(), u.key.clone()))
+        .map(|u| (u.kind.to_string(), u.key.to_string()))
         .collect()
 }
 
-fn context(u: &[(String, String)]) -> Context {
+fn context(u: &[(String, String)]) -> Context<'_> {
     Context {
         units: u
             .iter()
-            .map(|(kind, key)| Unit::new(kind, key.as_str()))
+            .map(|(kind, key)| Unit::new(kind.as_str(), key.as_str()))
             .collect(),
     }
 }
@@ -92,7 +92,7 @@ impl QueuedEvent {
     pub fn of(event: &Event) -> Option<QueuedEvent> {
         match event {
             Event::Feature(f) => f.variation.map(|v| QueuedEvent::Feature {
-                k: f.flag_key.clone(),
+                k: f.flag_key.to_string(),
                 t: f.creation_date,
                 v,
                 x: f.in_experiment,
@@ -100,7 +100,7 @@ impl QueuedEvent {
             }),
             Event::Conversion(c) => Some(QueuedEvent::Conversion {
                 c: c.kind,
-                k: c.key.clone(),
+                k: c.key.to_string(),
                 t: c.creation_date,
                 u: units(&c.context),
                 m: c.metric_value,
@@ -109,11 +109,11 @@ impl QueuedEvent {
         }
     }
 
-    pub fn to_event(&self) -> Event {
+    pub fn to_event(&self) -> Event<'_> {
         match self {
             QueuedEvent::Feature { k, t, v, x, u } => Event::Feature(FeatureEvent {
                 creation_date: *t,
-                flag_key: k.clone(),
+                flag_key: k.into(),
                 version: None,
                 variation: Some(*v),
                 in_experiment: *x,
@@ -122,7 +122,7 @@ impl QueuedEvent {
             QueuedEvent::Conversion { c, k, t, u, m } => Event::Conversion(ConversionEvent {
                 kind: *c,
                 creation_date: *t,
-                key: k.clone(),
+                key: k.into(),
                 context: context(u),
                 metric_value: *m,
                 url: None,
@@ -249,7 +249,7 @@ mod tests {
     use crate::event::parse_batch;
     use serde_json::json;
 
-    fn events(n: usize) -> Vec<Event> {
+    fn events(n: usize) -> Vec<Event<'static>> {
         let mut body = Vec::new();
         for i in 0..n {
             body.push(json!({"kind":"feature","key":"f","creationDate":1000,"variation":i % 2,"context":{"kind":"multi","user":{"key":format!("u{i}")},"org":{"key":"o"}}}));
@@ -258,6 +258,7 @@ mod tests {
         }
         parse_batch(json!(body).to_string().as_bytes(), 2000)
             .unwrap()
+            .into_owned()
             .events
     }
 
