@@ -113,16 +113,22 @@ async function ingest(base, from, to, t) {
   return { eventsPerSecond: ((to - from) * 2) / seconds, errors };
 }
 
+/** Median results latency of `runs` requests, and the median request's `Server-Timing` phases. */
 async function resultsLatency(base, query = '', runs = 5) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    await api(base, 'GET', `/api/v2/projects/default/environments/production/experiments/scale/results${query}`);
-    times.push(performance.now() - start);
+    const r = await fetch(`${base}/api/v2/projects/default/environments/production/experiments/scale/results${query}`, { headers: { Authorization: creds.API_TOKEN } });
+    await r.text();
+    if (!r.ok) throw new Error(`results answered ${r.status}`);
+    times.push({ ms: performance.now() - start, phases: r.headers.get('server-timing') || '' });
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  times.sort((a, b) => a.ms - b.ms);
+  const median = times[Math.floor(times.length / 2)];
+  LAST_PHASES = median.phases.replace(/;dur=/g, ' ');
+  return median.ms;
 }
+let LAST_PHASES = '';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-exp-scale-'));
 // BENCH_VERBOSE=1: show wrangler's own output (restarts, errors).
@@ -137,11 +143,13 @@ try {
     const to = Math.min(UNITS, from + STEP);
     const { eventsPerSecond, errors } = await ingest(worker.base, from, to, t);
     const latency = await resultsLatency(worker.base);
+    const phases = LAST_PHASES;
     const p90 = await resultsLatency(worker.base, '?metric=scale-revenue-p90');
     const rss = rssMiB(worker);
     const wasm = (await api(worker.base, 'GET', '/api/v2/ops/ingest')).wasmMemoryBytes / 1024 / 1024;
     rows.push({ units: to, eventsPerSecond, latency, rss });
     console.log(`${String(to).padStart(8)}   ${eventsPerSecond.toFixed(0).padStart(15)}   ${latency.toFixed(1).padStart(14)}   ${p90.toFixed(1).padStart(18)}   ${rss.toFixed(0).padStart(15)}   ${wasm.toFixed(1).padStart(22)}${errors ? `   (${errors} failed posts)` : ''}`);
+    console.log(`            results phases (ms, median request): ${phases}`);
   }
   const check = await api(worker.base, 'GET', '/api/v2/projects/default/environments/production/experiments/scale/results');
   const exposed = check.variations.reduce((a, v) => a + v.exposedUnits, 0);

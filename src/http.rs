@@ -86,3 +86,35 @@ pub fn with_cors(req: &Request, mut resp: Response) -> Response {
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
+
+/// Where a request's time went, as a `Server-Timing` header (shown by browsers' developer tools;
+/// the scale benchmark prints it). The Workers clock moves only across I/O, so each phase is
+/// measured around its storage calls.
+pub struct Timing {
+    last: i64,
+    phases: Vec<(&'static str, i64)>,
+}
+
+impl Timing {
+    pub fn start() -> Timing {
+        Timing {
+            last: now_ms(),
+            phases: Vec::new(),
+        }
+    }
+
+    /// End the current phase, naming it.
+    pub fn mark(&mut self, phase: &'static str) {
+        let now = now_ms();
+        self.phases.push((phase, now - self.last));
+        self.last = now;
+    }
+
+    pub fn header(&self) -> String {
+        let phases = self
+            .phases
+            .iter()
+            .map(|(name, ms)| format!("{name};dur={ms}"));
+        phases.collect::<Vec<_>>().join(", ")
+    }
+}

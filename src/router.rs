@@ -7,6 +7,7 @@ use crate::routes::events::Source;
 use crate::routes::rest::{self, Scope};
 use crate::routes::{attribution, auth, events, experiments, metrics, sdk, tokens};
 use crate::store::config::{self, Role, Tenant};
+use crate::store::shards;
 use edge_exp_core::project::Command;
 use edge_exp_core::Error;
 use percent_encoding::percent_decode_str;
@@ -120,9 +121,31 @@ async fn ingest_and_service(
         ["_fault", "panic"] if crate::ingest::fault_injection(env) => {
             panic!("deliberate panic (fault injection)")
         }
+        // Test hook: make an iteration's shards look as written before their value buckets
+        // existed, to show they count them again from the stored values.
+        ["_fault", "forget-buckets", project, env_key, experiment, iteration, shards]
+            if crate::ingest::fault_injection(env) =>
+        {
+            let (iteration, shards) = (number(iteration)?, number(shards)?);
+            let objects: Vec<String> = (0..shards)
+                .map(|k| shards::name(project, env_key, experiment, iteration, k))
+                .collect();
+            let _: Vec<serde_json::Value> =
+                shards::call_each(env, &objects, |_| shards::ShardCommand::ForgetBuckets).await?;
+            Ok(empty(204))
+        }
         ["healthz"] => Ok(json(200, &serde_json::json!({"status": "ok"}))),
         _ => Err(no_route(&method, segs)),
     }
+}
+
+/// A path segment that must be a whole number.
+fn number(segment: &str) -> Result<u32, ApiError> {
+    segment.parse().map_err(|_| {
+        ApiError(Error::BadRequest(format!(
+            "`{segment}` is not a whole number"
+        )))
+    })
 }
 
 /// LaunchDarkly's browser SDK routes under `/sdk/`.

@@ -295,6 +295,9 @@ describe('experiment with exact counts', () => {
     const live = await at();
     assert.equal(live.body.countsFinal, false);
     assert.equal(live.headers.get('x-edge-exp-counts'), 'shards');
+    // Where the time went, phase by phase (live counts: shard aggregates, then order statistics).
+    assert.match(live.headers.get('server-timing'),
+      /^auth;dur=\d+, experiment;dur=\d+, aggregates;dur=\d+, percentiles;dur=\d+, compute;dur=\d+$/);
     // Still inside the late-event window (a day) and the margin for writes routed before it closed.
     const lastLive = endedAt + 24 * 3600e3 + 15 * 60e3;
     const edge = await at(lastLive);
@@ -306,6 +309,7 @@ describe('experiment with exact counts', () => {
     assert.equal(first.headers.get('x-edge-exp-counts'), 'shards');
     const again = await at(lastLive + 3600e3);
     assert.equal(again.headers.get('x-edge-exp-counts'), 'frozen');
+    assert.match(again.headers.get('server-timing'), /experiment;dur=\d+, frozen;dur=\d+, compute;dur=\d+$/);
     assert.deepEqual(again.body, first.body);
     assert.deepEqual(again.body.variations.map((v) => [v.exposedUnits, v.conversions]),
       live.body.variations.map((v) => [v.exposedUnits, v.conversions]));

@@ -157,6 +157,17 @@ describe('statistics', () => {
     assert.equal(t.better, false, 'a higher p90 latency is worse');
     assert.equal(t.significant, t.pValue < 0.05);
     assert.equal(t.significant, excludesZero(t.relativeDifference));
+    // Shards written before the value buckets existed count them from their stored values.
+    const forget = await request('POST', `${ctx.base}/_fault/forget-buckets/default/production/lat/${it0.id}/4`);
+    assert.equal(forget.status, 204, JSON.stringify(forget.body));
+    assert.deepEqual(await results('lat'), r);
+    // More units after that are counted on top of the recounted buckets.
+    await send('lat', it0, [n + 50, n + 50], (v, i) => [latency(v, i)]);
+    const more = await results('lat');
+    for (const v of [0, 1]) {
+      const sorted = Array.from({ length: n + 50 }, (_, i) => latency(v, i)).sort((a, b) => a - b);
+      assert.equal(more.variations[v].percentile.value, sorted[Math.ceil(0.9 * (n + 50)) - 1]);
+    }
   });
 
   it('a median inside a long run of equal values is settled exactly', async () => {

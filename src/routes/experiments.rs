@@ -2,11 +2,11 @@
 //! iterations (semantic-patch instructions `startIteration` / `stopIteration`) and results.
 
 use crate::error::ApiError;
-use crate::http::{header, json, now_ms, with_header};
+use crate::http::{header, json, now_ms, with_header, Timing};
 use crate::routes::percentiles;
 use crate::routes::rest::{authorize, require_environment, resource, Scope};
 use crate::store::counters::{self, CounterCommand};
-use crate::store::shards::{self, ShardCommand};
+use crate::store::shards::{self, Arm, ShardCommand, ShardSummary};
 use crate::store::{frozen, projects};
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
@@ -46,8 +46,10 @@ pub async fn results(
     env_key: &str,
     key: &str,
 ) -> Result<Response, ApiError> {
+    let mut timing = Timing::start();
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
+    timing.mark("auth");
     let url = req.url()?;
     let query = ResultsQuery::parse(url.query().unwrap_or(""))?;
     let command = Command::ExperimentData {
@@ -55,10 +57,12 @@ pub async fn results(
         key: key.into(),
     };
     let experiment: Experiment = projects::call(env, project, &command).await?;
+    timing.mark("experiment");
     let (iteration, metric) = pick(&experiment, &query)?;
     let now = clock(req, env);
+    let place = (project, env_key, key);
     let ((aggregates, quantiles), source) =
-        final_or_live_counts(env, (project, env_key, key), iteration, now).await?;
+        final_or_live_counts(env, place, iteration, now, &mut timing).await?;
     let settings = Settings {
         analysis: query.analysis.unwrap_or(experiment.analysis),
         config: AnalysisConfig {
@@ -84,7 +88,9 @@ pub async fn results(
     out["flagKey"] = json!(experiment.flag_key);
     out["metrics"] = json!(experiment.metrics);
     out["countsFinal"] = json!(iteration.counts_final(now));
-    Ok(with_header(json(200, &out), "X-Edge-Exp-Counts", source))
+    timing.mark("compute");
+    let resp = with_header(json(200, &out), "X-Edge-Exp-Counts", source);
+    Ok(with_header(resp, "Server-Timing", &timing.header()))
 }
 
 /// Now, or with fault injection on (tests only) the `X-Edge-Exp-Now` header's Unix ms: the
@@ -104,17 +110,19 @@ async fn final_or_live_counts(
     (project, env_key, key): (&str, &str, &str),
     iteration: &Iteration,
     now: i64,
+    timing: &mut Timing,
 ) -> Result<((Aggregates, Quantiles), &'static str), ApiError> {
     if !iteration.counts_final(now) {
-        let live = counts(env, project, env_key, key, iteration).await?;
+        let live = counts(env, project, env_key, key, iteration, timing).await?;
         return Ok((live, "shards"));
     }
     let id = iteration.id.to_string();
     let place = [project, env_key, key, id.as_str()];
     if let Some(kept) = frozen::load(env, place).await? {
+        timing.mark("frozen");
         return Ok((kept.into_parts(), "frozen"));
     }
-    let (aggregates, quantiles) = counts(env, project, env_key, key, iteration).await?;
+    let (aggregates, quantiles) = counts(env, project, env_key, key, iteration, timing).await?;
     let kept = FrozenCounts::new(aggregates, &quantiles);
     // The copy only saves later reads: two first reads racing (KV takes one write per key per
     // second) or a failed write must not fail the answer, which the shards' counts give anyway.
@@ -166,6 +174,7 @@ async fn counts(
     env_key: &str,
     key: &str,
     iteration: &Iteration,
+    timing: &mut Timing,
 ) -> Result<(Aggregates, Quantiles), ApiError> {
     let Some(k) = iteration.counter_shards else {
         // Iterations counted by the earlier single-object layout are read from it (they predate
@@ -175,16 +184,25 @@ async fn counts(
             iteration: iteration.clone(),
         };
         let agg = serde_json::from_value(counters::call(env, &object, &command).await?)?;
+        timing.mark("aggregates");
         return Ok((agg, Quantiles::new()));
     };
     let objects: Vec<String> = (0..k)
         .map(|shard| shards::name(project, env_key, key, iteration.id, shard))
         .collect();
-    // Every shard's aggregates: O(shards × metrics × variations), whatever the units.
-    let per_shard: Vec<Aggregates> =
-        shards::call_each(env, &objects, |_| ShardCommand::Aggregates).await?;
-    let quantiles = percentiles::read(env, &objects, iteration, &per_shard).await?;
+    // Every shard's aggregates, and its bucket counts of the percentile metrics' values:
+    // O(shards × metrics × variations (× buckets)), whatever the units.
+    let arms = percentiles::arms(iteration);
+    let asked: Vec<Arm> = arms.iter().map(|(arm, _)| arm.clone()).collect();
+    let summaries: Vec<ShardSummary> =
+        shards::call_each(env, &objects, |_| ShardCommand::Summary {
+            arms: asked.clone(),
+        })
+        .await?;
+    timing.mark("aggregates");
+    let quantiles = percentiles::read(env, &objects, &arms, &summaries).await?;
+    timing.mark("percentiles");
     let mut merged = Aggregates::default();
-    per_shard.iter().for_each(|a| merged.merge(a));
+    summaries.iter().for_each(|s| merged.merge(&s.aggregates));
     Ok((merged, quantiles))
 }

@@ -3,7 +3,9 @@
 //!
 //! Tables: `units` (one row per unit: its exposures in the iteration), `conversions` (one row per
 //! unit × metric: its conversion events), `payloads` (message IDs counted in the last 24 h) and
-//! `aggregates` (one row: the shard's running sufficient statistics). A batch reads only the rows
+//! `aggregates` (one row: the shard's running sufficient statistics); for percentile metrics,
+//! `unit_values` (each unit's value, indexed by value) and `value_buckets` (how many values each
+//! value bucket holds: `core::stats::selection`). A batch reads only the rows
 //! of its units, updates the aggregates incrementally (`core::aggregates::apply_to_unit`) and
 //! writes rows, message IDs and aggregates in one synchronous SQLite transaction: a message is
 //! counted with its events or not at all, once. Nothing per-unit stays in memory; the only cache
@@ -11,7 +13,8 @@
 
 use crate::error::ApiError;
 use edge_exp_core::aggregates::{apply_to_unit, Aggregates, LedgerChange};
-use edge_exp_core::experiment::{CounterBatch, Iteration, UnitLedger};
+use edge_exp_core::experiment::{CounterBatch, Iteration, MetricSnapshot, UnitLedger};
+use edge_exp_core::stats::selection::{bucket_deltas, range, Point};
 use edge_exp_core::ExposureHistory;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -39,28 +42,43 @@ pub enum ShardCommand {
         parts: Vec<(String, CounterBatch)>,
         now: i64,
     },
-    /// The shard's aggregates.
-    Aggregates,
-    /// Windows of the sorted per-unit values of percentile metrics: for each request, `limit`
-    /// values of (metric, variation) from 0-based `offset`.
-    Values { windows: Vec<ValuesWindow> },
-    /// For each probe, the numbers of values of (metric, variation) `< value` and `<= value`.
-    Counts { probes: Vec<ValueProbe> },
+    /// The shard's aggregates and, for each arm of a percentile metric asked, its bucket counts
+    /// (one synchronous read: the two agree).
+    Summary { arms: Vec<Arm> },
+    /// For each bucket asked: the arm's count below it and in it, and its distinct values with
+    /// their counts (one synchronous read).
+    Bucket { picks: Vec<BucketPick> },
+    /// Test hook (the `_fault` route, only with fault injection): drop `value_buckets`, as in a
+    /// shard written before it existed; the next command counts them again from the values.
+    ForgetBuckets,
+}
+
+/// One arm of a percentile metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arm {
+    pub metric: String,
+    pub variation: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ValueProbe {
-    pub metric: String,
-    pub variation: u32,
-    pub value: f64,
+pub struct BucketPick {
+    pub arm: Arm,
+    pub bucket: i64,
 }
 
+/// A shard's answer to `Summary`: its aggregates and, per arm asked, (bucket, count) by bucket.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ShardSummary {
+    pub aggregates: Aggregates,
+    pub buckets: Vec<Vec<(i64, u64)>>,
+}
+
+/// A shard's answer for one `BucketPick`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ValuesWindow {
-    pub metric: String,
-    pub variation: u32,
-    pub offset: u64,
-    pub limit: u64,
+pub struct BucketValues {
+    pub below: u64,
+    pub inside: u64,
+    pub values: Vec<(f64, u64)>,
 }
 
 /// The object for shard `shard` of one iteration.
@@ -129,15 +147,32 @@ impl CounterShard {
                 parts,
                 now,
             } => self.record(&sql, &iteration, parts, now)?,
-            ShardCommand::Aggregates => serde_json::to_value(self.load_aggregates(&sql)?)?,
-            ShardCommand::Values { windows } => serde_json::to_value(values(&sql, &windows)?)?,
-            ShardCommand::Counts { probes } => serde_json::to_value(counts(&sql, &probes)?)?,
+            ShardCommand::Summary { arms } => serde_json::to_value(ShardSummary {
+                aggregates: self.load_aggregates(&sql)?,
+                buckets: arms
+                    .iter()
+                    .map(|a| buckets(&sql, a))
+                    .collect::<Result<_>>()?,
+            })?,
+            ShardCommand::ForgetBuckets => {
+                sql.exec("DROP TABLE IF EXISTS value_buckets", None)?;
+                self.ready.set(false);
+                Value::Null
+            }
+            ShardCommand::Bucket { picks } => serde_json::to_value(
+                picks
+                    .iter()
+                    .map(|p| bucket_values(&sql, p))
+                    .collect::<Result<Vec<_>>>()?,
+            )?,
         };
         Ok(body)
     }
 }
 
 fn create_tables(sql: &SqlStorage) -> Result<()> {
+    // Shards written before the bucket counts existed get them from their stored values, once.
+    let had_buckets = table_exists(sql, "value_buckets")?;
     for statement in [
         "CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, x TEXT NOT NULL) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS conversions (unit TEXT NOT NULL, metric TEXT NOT NULL, c TEXT NOT NULL, PRIMARY KEY (unit, metric)) WITHOUT ROWID",
@@ -147,10 +182,60 @@ fn create_tables(sql: &SqlStorage) -> Result<()> {
         // Per-unit values of percentile metrics only, ordered for exact order statistics.
         "CREATE TABLE IF NOT EXISTS unit_values (metric TEXT NOT NULL, unit TEXT NOT NULL, variation INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (metric, unit)) WITHOUT ROWID",
         "CREATE INDEX IF NOT EXISTS unit_values_order ON unit_values (metric, variation, value)",
+        // How many of those values each bucket holds (`core::stats::selection::bucket`).
+        "CREATE TABLE IF NOT EXISTS value_buckets (metric TEXT NOT NULL, variation INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (metric, variation, bucket)) WITHOUT ROWID",
     ] {
         sql.exec(statement, None)?;
     }
+    if !had_buckets {
+        count_buckets(sql)?;
+    }
     Ok(())
+}
+
+fn table_exists(sql: &SqlStorage, table: &str) -> Result<bool> {
+    let rows: Vec<SumRow> = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+            vec![table.into()],
+        )?
+        .to_array()?;
+    Ok(rows.first().is_some_and(|r| r.n > 0))
+}
+
+#[derive(Deserialize)]
+struct StoredValue {
+    metric: String,
+    variation: i64,
+    value: f64,
+}
+
+/// Fill `value_buckets` from every stored value (a shard's first start with this code; the
+/// statements run in the request's one synchronous turn, so they land together).
+fn count_buckets(sql: &SqlStorage) -> Result<()> {
+    let rows: Vec<StoredValue> = sql
+        .exec("SELECT metric, variation, value FROM unit_values", None)?
+        .to_array()?;
+    let moves = rows.iter().map(|r| {
+        let variation = u32::try_from(r.variation).unwrap_or(u32::MAX);
+        (r.metric.as_str(), None, Some((variation, r.value)))
+    });
+    for (statement, params) in bucket_writes(bucket_deltas(moves)) {
+        sql.exec(&statement, params)?;
+    }
+    Ok(())
+}
+
+/// The upserts that apply bucket count changes.
+fn bucket_writes(
+    deltas: BTreeMap<(String, u32, i64), i64>,
+) -> impl Iterator<Item = (String, Vec<SqlStorageValue>)> {
+    deltas.into_iter().map(|((metric, variation, bucket), n)| {
+        (
+            "INSERT INTO value_buckets (metric, variation, bucket, n) VALUES (?, ?, ?, ?) ON CONFLICT (metric, variation, bucket) DO UPDATE SET n = n + excluded.n".into(),
+            vec![metric.into(), i64::from(variation).into(), bucket.into(), n.into()],
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -177,63 +262,80 @@ struct AggregatesRow {
 }
 
 #[derive(Deserialize)]
-struct ValueRow {
-    value: f64,
-}
-
-#[derive(Deserialize)]
-struct CountRow {
+struct BucketRow {
+    bucket: i64,
     n: i64,
 }
 
-/// The requested windows of sorted values (an index range scan each), each with the number of
-/// values it is a window of (read in the same synchronous call, so the two agree).
-fn values(sql: &SqlStorage, windows: &[ValuesWindow]) -> Result<Vec<(u64, Vec<f64>)>> {
-    windows
-        .iter()
-        .map(|w| {
-            let count: Vec<CountRow> = sql
-                .exec(
-                    "SELECT COUNT(*) AS n FROM unit_values WHERE metric = ? AND variation = ?",
-                    vec![w.metric.as_str().into(), i64::from(w.variation).into()],
-                )?
-                .to_array()?;
-            let n = count.first().map_or(0, |c| c.n.max(0) as u64);
-            let rows: Vec<ValueRow> = sql
-                .exec(
-                    "SELECT value FROM unit_values WHERE metric = ? AND variation = ? ORDER BY value LIMIT ? OFFSET ?",
-                    vec![
-                        w.metric.as_str().into(),
-                        i64::from(w.variation).into(),
-                        (w.limit.min(i64::MAX as u64) as i64).into(),
-                        (w.offset.min(i64::MAX as u64) as i64).into(),
-                    ],
-                )?
-                .to_array()?;
-            Ok((n, rows.into_iter().map(|r| r.value).collect()))
-        })
-        .collect()
+#[derive(Deserialize)]
+struct SumRow {
+    n: i64,
 }
 
 #[derive(Deserialize)]
-struct LtLeRow {
-    lt: i64,
-    le: i64,
+struct ValueCountRow {
+    value: f64,
+    n: i64,
 }
 
-/// Exact counts below and up to each probe's value (index range scans).
-fn counts(sql: &SqlStorage, probes: &[ValueProbe]) -> Result<Vec<(u64, u64)>> {
-    probes
+/// An arm's non-empty buckets with their counts, by bucket.
+fn buckets(sql: &SqlStorage, arm: &Arm) -> Result<Vec<(i64, u64)>> {
+    let rows: Vec<BucketRow> = sql
+        .exec(
+            "SELECT bucket, n FROM value_buckets WHERE metric = ? AND variation = ? AND n > 0 ORDER BY bucket",
+            arm_params(arm),
+        )?
+        .to_array()?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.bucket, r.n.max(0) as u64))
+        .collect())
+}
+
+fn arm_params(arm: &Arm) -> Vec<SqlStorageValue> {
+    vec![arm.metric.as_str().into(), i64::from(arm.variation).into()]
+}
+
+/// The arm's counts below and in the bucket, and the bucket's distinct values (an index range
+/// scan of that bucket only).
+fn bucket_values(sql: &SqlStorage, pick: &BucketPick) -> Result<BucketValues> {
+    let sum = |op: &str| -> Result<u64> {
+        let statement = format!("SELECT COALESCE(SUM(n), 0) AS n FROM value_buckets WHERE metric = ? AND variation = ? AND bucket {op} ?");
+        let mut params = arm_params(&pick.arm);
+        params.push(pick.bucket.into());
+        let rows: Vec<SumRow> = sql.exec(&statement, params)?.to_array()?;
+        Ok(rows.first().map_or(0, |r| r.n.max(0) as u64))
+    };
+    let (low, high) = range(pick.bucket);
+    let mut params = arm_params(&pick.arm);
+    params.extend([low.into(), high.into()]);
+    let rows: Vec<ValueCountRow> = sql
+        .exec(
+            "SELECT value, COUNT(*) AS n FROM unit_values WHERE metric = ? AND variation = ? AND value >= ? AND value <= ? GROUP BY value ORDER BY value",
+            params,
+        )?
+        .to_array()?;
+    Ok(BucketValues {
+        below: sum("<")?,
+        inside: sum("=")?,
+        values: rows
+            .into_iter()
+            .map(|r| (r.value, r.n.max(0) as u64))
+            .collect(),
+    })
+}
+
+/// Where the unit's value of percentile metric `m` counts: what `unit_values` holds for it.
+fn point(ledger: &UnitLedger, m: &MetricSnapshot) -> Point {
+    ledger.variation().zip(ledger.value(m))
+}
+
+/// The unit's points of the iteration's percentile metrics.
+fn points<'a>(ledger: &UnitLedger, it: &'a Iteration) -> Vec<(&'a str, Point)> {
+    it.metrics
         .iter()
-        .map(|p| {
-            let rows: Vec<LtLeRow> = sql
-                .exec(
-                    "SELECT COUNT(CASE WHEN value < ?1 THEN 1 END) AS lt, COUNT(*) AS le FROM unit_values WHERE metric = ?2 AND variation = ?3 AND value <= ?1",
-                    vec![p.value.into(), p.metric.as_str().into(), i64::from(p.variation).into()],
-                )?
-                .to_array()?;
-            Ok(rows.first().map_or((0, 0), |r| (r.lt.max(0) as u64, r.le.max(0) as u64)))
-        })
+        .filter(|m| m.percentile.is_some())
+        .map(|m| (m.key.as_str(), point(ledger, m)))
         .collect()
 }
 
@@ -249,12 +351,12 @@ fn percentile_writes(
         .iter()
         .filter(|m| m.percentile.is_some())
         .filter(|m| change.exposures || change.metrics.contains(&m.key))
-        .map(|m| match (ledger.variation(), ledger.value(m)) {
-            (Some(variation), Some(x)) => (
+        .map(|m| match point(ledger, m) {
+            Some((variation, x)) => (
                 "INSERT INTO unit_values (metric, unit, variation, value) VALUES (?, ?, ?, ?) ON CONFLICT (metric, unit) DO UPDATE SET variation = excluded.variation, value = excluded.value".into(),
                 vec![m.key.as_str().into(), unit.into(), i64::from(variation).into(), x.into()],
             ),
-            _ => (
+            None => (
                 "DELETE FROM unit_values WHERE metric = ? AND unit = ?".into(),
                 strings([m.key.as_str(), unit]),
             ),
@@ -366,9 +468,18 @@ impl CounterShard {
         let mut ledgers = Self::ledgers(sql, &units)?;
         let mut agg = self.load_aggregates(sql)?;
         let mut writes: Vec<(String, Vec<SqlStorageValue>)> = Vec::new();
+        let mut moves: Vec<(&str, Point, Point)> = Vec::new();
         for (unit, events) in &per_unit {
             let ledger = ledgers.entry((*unit).to_owned()).or_default();
+            let before = points(ledger, it);
             let change = apply_to_unit(ledger, &it.metrics, events, &mut agg);
+            let after = points(ledger, it);
+            moves.extend(
+                before
+                    .into_iter()
+                    .zip(after)
+                    .map(|((m, b), (_, a))| (m, b, a)),
+            );
             writes.extend(percentile_writes(unit, ledger, it, &change));
             if change.exposures {
                 writes.push((
@@ -389,6 +500,7 @@ impl CounterShard {
                 ));
             }
         }
+        writes.extend(bucket_writes(bucket_deltas(moves)));
         for id in &fresh {
             writes.push((
                 "INSERT INTO payloads (id, at) VALUES (?, ?)".into(),

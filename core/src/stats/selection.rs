@@ -1,78 +1,108 @@
-//! Exact order statistics of values spread over shards, without gathering them all.
+//! Exact order statistics of values spread over shards, in two reads whatever the number of units.
 //!
-//! Units are spread over shards by a hash, so each shard's values are a random sample of the
-//! whole: the global r-th smallest value lies near each shard's local rank r·nᵢ/N. A shard sends
-//! a window of its sorted values around that rank ([`plan`]); [`select`] merges the windows and
-//! answers the r-th value only when every shard's window provably brackets it, so the answer is
-//! exact or absent (then the caller asks again with wider windows, up to the whole shard).
+//! Each shard keeps, per (metric, variation), how many of its values fall in each *bucket*: a
+//! value's bucket is its IEEE-754 bit pattern with the low mantissa bits dropped
+//! ([`BUCKETS_PER_OCTAVE`] buckets per power of two, each about 4.4% wide), so buckets are ordered
+//! like the values and each bucket's value range is exact ([`bucket`], [`range`]). The shards'
+//! bucket counts locate the bucket holding a rank and the values below it ([`locate`]); that
+//! bucket's distinct values with their multiplicities settle the rank ([`pick`]). The cost is
+//! the number of buckets plus the distinct values of one bucket, not the number of units: a run
+//! of equal values is one entry however long it is.
 
-/// Which of a shard's sorted values to read: `limit` values from 0-based `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub offset: u64,
-    pub limit: u64,
-}
+use std::collections::BTreeMap;
 
-/// A shard's answer: its number of values and the sorted values of its window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShardValues {
-    pub n: u64,
-    pub offset: u64,
-    pub values: Vec<f64>,
-}
+/// Mantissa bits a bucket keeps: 2⁴ = 16 buckets per power of two.
+const KEPT_BITS: u32 = 4;
+pub const BUCKETS_PER_OCTAVE: u32 = 1 << KEPT_BITS;
+const SHIFT: u32 = 52 - KEPT_BITS;
 
-/// Windows, one per shard (by its count of values), covering global ranks `lo..=hi` (1-based)
-/// with a margin of `widen` × (√nᵢ + 10) local ranks; `widen` = `u64::MAX` reads everything.
-pub fn plan(counts: &[u64], lo: u64, hi: u64, widen: u64) -> Vec<Window> {
-    let total: u64 = counts.iter().sum();
-    counts
-        .iter()
-        .map(|&n| {
-            if total == 0 || n == 0 {
-                return Window { offset: 0, limit: 0 };
-            }
-            let share = |r: u64| (r as f64 * n as f64 / total as f64) as u64;
-            let margin = widen.saturating_mul((n as f64).sqrt() as u64 + 10);
-            let offset = share(lo).saturating_sub(margin);
-            let end = share(hi).saturating_add(margin).saturating_add(1).min(n);
-            Window { offset, limit: end.saturating_sub(offset) }
-        })
-        .collect()
-}
-
-/// The value that is the `rank`-th smallest if every window is where it should be; to be proven
-/// by [`select`]'s bracketing or by exact counts ([`confirms`]).
-pub fn candidate(shards: &[ShardValues], rank: u64) -> Option<f64> {
-    let mut merged: Vec<f64> = shards.iter().flat_map(|s| s.values.iter().copied()).collect();
-    merged.sort_by(f64::total_cmp);
-    let below: u64 = shards.iter().map(|s| s.offset).sum();
-    let k = rank.checked_sub(below)?.checked_sub(1)?;
-    merged.get(usize::try_from(k).ok()?).copied()
-}
-
-/// Does `v` hold rank `rank`, given each shard's exact counts of values `< v` and `<= v`?
-/// (Settles ties, which windows inside a run of equal values cannot.)
-pub fn confirms(counts: &[(u64, u64)], rank: u64) -> bool {
-    let lt: u64 = counts.iter().map(|c| c.0).sum();
-    let le: u64 = counts.iter().map(|c| c.1).sum();
-    lt < rank && rank <= le
-}
-
-/// The global `rank`-th smallest value (1-based), if the windows prove it.
-pub fn select(shards: &[ShardValues], rank: u64) -> Option<f64> {
-    let v = candidate(shards, rank)?;
-    let (mut lt, mut le) = (0u64, 0u64);
-    for s in shards {
-        let end = s.offset + s.values.len() as u64;
-        let low_ok = s.offset == 0 || s.values.first().is_some_and(|&f| f < v);
-        let high_ok = end == s.n || s.values.last().is_some_and(|&l| v < l);
-        if s.n > 0 && !(low_ok && high_ok) {
-            return None;
-        }
-        lt += s.offset + s.values.iter().filter(|&&x| x < v).count() as u64;
-        le += s.offset + s.values.iter().filter(|&&x| x <= v).count() as u64;
+/// The bucket of `x`: 0 for zero, ±(1 + the top bits of |x|) by sign, so `x < y` implies
+/// `bucket(x) <= bucket(y)`. (Values are finite: metric values are bounded at ingest.)
+pub fn bucket(x: f64) -> i64 {
+    if x == 0.0 || x.is_nan() {
+        return 0;
     }
-    (lt < rank && rank <= le).then_some(v)
+    let magnitude = (x.abs().to_bits() >> SHIFT) as i64 + 1;
+    if x > 0.0 {
+        magnitude
+    } else {
+        -magnitude
+    }
+}
+
+/// The smallest and largest `f64` of bucket `b` (both included): exactly the values whose
+/// [`bucket`] is `b`, for a range query on the stored values.
+pub fn range(b: i64) -> (f64, f64) {
+    let m = b.unsigned_abs();
+    if m == 0 {
+        return (0.0, 0.0);
+    }
+    let low = f64::from_bits(((m - 1) << SHIFT).max(1));
+    let high = f64::from_bits((m << SHIFT) - 1);
+    if b > 0 {
+        (low, high)
+    } else {
+        (-high, -low)
+    }
+}
+
+/// Where a rank falls: its bucket, and how many values lie in lower buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    pub bucket: i64,
+    pub below: u64,
+}
+
+/// The bucket holding the `rank`-th smallest value (1-based) of all shards, from each shard's
+/// (bucket, count) pairs; `None` when there are fewer values than `rank`.
+pub fn locate(shards: &[Vec<(i64, u64)>], rank: u64) -> Option<Located> {
+    let mut totals: BTreeMap<i64, u64> = BTreeMap::new();
+    for (b, n) in shards.iter().flatten() {
+        *totals.entry(*b).or_default() += n;
+    }
+    let mut below = 0u64;
+    for (bucket, n) in totals {
+        if rank > below && rank <= below + n {
+            return Some(Located { bucket, below });
+        }
+        below += n;
+    }
+    None
+}
+
+/// The `rank`-th smallest value (1-based) of one bucket, from each shard's distinct values in it
+/// with their counts; `None` when the bucket holds fewer values.
+pub fn pick(shards: &[Vec<(f64, u64)>], rank: u64) -> Option<f64> {
+    let mut values: Vec<(f64, u64)> = shards.iter().flatten().copied().collect();
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut seen = 0u64;
+    for (value, n) in values {
+        seen += n;
+        if rank <= seen && rank > 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Where one unit's value of a percentile metric counts: its variation and value, or nowhere.
+pub type Point = Option<(u32, f64)>;
+
+/// The changes to a shard's bucket counts when units' points move from `before` to `after`, by
+/// (metric, variation, bucket), zero changes left out.
+pub fn bucket_deltas<'a>(
+    moves: impl IntoIterator<Item = (&'a str, Point, Point)>,
+) -> BTreeMap<(String, u32, i64), i64> {
+    let mut out: BTreeMap<(String, u32, i64), i64> = BTreeMap::new();
+    for (metric, before, after) in moves {
+        for (point, sign) in [(before, -1), (after, 1)] {
+            if let Some((variation, x)) = point {
+                *out.entry((metric.to_owned(), variation, bucket(x))).or_default() += sign;
+            }
+        }
+    }
+    out.retain(|_, n| *n != 0);
+    out
 }
 
 #[cfg(test)]
@@ -80,102 +110,114 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn answer(shards: &[Vec<f64>], windows: &[Window]) -> Vec<ShardValues> {
-        shards
-            .iter()
-            .zip(windows)
-            .map(|(s, w)| ShardValues {
-                n: s.len() as u64,
-                offset: w.offset,
-                values: s.iter().skip(w.offset as usize).take(w.limit as usize).copied().collect(),
-            })
-            .collect()
-    }
-
-    /// Select by widening rounds, with the count check, as the results route does.
-    fn order_statistic(shards: &[Vec<f64>], rank: u64) -> f64 {
-        let counts: Vec<u64> = shards.iter().map(|s| s.len() as u64).collect();
-        for widen in [1, 4, u64::MAX] {
-            let got = answer(shards, &plan(&counts, rank, rank, widen));
-            if let Some(v) = select(&got, rank) {
-                return v;
-            }
-            if let Some(v) = candidate(&got, rank) {
-                let exact: Vec<(u64, u64)> = shards
-                    .iter()
-                    .map(|s| {
-                        let lt = s.iter().filter(|&&x| x < v).count() as u64;
-                        (lt, s.iter().filter(|&&x| x <= v).count() as u64)
-                    })
-                    .collect();
-                if confirms(&exact, rank) {
-                    return v;
-                }
+    /// What a shard stores for one arm: its bucket counts, and its values by bucket.
+    fn shard_view(values: &[f64]) -> (Vec<(i64, u64)>, BTreeMap<i64, Vec<(f64, u64)>>) {
+        let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+        let mut distinct: BTreeMap<i64, Vec<(f64, u64)>> = BTreeMap::new();
+        for &x in values {
+            *counts.entry(bucket(x)).or_default() += 1;
+            let list = distinct.entry(bucket(x)).or_default();
+            match list.iter_mut().find(|(v, _)| *v == x) {
+                Some(entry) => entry.1 += 1,
+                None => list.push((x, 1)),
             }
         }
-        panic!("reading everything must prove the answer");
+        (counts.into_iter().collect(), distinct)
+    }
+
+    /// The two reads of the results route: locate, then pick within the located bucket.
+    fn order_statistic(shards: &[Vec<f64>], rank: u64) -> Option<f64> {
+        let views: Vec<_> = shards.iter().map(|s| shard_view(s)).collect();
+        let counts: Vec<Vec<(i64, u64)>> = views.iter().map(|v| v.0.clone()).collect();
+        let at = locate(&counts, rank)?;
+        let inside: Vec<Vec<(f64, u64)>> = views
+            .iter()
+            .map(|v| v.1.get(&at.bucket).cloned().unwrap_or_default())
+            .collect();
+        pick(&inside, rank - at.below)
+    }
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            (-50i32..50).prop_map(f64::from),
+            (-1e15f64..1e15),
+            (-1e-3f64..1e-3),
+            prop::sample::select(vec![0.0, -0.0, 1.0, 1.0625, 1.0624999999999998, 5e-324, -5e-324, 1e15, -1e15]),
+        ]
     }
 
     proptest! {
-        // Any split (even a skewed one), duplicates included: the exact order statistic.
+        // Any values (ties, signs, zeros, subnormals), any split over shards: the exact order
+        // statistic of the whole, at every rank.
         #[test]
-        fn equals_the_sorted_whole(
-            values in prop::collection::vec((0u32..8, 0i32..50), 1..400),
-            q in 0.0f64..1.0,
-        ) {
+        fn equals_the_sorted_whole(values in prop::collection::vec((0usize..8, value()), 1..300), q in 0.0f64..1.0) {
             let mut shards = vec![Vec::new(); 8];
             for (s, v) in &values {
-                shards[*s as usize].push(f64::from(*v));
+                shards[*s].push(*v);
             }
-            for s in &mut shards {
-                s.sort_by(f64::total_cmp);
-            }
-            let mut all: Vec<f64> = values.iter().map(|(_, v)| f64::from(*v)).collect();
+            let mut all: Vec<f64> = values.iter().map(|(_, v)| *v).collect();
             all.sort_by(f64::total_cmp);
             let rank = ((q * all.len() as f64).ceil() as u64).clamp(1, all.len() as u64);
-            prop_assert_eq!(order_statistic(&shards, rank), all[rank as usize - 1]);
+            let got = order_statistic(&shards, rank).unwrap();
+            // -0.0 and 0.0 are one value (SQL compares them equal).
+            prop_assert_eq!(got, all[rank as usize - 1]);
+        }
+
+        // Buckets are ordered like values, and a bucket's range holds exactly its values.
+        #[test]
+        fn buckets_follow_the_order(x in value(), y in value()) {
+            let (lo, hi) = (x.min(y), x.max(y));
+            prop_assert!(bucket(lo) <= bucket(hi));
+            let (a, b) = range(bucket(x));
+            prop_assert!(a <= x && x <= b, "{} not in [{}, {}]", x, a, b);
+            prop_assert_eq!(bucket(a), bucket(x));
+            prop_assert_eq!(bucket(b), bucket(x));
         }
     }
 
     #[test]
-    fn ties_are_settled_by_counts() {
-        // 90% zeros: every window sits inside the run of zeros, which only counts can settle.
-        let mut shards = vec![Vec::new(); 4];
-        for u in 0..4000u64 {
-            let x = if u % 10 == 0 { (u % 7) as f64 + 1.0 } else { 0.0 };
-            shards[(u % 4) as usize].push(x);
-        }
-        for s in &mut shards {
-            s.sort_by(f64::total_cmp);
-        }
-        let counts: Vec<u64> = shards.iter().map(|s| s.len() as u64).collect();
-        let got = answer(&shards, &plan(&counts, 2000, 2000, 1));
-        assert_eq!(select(&got, 2000), None, "windows alone cannot prove it");
-        assert_eq!(candidate(&got, 2000), Some(0.0));
-        assert!(confirms(&[(0, 900), (0, 900), (0, 900), (0, 900)], 2000));
-        assert!(!confirms(&[(0, 400), (0, 400), (0, 400), (0, 400)], 2000));
+    fn moves_change_the_counts_of_both_buckets() {
+        let d = bucket_deltas([
+            ("p90", Some((0, 10.0)), Some((0, 20.0))),
+            ("p90", None, Some((1, 10.0))),
+            ("p90", Some((1, 5.0)), Some((1, 5.0))),
+            ("p50", Some((0, 1.0)), None),
+        ]);
+        let b = |m: &str, v: u32, x: f64| (m.to_owned(), v, bucket(x));
+        assert_eq!(
+            d.into_iter().collect::<Vec<_>>(),
+            vec![(b("p50", 0, 1.0), -1), (b("p90", 0, 10.0), -1), (b("p90", 0, 20.0), 1), (b("p90", 1, 10.0), 1)]
+        );
     }
 
     #[test]
-    fn hashed_split_needs_one_round() {
-        // 16 shards by a hash of the unit: the first, narrow windows already prove the answer.
+    fn bucket_edges_are_exact() {
+        // 1.0 and 1.0625 = 1 + 1/16 open consecutive buckets; the float just below 1.0625 closes
+        // the first.
+        assert_eq!(bucket(1.0624999999999998), bucket(1.0));
+        assert_eq!(bucket(1.0625), bucket(1.0) + 1);
+        assert_eq!(range(bucket(1.0)), (1.0, 1.0624999999999998));
+        assert_eq!(range(bucket(-1.0)), (-1.0624999999999998, -1.0));
+        assert_eq!((bucket(0.0), bucket(-0.0)), (0, 0));
+        assert_eq!(range(0), (0.0, 0.0));
+        assert!(bucket(5e-324) > 0 && range(bucket(5e-324)).0 == 5e-324);
+    }
+
+    #[test]
+    fn a_long_run_of_equal_values_is_one_entry() {
+        // 90% of 40,000 units share one value: the bucket holding the median lists 1 value.
         let mut shards = vec![Vec::new(); 16];
-        for u in 0..20_000u64 {
-            let x = (u * 7919 % 10_007) as f64 / 10.0;
+        for u in 0..40_000u64 {
+            let x = if u % 10 == 0 { (u % 7) as f64 + 100.0 } else { 49.99 };
             shards[crate::aggregates::shard_of(&format!("u{u}"), 16) as usize].push(x);
         }
-        for s in &mut shards {
-            s.sort_by(f64::total_cmp);
-        }
-        let counts: Vec<u64> = shards.iter().map(|s| s.len() as u64).collect();
-        let w = plan(&counts, 17_900, 18_100, 1);
-        let read: u64 = w.iter().map(|w| w.limit).sum();
-        assert!(read < 20_000 / 4, "read {read}");
-        let mut all: Vec<f64> = shards.iter().flatten().copied().collect();
-        all.sort_by(f64::total_cmp);
-        let got = answer(&shards, &w);
-        for rank in [17_900, 18_000, 18_100] {
-            assert_eq!(select(&got, rank), Some(all[rank as usize - 1]));
-        }
+        let views: Vec<_> = shards.iter().map(|s| shard_view(s)).collect();
+        let counts: Vec<Vec<(i64, u64)>> = views.iter().map(|v| v.0.clone()).collect();
+        let at = locate(&counts, 20_000).unwrap();
+        let inside: Vec<Vec<(f64, u64)>> =
+            views.iter().map(|v| v.1.get(&at.bucket).cloned().unwrap_or_default()).collect();
+        assert!(inside.iter().all(|s| s.len() == 1), "{inside:?}");
+        assert_eq!(pick(&inside, 20_000 - at.below), Some(49.99));
+        assert_eq!(locate(&counts, 40_001), None);
     }
 }
