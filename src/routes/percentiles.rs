@@ -55,7 +55,9 @@ pub async fn read(
         pending.retain(|i| !settled.iter().any(|(j, _)| j == i));
         for (i, q) in settled {
             let arm = &arms[i].0;
-            out.insert((arm.metric.clone(), arm.variation), q);
+            if let Some(q) = q {
+                out.insert((arm.metric.clone(), arm.variation), q);
+            }
         }
         if pending.is_empty() {
             break;
@@ -86,31 +88,33 @@ async fn recount(
         .collect())
 }
 
-/// One rank of one arm: which bucket holds it and the rank within the whole.
+/// One rank of one arm, and which of the buckets to read holds it.
 struct Wanted {
     arm: usize,
     rank: u64,
     pick: usize,
 }
 
-/// Locate each pending arm's three ranks, read the buckets holding them, and return the arms
-/// whose every rank the bucket values settle (those whose counts moved in between are not).
-async fn settle(
-    env: &Env,
-    objects: &[String],
-    arms: &[(Arm, u8)],
-    pending: &[usize],
-    counts: &[Vec<Vec<(i64, u64)>>],
-) -> Result<Vec<(usize, QuantileValues)>, ApiError> {
-    let mut picks: Vec<BucketPick> = Vec::new();
-    let mut wanted: Vec<Wanted> = Vec::new();
-    let mut totals = Vec::new();
+/// What one round reads: the buckets holding the pending arms' ranks, each once.
+#[derive(Default)]
+struct Plan {
+    picks: Vec<BucketPick>,
+    wanted: Vec<Wanted>,
+    /// The arms with values, and their number of values.
+    totals: Vec<(usize, u64)>,
+    /// The arms with no values: no order statistics.
+    empty: Vec<usize>,
+}
+
+fn plan(arms: &[(Arm, u8)], pending: &[usize], counts: &[Vec<Vec<(i64, u64)>>]) -> Plan {
+    let mut plan = Plan::default();
     for &i in pending {
         let total: u64 = counts[i].iter().flatten().map(|(_, n)| n).sum();
         let Some(r) = quantile::ranks(total, f64::from(arms[i].1) / 100.0) else {
-            continue; // no values: the arm has no order statistics
+            plan.empty.push(i);
+            continue;
         };
-        totals.push((i, total));
+        plan.totals.push((i, total));
         for rank in [r.estimate, r.lower, r.upper] {
             let Some(at) = locate(&counts[i], rank) else {
                 continue;
@@ -119,50 +123,61 @@ async fn settle(
                 arm: arms[i].0.clone(),
                 bucket: at.bucket,
             };
-            let index = match picks
+            let known = plan
+                .picks
                 .iter()
-                .position(|p| p.arm == pick.arm && p.bucket == pick.bucket)
-            {
-                Some(index) => index,
-                None => {
-                    picks.push(pick);
-                    picks.len() - 1
-                }
-            };
-            wanted.push(Wanted {
+                .position(|p| p.arm == pick.arm && p.bucket == pick.bucket);
+            let index = known.unwrap_or_else(|| {
+                plan.picks.push(pick);
+                plan.picks.len() - 1
+            });
+            plan.wanted.push(Wanted {
                 arm: i,
                 rank,
                 pick: index,
             });
         }
     }
-    if picks.is_empty() {
-        return Ok(Vec::new());
+    plan
+}
+
+/// Locate each pending arm's three ranks, read the buckets holding them, and return the arms
+/// settled: with their order statistics when the bucket values settle every rank, with none when
+/// the arm has no values; arms whose counts moved in between are not returned.
+async fn settle(
+    env: &Env,
+    objects: &[String],
+    arms: &[(Arm, u8)],
+    pending: &[usize],
+    counts: &[Vec<Vec<(i64, u64)>>],
+) -> Result<Vec<(usize, Option<QuantileValues>)>, ApiError> {
+    let plan = plan(arms, pending, counts);
+    let mut settled: Vec<(usize, Option<QuantileValues>)> =
+        plan.empty.iter().map(|&i| (i, None)).collect();
+    if plan.picks.is_empty() {
+        return Ok(settled);
     }
     let replies: Vec<Vec<BucketValues>> =
         shards::call_each(env, objects, |_| ShardCommand::Bucket {
-            picks: picks.clone(),
+            picks: plan.picks.clone(),
         })
         .await?;
-    Ok(totals
-        .into_iter()
-        .filter_map(|(i, n)| {
-            let mut found = wanted
-                .iter()
-                .filter(|w| w.arm == i)
-                .map(|w| value_at(&replies, w.pick, w.rank));
-            let (estimate, lower, upper) = (found.next()??, found.next()??, found.next()??);
-            Some((
-                i,
-                QuantileValues {
-                    n,
-                    estimate,
-                    lower,
-                    upper,
-                },
-            ))
-        })
-        .collect())
+    settled.extend(plan.totals.iter().filter_map(|&(i, n)| {
+        let mut found = plan
+            .wanted
+            .iter()
+            .filter(|w| w.arm == i)
+            .map(|w| value_at(&replies, w.pick, w.rank));
+        let (estimate, lower, upper) = (found.next()??, found.next()??, found.next()??);
+        let q = QuantileValues {
+            n,
+            estimate,
+            lower,
+            upper,
+        };
+        Some((i, Some(q)))
+    }));
+    Ok(settled)
 }
 
 /// The value of global rank `rank` from every shard's reply for one bucket, when the replies
