@@ -548,7 +548,16 @@ impl ListQuery {
                     q.descending = desc;
                 }
                 "filter" => q.add_filter(v)?,
-                "expand" => {}
+                // LaunchDarkly's list expands only `experimentCount`, which every metric here
+                // always carries; anything else is refused rather than ignored.
+                "expand" => {
+                    let unknown = v.split(',').map(str::trim).find(|e| *e != "experimentCount");
+                    if let Some(e) = unknown {
+                        return Err(invalid(format!(
+                            "`expand` of the metrics list takes only `experimentCount` (always included), got `{e}`"
+                        )));
+                    }
+                }
                 other => return Err(invalid(format!("unknown query parameter `{other}`"))),
             }
         }

@@ -432,6 +432,12 @@ fn list_query_errors() {
     assert!(e(&[("filter", "nocolon")]).starts_with("filter term `nocolon`"));
     assert!(e(&[("filter", "eventKind:trace")]).contains("got `trace`"));
     assert_eq!(e(&[("page", "2")]), "unknown query parameter `page`");
+    assert_eq!(
+        e(&[("expand", "experimentCount,experiments")]),
+        "`expand` of the metrics list takes only `experimentCount` (always included), got `experiments`"
+    );
+    let ok = |v: &str| ListQuery::parse(&[("expand".to_string(), v.to_string())]).is_ok();
+    assert!(ok("experimentCount") && ok("experimentCount, experimentCount"));
 }
 
 #[test]

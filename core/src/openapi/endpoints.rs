@@ -241,6 +241,11 @@ const RESOURCES: &[Endpoint] = &[
                 kind: ParamType::String,
                 description: "Comma-separated `field:value` terms: query, tags (`a+b`: all), eventKind, isNumeric, eventKey, maintainerIds",
             },
+            Param {
+                name: "expand",
+                kind: ParamType::String,
+                description: "Only `experimentCount` (LaunchDarkly's one list expansion), which is always included; anything else is refused",
+            },
         ],
         body: None,
         ok: reply(200, "A page of metrics", Some(Body::Schema("MetricCollectionRep"))),

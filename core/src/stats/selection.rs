@@ -110,8 +110,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// What a shard stores for one arm: its bucket counts, and its values by bucket.
-    fn shard_view(values: &[f64]) -> (Vec<(i64, u64)>, BTreeMap<i64, Vec<(f64, u64)>>) {
+    /// A shard's bucket counts, and its distinct values with counts by bucket.
+    type ShardView = (Vec<(i64, u64)>, BTreeMap<i64, Vec<(f64, u64)>>);
+
+    /// What a shard stores for one arm.
+    fn shard_view(values: &[f64]) -> ShardView {
         let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
         let mut distinct: BTreeMap<i64, Vec<(f64, u64)>> = BTreeMap::new();
         for &x in values {
