@@ -91,35 +91,52 @@ struct FastContext<'a> {
 #[derive(Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = FastContext<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a context object")
+/// An object read member by member into `Self` (a hand-written visitor, shared).
+trait Members<'de>: Default {
+    const WHAT: &'static str;
+    fn member<A: MapAccess<'de>>(&mut self, name: Cow<'de, str>, map: &mut A)
+        -> Result<(), A::Error>;
+}
+
+struct MembersVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Members<'de>> Visitor<'de> for MembersVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(T::WHAT)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::default();
+        while let Some(Text(name)) = map.next_key()? {
+            out.member(name, &mut map)?;
+        }
+        Ok(out)
+    }
+}
+
+impl<'de: 'a, 'a> Members<'de> for FastContext<'a> {
+    const WHAT: &'static str = "a context object";
+    fn member<A: MapAccess<'de>>(&mut self, name: Str<'de>, map: &mut A) -> Result<(), A::Error> {
+        match name.as_ref() {
+            "kind" => {
+                self.kind_repeated |= self.kind.is_some();
+                self.kind = Some(map.next_value::<Text>()?.0);
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut c = FastContext::default();
-                while let Some(Text(name)) = map.next_key()? {
-                    match name.as_ref() {
-                        "kind" => {
-                            c.kind_repeated |= c.kind.is_some();
-                            c.kind = Some(map.next_value::<Text>()?.0);
-                        }
-                        "key" => c.key = Some(map.next_value::<Text>()?.0),
-                        _ if c.kind.as_deref().is_some_and(|k| k != "multi") => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                        _ => {
-                            c.others.insert(name, map.next_value()?);
-                        }
-                    }
-                }
-                Ok(c)
+            "key" => self.key = Some(map.next_value::<Text>()?.0),
+            _ if self.kind.as_deref().is_some_and(|k| k != "multi") => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            _ => {
+                self.others.insert(name, map.next_value()?);
             }
         }
-        d.deserialize_map(V(std::marker::PhantomData))
+        Ok(())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for FastContext<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(MembersVisitor(std::marker::PhantomData))
     }
 }
 
@@ -130,27 +147,21 @@ struct ContextKeys<'a> {
     rest: Vec<(Str<'a>, Str<'a>)>,
 }
 
+impl<'de: 'a, 'a> Members<'de> for ContextKeys<'a> {
+    const WHAT: &'static str = "a contextKeys object";
+    fn member<A: MapAccess<'de>>(&mut self, kind: Str<'de>, map: &mut A) -> Result<(), A::Error> {
+        let entry = (kind, map.next_value::<Text>()?.0);
+        match self.first {
+            None => self.first = Some(entry),
+            Some(_) => self.rest.push(entry),
+        }
+        Ok(())
+    }
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for ContextKeys<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = ContextKeys<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a contextKeys object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut keys = ContextKeys::default();
-                while let Some(Text(kind)) = map.next_key()? {
-                    let entry = (kind, map.next_value::<Text>()?.0);
-                    match keys.first {
-                        None => keys.first = Some(entry),
-                        Some(_) => keys.rest.push(entry),
-                    }
-                }
-                Ok(keys)
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
+        d.deserialize_map(MembersVisitor(std::marker::PhantomData))
     }
 }
 
