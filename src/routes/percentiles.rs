@@ -45,7 +45,7 @@ pub async fn read(
         .map(|i| summaries.iter().map(arm_buckets(i)).collect())
         .collect();
     for attempt in 0..ATTEMPTS {
-        if attempt > 0 && !pending.is_empty() {
+        if attempt > 0 {
             let again = recount(env, objects, arms, &pending).await?;
             for (&i, per_shard) in pending.iter().zip(again) {
                 counts[i] = per_shard;

@@ -296,16 +296,26 @@ fn arm_params(arm: &Arm) -> Vec<SqlStorageValue> {
     vec![arm.metric.as_str().into(), i64::from(arm.variation).into()]
 }
 
-/// The arm's counts below and in the bucket, and the bucket's distinct values (an index range
-/// scan of that bucket only).
+#[derive(Deserialize)]
+struct BelowInsideRow {
+    below: i64,
+    inside: i64,
+}
+
+/// The arm's counts below and in the bucket (one range scan of its bucket counts), and the
+/// bucket's distinct values (an index range scan of that bucket only).
 fn bucket_values(sql: &SqlStorage, pick: &BucketPick) -> Result<BucketValues> {
-    let sum = |op: &str| -> Result<u64> {
-        let statement = format!("SELECT COALESCE(SUM(n), 0) AS n FROM value_buckets WHERE metric = ? AND variation = ? AND bucket {op} ?");
-        let mut params = arm_params(&pick.arm);
-        params.push(pick.bucket.into());
-        let rows: Vec<SumRow> = sql.exec(&statement, params)?.to_array()?;
-        Ok(rows.first().map_or(0, |r| r.n.max(0) as u64))
-    };
+    let mut params = arm_params(&pick.arm);
+    params.push(pick.bucket.into());
+    let counts: Vec<BelowInsideRow> = sql
+        .exec(
+            "SELECT COALESCE(SUM(CASE WHEN bucket < ?3 THEN n END), 0) AS below, COALESCE(SUM(CASE WHEN bucket = ?3 THEN n END), 0) AS inside FROM value_buckets WHERE metric = ?1 AND variation = ?2 AND bucket <= ?3",
+            params,
+        )?
+        .to_array()?;
+    let (below, inside) = counts
+        .first()
+        .map_or((0, 0), |r| (r.below.max(0) as u64, r.inside.max(0) as u64));
     let (low, high) = range(pick.bucket);
     let mut params = arm_params(&pick.arm);
     params.extend([low.into(), high.into()]);
@@ -315,13 +325,11 @@ fn bucket_values(sql: &SqlStorage, pick: &BucketPick) -> Result<BucketValues> {
             params,
         )?
         .to_array()?;
+    let values = rows.into_iter().map(|r| (r.value, r.n.max(0) as u64));
     Ok(BucketValues {
-        below: sum("<")?,
-        inside: sum("=")?,
-        values: rows
-            .into_iter()
-            .map(|r| (r.value, r.n.max(0) as u64))
-            .collect(),
+        below,
+        inside,
+        values: values.collect(),
     })
 }
 
@@ -339,26 +347,24 @@ fn points<'a>(ledger: &UnitLedger, it: &'a Iteration) -> Vec<(&'a str, Point)> {
         .collect()
 }
 
-/// The writes that keep `unit_values` equal to the unit's current values of the iteration's
-/// percentile metrics its events touched.
+/// The writes that keep `unit_values` equal to the unit's current points (`points`, already
+/// computed for the bucket counts) of the percentile metrics its events touched.
 fn percentile_writes(
     unit: &str,
-    ledger: &UnitLedger,
-    it: &Iteration,
+    points: &[(&str, Point)],
     change: &LedgerChange,
 ) -> Vec<(String, Vec<SqlStorageValue>)> {
-    it.metrics
+    points
         .iter()
-        .filter(|m| m.percentile.is_some())
-        .filter(|m| change.exposures || change.metrics.contains(&m.key))
-        .map(|m| match point(ledger, m) {
+        .filter(|(m, _)| change.exposures || change.metrics.iter().any(|c| c == m))
+        .map(|&(m, point)| match point {
             Some((variation, x)) => (
                 "INSERT INTO unit_values (metric, unit, variation, value) VALUES (?, ?, ?, ?) ON CONFLICT (metric, unit) DO UPDATE SET variation = excluded.variation, value = excluded.value".into(),
-                vec![m.key.as_str().into(), unit.into(), i64::from(variation).into(), x.into()],
+                vec![m.into(), unit.into(), i64::from(variation).into(), x.into()],
             ),
             None => (
                 "DELETE FROM unit_values WHERE metric = ? AND unit = ?".into(),
-                strings([m.key.as_str(), unit]),
+                strings([m, unit]),
             ),
         })
         .collect()
@@ -474,13 +480,13 @@ impl CounterShard {
             let before = points(ledger, it);
             let change = apply_to_unit(ledger, &it.metrics, events, &mut agg);
             let after = points(ledger, it);
+            writes.extend(percentile_writes(unit, &after, &change));
             moves.extend(
                 before
                     .into_iter()
                     .zip(after)
                     .map(|((m, b), (_, a))| (m, b, a)),
             );
-            writes.extend(percentile_writes(unit, ledger, it, &change));
             if change.exposures {
                 writes.push((
                     "INSERT INTO units (unit, x) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET x = excluded.x".into(),
