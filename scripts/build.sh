@@ -7,5 +7,6 @@ export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 worker-build --release
+node scripts/build-pages.mjs
 bash scripts/build-snippet.sh
 printf 'worker wasm: %s bytes\n' "$(stat -c %s build/index_bg.wasm 2>/dev/null || find build -name '*.wasm' -exec stat -c %s {} +)"

@@ -98,6 +98,20 @@ it('says "not enough data yet" below the minimum sample, and shows a sequential 
   assert.deepEqual(errors, []);
 });
 
+it('serves every page built from www/pages with the shared head, and never the sources', async () => {
+  for (const name of ['index', 'checkout', 'dashboard', 'metrics', 'experiments', 'live']) {
+    const page = await fetch(`${ctx.base}/${name}.html`);
+    const html = await page.text();
+    assert.equal(page.status, 200, name);
+    assert.match(html, new RegExp(`^<!doctype html>\\n<!-- Built from www/pages/${name}.html `), name);
+    assert.match(html, /<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>[^<]+<\/title>/, name);
+    assert.doesNotMatch(html, /\{\{|<!-- layout:/, name);
+    const source = await fetch(`${ctx.base}/pages/${name}.html`);
+    await source.arrayBuffer();
+    assert.equal(source.status, 404, `www/pages/${name}.html is not served`);
+  }
+});
+
 it('explains a missing or wrong token', async () => {
   const page = await browser.newPage();
   await page.goto(`${ctx.base}/dashboard.html#token=api-wrong`);
