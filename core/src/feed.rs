@@ -21,6 +21,17 @@ pub struct FeedItem {
     pub value: Option<f64>,
 }
 
+/// One feed entry: what one accepted payload contained (its first events, summarised).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedEntry<'a> {
+    pub at: i64,
+    /// The route class: `sdk`, `browser` or `import`.
+    pub source: &'a str,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub events: Vec<FeedItem>,
+}
+
 /// At most `limit` items, in payload order; summaries and ignored kinds are left out.
 pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
     let units = |c: &crate::context::Context| {

@@ -11,6 +11,7 @@ use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::catalog;
 use edge_exp_core::event::ConversionKind;
+use edge_exp_core::feed::FeedEntry;
 use edge_exp_core::query::EventsQuery;
 use edge_exp_core::queued::check_size;
 use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
@@ -108,18 +109,16 @@ pub async fn ingest(
         "accepted": batch.events.len(),
         "rejected": batch.rejected,
     });
-    let items = edge_exp_core::feed::summarize(&batch.events, feed::ITEMS_PER_ENTRY);
-    if !items.is_empty() || !batch.rejected.is_empty() {
-        feed::record(
-            env,
-            tenant,
-            now,
-            source.class(),
-            batch.events.len(),
-            batch.rejected.len(),
-            items,
-        )
-        .await?;
+    let events = edge_exp_core::feed::summarize(&batch.events, feed::ITEMS_PER_ENTRY);
+    if !events.is_empty() || !batch.rejected.is_empty() {
+        let entry = FeedEntry {
+            at: now,
+            source: source.class(),
+            accepted: batch.events.len(),
+            rejected: batch.rejected.len(),
+            events,
+        };
+        feed::record(env, tenant, &entry).await?;
     }
     if let Some(key) = &payload_key {
         let seen = payloads::Seen {

@@ -5,8 +5,8 @@
 use super::{kv, random_hex, FEED_KV};
 use crate::error::ApiError;
 use crate::store::config::Tenant;
-use edge_exp_core::feed::{self, FeedItem};
-use serde_json::{json, Value};
+use edge_exp_core::feed::{self, FeedEntry};
+use serde_json::Value;
 use worker::Env;
 
 const FEED_TTL_SECONDS: u64 = 60 * 60;
@@ -14,19 +14,14 @@ const FEED_TTL_SECONDS: u64 = 60 * 60;
 /// events on click); larger payloads keep their first 200 (the entry says how many were accepted).
 pub const ITEMS_PER_ENTRY: usize = 200;
 
-pub async fn record(
-    env: &Env,
-    tenant: &Tenant,
-    now: i64,
-    source: &str,
-    accepted: usize,
-    rejected: usize,
-    items: Vec<FeedItem>,
-) -> Result<(), ApiError> {
-    let key = feed::entry_key(&tenant.project, &tenant.env, now, &random_hex(6)?);
-    let entry = json!({"at": now, "source": source, "accepted": accepted, "rejected": rejected, "events": items});
+/// Store one entry (keyed by its time, newest first).
+pub async fn record(env: &Env, tenant: &Tenant, entry: &FeedEntry<'_>) -> Result<(), ApiError> {
+    let key = feed::entry_key(&tenant.project, &tenant.env, entry.at, &random_hex(6)?);
+    // Serialised straight from the typed entry: building a JSON tree of its items first took
+    // about 40% of the events route's CPU (profiled under load).
+    let text = serde_json::to_string(entry).map_err(|e| ApiError::internal(e.to_string()))?;
     kv(env, FEED_KV)?
-        .put(&key, entry.to_string())?
+        .put(&key, text)?
         .expiration_ttl(FEED_TTL_SECONDS)
         .execute()
         .await?;
