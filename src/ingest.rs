@@ -21,9 +21,9 @@ use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::store::config::Tenant;
 use crate::store::counters::{self, CounterCommand};
+use crate::store::exposures;
 use crate::store::projects;
 use crate::store::shards::{self, ShardCommand};
-use crate::store::{self, exposures};
 use edge_exp_core::catalog;
 use edge_exp_core::experiment::CounterBatch;
 use edge_exp_core::project::{Command, Route, Routing};
@@ -352,9 +352,8 @@ async fn record_exposures(
     if by_key.is_empty() {
         return Ok(());
     }
-    let kv = store::kv(env, store::ATTRIBUTION_KV)?;
     let keys = by_key.len() as u64;
-    let writes = exposures::record_all(&kv, by_key.into_iter().collect(), now_ms()).await? as u64;
+    let writes = exposures::record_all(env, by_key.into_iter().collect(), now_ms()).await? as u64;
     ops.kv += keys.div_ceil(exposures::BULK_READ_KEYS as u64) + writes;
     STATS.with(|s| s.borrow_mut().exposure_writes += writes);
     Ok(())

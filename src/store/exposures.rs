@@ -1,11 +1,11 @@
 //! Exposure histories in KV: one key per (environment, flag, context kind, context key), holding
 //! the `edge_exp_core::ExposureHistory` for that unit and expiring with its attribution window.
 
-use super::kv_expiration;
+use super::kv_batch::{put_all, Put};
+use super::{kv, kv_expiration, ATTRIBUTION_KV};
 use crate::error::ApiError;
 use edge_exp_core::{Exposure, ExposureHistory};
-use futures_util::{stream, StreamExt, TryStreamExt};
-use worker::KvStore;
+use worker::{Env, KvStore};
 
 pub async fn load(store: &KvStore, key: &str) -> Result<ExposureHistory, ApiError> {
     Ok(parse(key, store.get(key).text().await?))
@@ -21,17 +21,16 @@ fn parse(key: &str, stored: Option<String>) -> ExposureHistory {
 
 /// Most keys one KV bulk read may ask for.
 pub const BULK_READ_KEYS: usize = 100;
-/// How many KV writes of one payload run at once.
-const WRITE_CONCURRENCY: usize = 64;
-
 /// Apply each key's exposures to its stored history, reading histories with bulk reads and
-/// writing back only those that changed. Returns the number of writes.
+/// writing back only those that changed (all writes behind one await: `kv_batch`). Returns the
+/// number of writes.
 pub async fn record_all(
-    store: &KvStore,
+    env: &Env,
     groups: Vec<(String, Vec<Exposure>)>,
     now_ms: i64,
 ) -> Result<usize, ApiError> {
-    let mut changed: Vec<(String, ExposureHistory)> = Vec::new();
+    let store = kv(env, ATTRIBUTION_KV)?;
+    let mut puts = Vec::new();
     for chunk in groups.chunks(BULK_READ_KEYS) {
         let keys: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
         let mut stored = store.get_bulk(&keys).text().await?;
@@ -40,33 +39,17 @@ pub async fn record_all(
             let any = exposures
                 .iter()
                 .fold(false, |any, e| history.record(*e) | any);
-            if any {
-                changed.push((key.clone(), history));
-            }
+            let Some(expires_at) = history.expires_at().filter(|_| any) else {
+                continue;
+            };
+            puts.push(Put {
+                key: key.clone(),
+                value: serde_json::to_string(&history)?,
+                expiration: kv_expiration(expires_at, now_ms),
+            });
         }
     }
-    let writes = changed.len();
-    stream::iter(changed)
-        .map(|(key, history)| async move { write(store, &key, &history, now_ms).await })
-        .buffer_unordered(WRITE_CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
+    let writes = puts.len();
+    put_all(env, ATTRIBUTION_KV, puts).await?;
     Ok(writes)
-}
-
-async fn write(
-    store: &KvStore,
-    key: &str,
-    history: &ExposureHistory,
-    now_ms: i64,
-) -> Result<(), ApiError> {
-    let Some(expires_at) = history.expires_at() else {
-        return Ok(());
-    };
-    store
-        .put(key, serde_json::to_string(history)?)?
-        .expiration(kv_expiration(expires_at, now_ms))
-        .execute()
-        .await?;
-    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod counters;
 pub mod exposures;
 pub mod feed;
 pub mod frozen;
+pub mod kv_batch;
 pub mod payloads;
 pub mod projects;
 pub mod shards;
