@@ -20,10 +20,11 @@
 use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::store::config::Tenant;
-use crate::store::counters::{self, CounterCommand};
+use crate::store::counters::{self, CounterCommand, ExperimentCounter};
 use crate::store::exposures;
-use crate::store::projects;
-use crate::store::shards::{self, ShardCommand};
+use crate::store::projects::ProjectStore;
+use crate::store::shards::{self, CounterShard, ShardCommand};
+use crate::store::ObjectClass;
 use edge_exp_core::catalog;
 use edge_exp_core::experiment::CounterBatch;
 use edge_exp_core::project::{Command, Route, Routing};
@@ -234,7 +235,7 @@ async fn process(
             .flat_map(|(m, evs)| catalog::sightings(evs, &tenant.env, m.sdk.as_deref()))
             .collect(),
     };
-    let routing: Routing = projects::call(env, &tenant.project, &command).await?;
+    let routing: Routing = ProjectStore::call(env, &tenant.project, &command).await?;
     drop_unknown_variations(&mut events, &routing.flag_variations);
     record_exposures(env, tenant, &events, ops).await?;
     let routes = &routing.routes;
@@ -279,7 +280,7 @@ fn counter_calls<'a>(
                     batch,
                     now,
                 };
-                async move { counters::call(env, &object, &command).await }.boxed_local()
+                async move { ExperimentCounter::call(env, &object, &command).await }.boxed_local()
             })
             .collect();
     };
@@ -298,7 +299,7 @@ fn counter_calls<'a>(
                 parts,
                 now,
             };
-            async move { shards::call(env, &object, &command).await }.boxed_local()
+            async move { CounterShard::call(env, &object, &command).await }.boxed_local()
         })
         .collect()
 }

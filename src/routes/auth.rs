@@ -9,14 +9,8 @@ use worker::{Env, Request};
 
 /// Server and mobile SDKs: `Authorization: <SDK key>`.
 pub async fn sdk_key(req: &Request, env: &Env) -> Result<Tenant, ApiError> {
-    let value = header(req, "Authorization").ok_or_else(|| {
-        ApiError(Error::Unauthorized(
-            "missing Authorization header: send the environment's SDK key".into(),
-        ))
-    })?;
-    let key = from_authorization(&value)
-        .ok_or_else(|| ApiError(Error::Unauthorized("empty Authorization header".into())))?;
-    config::tenant_by_sdk_key(env, key)
+    let key = credential(req, "the environment's SDK key")?;
+    config::tenant_by_sdk_key(env, &key)
         .await?
         .ok_or_else(|| ApiError(Error::Unauthorized("unknown SDK key".into())))
 }
@@ -30,14 +24,8 @@ pub async fn client_side_id(env: &Env, id: &str) -> Result<Tenant, ApiError> {
 
 /// REST API: an access token with at least `needed` role.
 pub async fn api_token(req: &Request, env: &Env, needed: Role) -> Result<TokenRecord, ApiError> {
-    let value = header(req, "Authorization").ok_or_else(|| {
-        ApiError(Error::Unauthorized(
-            "missing Authorization header: send an API access token".into(),
-        ))
-    })?;
-    let secret = from_authorization(&value)
-        .ok_or_else(|| ApiError(Error::Unauthorized("empty Authorization header".into())))?;
-    let token = config::token(env, secret)
+    let secret = credential(req, "an API access token")?;
+    let token = config::token(env, &secret)
         .await?
         .ok_or_else(|| ApiError(Error::Unauthorized("unknown API access token".into())))?;
     if needed == Role::Writer && token.role != Role::Writer {
@@ -46,4 +34,17 @@ pub async fn api_token(req: &Request, env: &Env, needed: Role) -> Result<TokenRe
         )));
     }
     Ok(token)
+}
+
+/// The credential in `Authorization` (bare, or after a scheme such as `Bearer`); `expected` names
+/// it in the error when it is missing.
+fn credential(req: &Request, expected: &str) -> Result<String, ApiError> {
+    let value = header(req, "Authorization").ok_or_else(|| {
+        ApiError(Error::Unauthorized(format!(
+            "missing Authorization header: send {expected}"
+        )))
+    })?;
+    from_authorization(&value)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError(Error::Unauthorized("empty Authorization header".into())))
 }

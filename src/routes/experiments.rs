@@ -5,9 +5,10 @@ use crate::error::ApiError;
 use crate::http::{header, json, now_ms, with_header, Timing};
 use crate::routes::percentiles;
 use crate::routes::rest::{authorize, require_environment, resource, Scope};
-use crate::store::counters::{self, CounterCommand};
+use crate::store::counters::{self, CounterCommand, ExperimentCounter};
+use crate::store::projects::ProjectStore;
 use crate::store::shards::{self, Arm, ShardCommand, ShardSummary};
-use crate::store::{frozen, projects};
+use crate::store::{frozen, ObjectClass};
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
 use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
@@ -56,7 +57,7 @@ pub async fn results(
         env: env_key.into(),
         key: key.into(),
     };
-    let experiment: Experiment = projects::call(env, project, &command).await?;
+    let experiment: Experiment = ProjectStore::call(env, project, &command).await?;
     timing.mark("experiment");
     let (iteration, metric) = pick(&experiment, &query)?;
     let now = clock(req, env);
@@ -183,7 +184,7 @@ async fn counts(
         let command = CounterCommand::Aggregates {
             iteration: iteration.clone(),
         };
-        let agg = serde_json::from_value(counters::call(env, &object, &command).await?)?;
+        let agg = ExperimentCounter::call(env, &object, &command).await?;
         timing.mark("aggregates");
         return Ok((agg, Quantiles::new()));
     };

@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::http::{empty, json};
 use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
-use crate::store::projects;
+use crate::store::projects::ProjectStore;
+use crate::store::ObjectClass;
 use edge_exp_core::project::{Command, Verb};
 use edge_exp_core::Error;
 use worker::{Env, Method, Request, Response};
@@ -103,7 +104,7 @@ pub async fn resource(
 /// without a body for a delete, 200 otherwise.
 pub async fn run(env: &Env, project: &str, command: Command) -> Result<Response, ApiError> {
     let status = command.success_status();
-    let value: serde_json::Value = projects::call(env, project, &command).await?;
+    let value: serde_json::Value = ProjectStore::call(env, project, &command).await?;
     Ok(if status == 204 {
         empty(204)
     } else {

@@ -8,7 +8,8 @@ use crate::error::ApiError;
 use crate::http::{empty, header, json};
 use crate::routes::auth;
 use crate::routes::body;
-use crate::store::projects;
+use crate::store::projects::ProjectStore;
+use crate::store::ObjectClass;
 use base64::Engine;
 use edge_exp_core::credentials::digest;
 use edge_exp_core::project::Command;
@@ -53,7 +54,7 @@ pub async fn evalx(
         context,
         with_reasons,
     };
-    let flags: serde_json::Value = projects::call(env, &tenant.project, &command).await?;
+    let flags: serde_json::Value = ProjectStore::call(env, &tenant.project, &command).await?;
     Ok(json(200, &flags))
 }
 
@@ -62,7 +63,8 @@ pub async fn goals(req: &Request, env: &Env, client_side_id: &str) -> Result<Res
         return Err(ApiError::method_not_allowed());
     }
     let tenant = auth::client_side_id(env, client_side_id).await?;
-    let goals: serde_json::Value = projects::call(env, &tenant.project, &Command::Goals).await?;
+    let goals: serde_json::Value =
+        ProjectStore::call(env, &tenant.project, &Command::Goals).await?;
     let etag = format!("\"{}\"", &digest(&goals.to_string())[..32]);
     let mut resp =
         if header(req, "If-None-Match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {

@@ -7,6 +7,7 @@
 //! is recorded in the same step as its events, so an SDK retry (or the same payload arriving twice
 //! at once on two isolates) is counted once. Its aggregates are computed here from the ledgers.
 
+use super::ObjectClass;
 use crate::error::ApiError;
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::credentials::digest;
@@ -16,8 +17,6 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State};
-
-pub const BINDING: &str = "EXPERIMENT_COUNTER";
 
 /// How long a payload ID is remembered.
 const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -40,19 +39,16 @@ pub fn name(project: &str, env: &str, experiment: &str, iteration: u32) -> Strin
     format!("{project}\n{env}\n{experiment}\n{iteration}")
 }
 
-pub async fn call(
-    env: &Env,
-    object: &str,
-    command: &CounterCommand,
-) -> std::result::Result<Value, ApiError> {
-    super::call_object(env, BINDING, object, command).await
-}
-
 #[durable_object(fetch)]
 pub struct ExperimentCounter {
     state: State,
     ledgers: RefCell<Option<HashMap<String, UnitLedger>>>,
     payloads: RefCell<HashMap<String, i64>>,
+}
+
+impl ObjectClass for ExperimentCounter {
+    const BINDING: &'static str = "EXPERIMENT_COUNTER";
+    type Command = CounterCommand;
 }
 
 impl DurableObject for ExperimentCounter {

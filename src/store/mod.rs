@@ -91,10 +91,28 @@ pub fn kv_expiration(expires_at_ms: i64, now_ms: i64) -> u64 {
     (expires_at_ms / 1000 + 1).max(min).max(0) as u64
 }
 
+/// A Durable Object class of this Worker: its namespace binding and the commands it takes. Every
+/// call goes through [`ObjectClass::call`], so an object is only ever sent its own commands.
+#[allow(async_fn_in_trait)] // wasm is single-threaded: no `Send` bound to promise
+pub trait ObjectClass {
+    /// The namespace's binding name in wrangler.toml.
+    const BINDING: &'static str;
+    type Command: Serialize;
+
+    /// Send `command` to the object `name`; its answer, parsed.
+    async fn call<T: DeserializeOwned>(
+        env: &Env,
+        name: &str,
+        command: &Self::Command,
+    ) -> Result<T, ApiError> {
+        call_object(env, Self::BINDING, name, command).await
+    }
+}
+
 /// Send a JSON command to the Durable Object `name` of namespace `binding`. Every object answers
 /// 200 with `{"Ok": value}` or `{"Err": core error}` ([`serve`]): the error comes back as the
 /// object made it. Anything else is the runtime's own failure.
-pub async fn call_object<T: DeserializeOwned>(
+async fn call_object<T: DeserializeOwned>(
     env: &Env,
     binding: &str,
     name: &str,
@@ -122,7 +140,7 @@ pub async fn call_object<T: DeserializeOwned>(
 }
 
 /// A Durable Object's `fetch`: read its command, run it, and answer the result serialised for
-/// [`call_object`] (an error as the core error it is; a command the object cannot read is an
+/// [`ObjectClass::call`] (an error as the core error it is; a command the object cannot read is an
 /// internal error, as both ends are this Worker).
 pub async fn serve<C: DeserializeOwned, T: Serialize>(
     mut req: Request,

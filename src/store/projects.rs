@@ -4,6 +4,7 @@
 //! only loads the model, calls [`Project::apply`] (where every rule lives) and persists the
 //! records the outcome names, in one storage call for the writes and one for the deletes.
 
+use super::ObjectClass;
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::project::{Command, Project, Record};
@@ -13,28 +14,21 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, Storage};
 
-/// The binding name of the namespace in wrangler.toml.
-pub const BINDING: &str = "PROJECT_STORE";
-
 const METRIC: &str = "metric:";
 const FLAG: &str = "flag:";
 const EXPERIMENT: &str = "experiment:";
 const EVENT_KEY: &str = "eventkey:";
-
-/// Send a command to the project's object; its answer, parsed.
-pub async fn call<T: DeserializeOwned>(
-    env: &Env,
-    project: &str,
-    command: &Command,
-) -> std::result::Result<T, ApiError> {
-    super::call_object(env, BINDING, project, command).await
-}
 
 #[durable_object(fetch)]
 pub struct ProjectStore {
     state: State,
     /// Loaded on the first command; dropped (reloaded next time) if a write fails.
     project: RefCell<Option<Project>>,
+}
+
+impl ObjectClass for ProjectStore {
+    const BINDING: &'static str = "PROJECT_STORE";
+    type Command = Command;
 }
 
 impl DurableObject for ProjectStore {

@@ -11,6 +11,7 @@
 //! counted with its events or not at all, once. Nothing per-unit stays in memory; the only cache
 //! is the aggregates (metrics × variations).
 
+use super::ObjectClass;
 use crate::error::ApiError;
 use edge_exp_core::aggregates::{apply_to_unit, Aggregates, LedgerChange};
 use edge_exp_core::experiment::{CounterBatch, Iteration, MetricSnapshot, UnitLedger};
@@ -25,8 +26,6 @@ use worker::{
     durable_object, js_sys, DurableObject, Env, Request, Response, Result, SqlStorage,
     SqlStorageValue, State,
 };
-
-pub const BINDING: &str = "COUNTER_SHARD";
 
 /// How long a message ID is remembered (queue redeliveries and SDK retries come well within it).
 const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -86,14 +85,6 @@ pub fn name(project: &str, env: &str, experiment: &str, iteration: u32, shard: u
     format!("{project}\n{env}\n{experiment}\n{iteration}\n#{shard}")
 }
 
-pub async fn call(
-    env: &Env,
-    object: &str,
-    command: &ShardCommand,
-) -> std::result::Result<Value, ApiError> {
-    super::call_object(env, BINDING, object, command).await
-}
-
 /// One call to every shard of `objects` at once (the command built per shard index); the
 /// replies, parsed, in shard order.
 pub async fn call_each<T: serde::de::DeserializeOwned>(
@@ -103,13 +94,9 @@ pub async fn call_each<T: serde::de::DeserializeOwned>(
 ) -> std::result::Result<Vec<T>, ApiError> {
     let calls = objects.iter().enumerate().map(|(i, object)| {
         let c = command(i);
-        async move { call(env, object, &c).await }
+        async move { CounterShard::call::<T>(env, object, &c).await }
     });
-    futures_util::future::try_join_all(calls)
-        .await?
-        .into_iter()
-        .map(|body| Ok(serde_json::from_value(body)?))
-        .collect()
+    futures_util::future::try_join_all(calls).await
 }
 
 #[durable_object(fetch)]
@@ -118,6 +105,11 @@ pub struct CounterShard {
     /// The tables exist (checked once per object instance, not per request).
     ready: Cell<bool>,
     aggregates: RefCell<Option<Aggregates>>,
+}
+
+impl ObjectClass for CounterShard {
+    const BINDING: &'static str = "COUNTER_SHARD";
+    type Command = ShardCommand;
 }
 
 impl DurableObject for CounterShard {
