@@ -1,27 +1,23 @@
 // LaunchDarkly's own browser SDK (launchdarkly-js-client-sdk 3.x, which supports goals) pointed at
 // the Worker in headless Chromium: it gets the same flags as our evaluation route, loads the goals,
 // tracks a click goal, and every payload it sends is accepted.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../scripts/wrangler-dev.mjs';
 import { useWorker, request } from './support/worker.mjs';
-import { launch } from './support/browser.mjs';
+import { useBrowser } from './support/browser.mjs';
 import { seed } from '../scripts/seed.mjs';
 
 const ctx = useWorker();
-let browser;
+let chrome;
 
 describe('launchdarkly-js-client-sdk against the Worker', () => {
-  before(async () => {
-    await seed(ctx.base, ctx.creds);
-    browser = await launch();
-  });
-  after(async () => { await browser?.close(); });
+  chrome = useBrowser(() => seed(ctx.base, ctx.creds));
 
   it('gets the same flags and goals, and its events are accepted', async () => {
-    const page = await browser.newPage();
+    const page = await chrome.browser.newPage();
     const sdk = readFileSync(join(ROOT, 'node_modules', 'launchdarkly-js-client-sdk', 'dist', 'ldclient.min.js'));
     // Both the page and the SDK are served on the Worker's origin (first-party).
     await page.route(`${ctx.base}/__ld/ldclient.min.js`, (r) => r.fulfill({ body: sdk, contentType: 'text/javascript' }));

@@ -1,14 +1,14 @@
 // How the Rust→wasm snippet sends events, in real headless Chromium against `wrangler dev`: a
 // failed POST is retried once with the same payload ID (so the Worker counts it once), a refused
 // client-side ID stops sending, and a full queue drops (and counts) the overflow and flushes.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { useWorker, request } from './support/worker.mjs';
-import { launch } from './support/browser.mjs';
+import { useBrowser } from './support/browser.mjs';
 import { seed } from '../scripts/seed.mjs';
 
 const ctx = useWorker();
-let browser;
+let chrome;
 
 /**
  * A page on the Worker's origin with the snippet module loaded (not started) as `window.edge`,
@@ -17,7 +17,7 @@ let browser;
 async function snippetPage() {
   const log = [];
   const posts = [];
-  const page = await browser.newPage();
+  const page = await chrome.browser.newPage();
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('request', (r) => {
@@ -35,11 +35,7 @@ async function snippetPage() {
 }
 
 describe('snippet event sending', () => {
-  before(async () => {
-    await seed(ctx.base, ctx.creds);
-    browser = await launch();
-  });
-  after(async () => { await browser?.close(); });
+  chrome = useBrowser(() => seed(ctx.base, ctx.creds));
 
   it('retries a failed POST once with the same payload ID, and the Worker counts it once', async () => {
     const { page, log, posts } = await snippetPage();

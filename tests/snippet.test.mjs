@@ -3,25 +3,21 @@
 // link that navigates away at once (flushed with a keep-alive request), a numeric track(), and
 // close. Every events request the page makes is captured with the Worker's answer, and the
 // experiment results read over the REST API must show exactly this visitor's events.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { useWorker, request } from './support/worker.mjs';
-import { launch, ARTIFACTS } from './support/browser.mjs';
+import { useBrowser, ARTIFACTS } from './support/browser.mjs';
 import { seed } from '../scripts/seed.mjs';
 
 const ctx = useWorker();
-let browser;
+let chrome;
 
 describe('snippet on the demo pages', () => {
-  before(async () => {
-    await seed(ctx.base, ctx.creds);
-    browser = await launch();
-  });
-  after(async () => { await browser?.close(); });
+  chrome = useBrowser(() => seed(ctx.base, ctx.creds));
 
   it('sends exactly the expected events and they are counted for the variation shown', async () => {
-    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const context = await chrome.browser.newContext({ viewport: { width: 1100, height: 800 } });
     const page = await context.newPage();
     const sent = [];
     const problems = [];
@@ -106,7 +102,7 @@ describe('snippet on the demo pages', () => {
   });
 
   it('keeps an anonymous visitor\'s key (and variation) across visits', async () => {
-    const context = await browser.newContext();
+    const context = await chrome.browser.newContext();
     const page = await context.newPage();
     await page.goto(`${ctx.base}/`);
     await page.waitForSelector('body[data-ready="true"]');
@@ -118,7 +114,7 @@ describe('snippet on the demo pages', () => {
   });
 
   it('never throws into the page on bad arguments', async () => {
-    const page = await browser.newPage();
+    const page = await chrome.browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${ctx.base}/`);
