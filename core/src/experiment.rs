@@ -16,10 +16,10 @@ use crate::metric::{
     AnalysisType, Metric, MetricKind, SuccessCriteria, UnitAggregation,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use crate::error::Error;
-use crate::resource::link;
+use crate::resource::{link, Link};
 use crate::fields::Fields;
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -161,27 +161,37 @@ impl Iteration {
     }
 }
 
+// Stored under the names the REST representation uses, so that one definition serves both
+// (`ExperimentRep` adds what the server derives); records stored under the earlier names
+// (`environment`, `creationDate`) still read.
+/// An experiment's own fields, as stored and as answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ExperimentFields))]
 pub struct Experiment {
     pub key: String,
     pub name: String,
     pub description: Option<String>,
     pub hypothesis: Option<String>,
+    #[serde(rename = "environmentKey", alias = "environment")]
     pub environment: String,
     pub flag_key: String,
     pub randomization_unit: String,
     pub treatments: Vec<Treatment>,
     pub metrics: Vec<MetricRef>,
+    #[serde(rename = "_creationDate", alias = "creationDate")]
     pub creation_date: i64,
     pub iterations: Vec<Iteration>,
     /// Counter shards for new iterations: `counterShards` on create, 1..=64, default 16.
     #[serde(default = "default_shards")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub counter_shards: u32,
     /// How results are analysed (`analysis` on create or `updateAnalysis`; default Bayesian).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub analysis: Analysis,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub analysis_config: AnalysisConfig,
 }
 
@@ -329,32 +339,44 @@ impl Experiment {
         Ok(())
     }
 
-    pub fn to_rep(&self, project: &str) -> Value {
+    /// The representation the REST API answers.
+    pub fn rep(&self, project: &str) -> ExperimentRep<'_> {
         let base = format!(
             "/api/v2/projects/{project}/environments/{}/experiments",
             self.environment
         );
-        json!({
-            "key": self.key,
-            "name": self.name,
-            "description": self.description,
-            "hypothesis": self.hypothesis,
-            "environmentKey": self.environment,
-            "flagKey": self.flag_key,
-            "randomizationUnit": self.randomization_unit,
-            "treatments": self.treatments,
-            "metrics": self.metrics,
-            "counterShards": self.counter_shards,
-            "analysis": self.analysis,
-            "analysisConfig": self.analysis_config,
-            "_creationDate": self.creation_date,
-            "_maintainerId": "edge",
-            "_links": {"self": link(format!("{base}/{}", self.key)), "parent": link(&base),
-                       "results": link(format!("{base}/{}/results", self.key))},
-            "currentIteration": self.current(),
-            "iterations": self.iterations,
-        })
+        let links = BTreeMap::from([
+            ("self", link(format!("{base}/{}", self.key))),
+            ("results", link(format!("{base}/{}/results", self.key))),
+            ("parent", link(base)),
+        ]);
+        ExperimentRep {
+            experiment: self,
+            maintainer_id: "edge",
+            links,
+            current_iteration: self.current(),
+        }
     }
+
+    pub fn to_rep(&self, project: &str) -> Value {
+        // Cannot fail: every map key is a string.
+        serde_json::to_value(self.rep(project)).unwrap_or(Value::Null)
+    }
+}
+
+/// An experiment as the REST API answers it: its stored fields and what the server derives.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Experiment))]
+pub struct ExperimentRep<'a> {
+    #[serde(flatten)]
+    pub experiment: &'a Experiment,
+    #[serde(rename = "_maintainerId")]
+    pub maintainer_id: &'static str,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<&'static str, Link>,
+    /// The running iteration, else the latest; null before the first start.
+    pub current_iteration: Option<&'a Iteration>,
 }
 
 /// The instructions of `PATCH .../experiments/{key}` (LaunchDarkly semantic patch).
@@ -689,6 +711,7 @@ impl UnitLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use crate::metric::{Metric, MetricSpec};
 
     fn metric(v: Value) -> Metric {
@@ -705,6 +728,35 @@ mod tests {
             10,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn stored_as_represented_and_earlier_records_still_read() {
+        let mut e = experiment();
+        let m = metric(json!({"key":"m","kind":"custom","eventKey":"buy"}));
+        e.start(&[m], 20).unwrap();
+        let stored = serde_json::to_value(&e).unwrap();
+        let rep = e.to_rep("p");
+        // Every stored field is answered under the same name; the rep adds only derived fields.
+        for (name, value) in stored.as_object().unwrap() {
+            assert_eq!(rep.get(name), Some(value), "{name}");
+        }
+        let mut added: Vec<&str> = rep.as_object().unwrap().keys().map(String::as_str).collect();
+        added.retain(|k| stored.get(k).is_none());
+        assert_eq!(added, ["_links", "_maintainerId", "currentIteration"]);
+        assert_eq!(rep["currentIteration"], stored["iterations"][0]);
+        assert_eq!(
+            rep["_links"]["self"]["href"],
+            "/api/v2/projects/p/environments/production/experiments/e1"
+        );
+        // A record written before the rename (`environment`, `creationDate`) reads the same.
+        let mut earlier = stored.as_object().unwrap().clone();
+        let env = earlier.remove("environmentKey").unwrap();
+        let created = earlier.remove("_creationDate").unwrap();
+        earlier.insert("environment".into(), env);
+        earlier.insert("creationDate".into(), created);
+        let read: Experiment = serde_json::from_value(Value::Object(earlier)).unwrap();
+        assert_eq!(read, e);
     }
 
     #[test]

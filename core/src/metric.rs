@@ -10,7 +10,7 @@ use crate::context::valid_kind;
 use crate::matcher::{Goal, GoalKind, UrlMatcher};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use crate::error::Error;
 use crate::fields::{Fields, KEY_RULE};
 use crate::fields::valid_key;
@@ -673,14 +673,18 @@ impl ListQuery {
         } else {
             (total - 1) / self.limit * self.limit
         };
-        let mut links = json!({"self": href(self.offset), "first": href(0), "last": href(last)});
+        let mut links = BTreeMap::from([
+            ("self", href(self.offset)),
+            ("first", href(0)),
+            ("last", href(last)),
+        ]);
         if self.offset + self.limit < total {
-            links["next"] = href(self.offset + self.limit);
+            links.insert("next", href(self.offset + self.limit));
         }
         if self.offset > 0 {
-            links["prev"] = href(self.offset.saturating_sub(self.limit));
+            links.insert("prev", href(self.offset.saturating_sub(self.limit)));
         }
-        links
+        json!(links)
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::patch::{self, PatchError};
+use serde::Serialize;
 use serde_json::Value;
 
 pub trait Resource: Clone {
@@ -36,9 +37,21 @@ pub trait Resource: Clone {
     }
 }
 
+/// A link of `_links` (`self`, `parent`, `first`, `next`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Link {
+    pub href: String,
+    #[serde(rename = "type")]
+    pub media_type: &'static str,
+}
+
 /// One entry of a representation's `_links`.
-pub fn link(href: impl Into<String>) -> Value {
-    serde_json::json!({"href": href.into(), "type": "application/json"})
+pub fn link(href: impl Into<String>) -> Link {
+    Link {
+        href: href.into(),
+        media_type: "application/json",
+    }
 }
 
 /// Apply a JSON Patch (RFC 6902; a bare array or `{"comment", "patch"}`) to the resource's

@@ -7,7 +7,8 @@
 use crate::analysis::{Analysis, AnalysisConfig};
 use crate::catalog::Entry;
 use crate::event::{ConversionKind, RejectedEvent};
-use crate::experiment::{Iteration, MetricRef, Treatment};
+use crate::experiment::{ExperimentRep, MetricRef, Treatment};
+use crate::resource::Link;
 use crate::feed::FeedItem;
 use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagSpec, Reason, Variation};
 use crate::metric::{AnalysisType, EventDefault, Integration, SuccessCriteria, UnitAggregation};
@@ -106,15 +107,6 @@ pub struct EventsAccepted {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<bool>,
 }
-
-/// A link of `_links` (`self`, `parent`, `first`, `next`, ...).
-#[derive(Serialize, ToSchema)]
-pub struct Link {
-    pub href: String,
-    #[serde(rename = "type")]
-    pub media_type: String,
-}
-
 
 /// A metric as created: only `key` and `kind` are required; the rest takes LaunchDarkly's
 /// defaults. Custom metrics need `eventKey`; click and page-view metrics need `urls` (and click
@@ -314,37 +306,10 @@ pub struct ExperimentPost {
     pub analysis_config: Option<AnalysisConfig>,
 }
 
-/// An experiment as read, with its iterations.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Experiment {
-    pub key: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub hypothesis: Option<String>,
-    pub environment_key: String,
-    pub flag_key: String,
-    pub randomization_unit: String,
-    pub treatments: Vec<Treatment>,
-    pub metrics: Vec<MetricRef>,
-    pub counter_shards: u32,
-    pub analysis: Analysis,
-    pub analysis_config: AnalysisConfig,
-    #[serde(rename = "_creationDate")]
-    pub creation_date: i64,
-    #[serde(rename = "_maintainerId")]
-    pub maintainer_id: String,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
-    /// The running iteration, else the latest; null before the first start.
-    pub current_iteration: Option<Iteration>,
-    pub iterations: Vec<Iteration>,
-}
-
 /// The experiments of an environment (LaunchDarkly names the count `total_count` here).
 #[derive(Serialize, ToSchema)]
 pub struct ExperimentCollection {
-    pub items: Vec<Experiment>,
+    pub items: Vec<ExperimentRep<'static>>,
     pub total_count: u64,
     #[serde(rename = "_links")]
     pub links: BTreeMap<String, Link>,
