@@ -711,6 +711,7 @@ impl UnitLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resource::Spec;
     use serde_json::json;
     use crate::metric::{Metric, MetricSpec};
 

@@ -6,7 +6,7 @@ use crate::bucketing::{bucket, pick, WeightedVariation};
 use crate::context::valid_kind;
 use crate::error::Error;
 use crate::fields::Fields;
-use crate::resource::{link, Resource};
+use crate::resource::{link, Resource, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -187,8 +187,12 @@ pub struct Flag {
 
 const SERVER_FIELDS: &[&str] = &["_version", "_creationDate", "_links", "salt"];
 
-impl FlagSpec {
-    pub fn from_json(value: &Value) -> Result<Self, Error> {
+impl Spec for FlagSpec {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn from_json(value: &Value) -> Result<Self, Error> {
         crate::resource::check_size(value)?;
         let b = Fields::of(value)?;
         let get = |f: &str| b.get(f);
@@ -241,6 +245,9 @@ impl FlagSpec {
         Ok(spec)
     }
 
+}
+
+impl FlagSpec {
     /// Every variation index named anywhere must exist; rollouts must total 100%.
     fn check_indices(&self) -> Result<(), Error> {
         let n = self.variations.len();
@@ -483,12 +490,6 @@ impl Resource for Flag {
     }
     fn spec(&self) -> &FlagSpec {
         &self.spec
-    }
-    fn spec_key(spec: &FlagSpec) -> &str {
-        &spec.key
-    }
-    fn parse_spec(doc: &Value) -> Result<FlagSpec, Error> {
-        FlagSpec::from_json(doc)
     }
     fn to_rep(&self, project: &str) -> Value {
         let s = &self.spec;

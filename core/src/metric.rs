@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::error::Error;
 use crate::fields::{Fields, KEY_RULE};
 use crate::fields::valid_key;
-use crate::resource::{link, Resource};
+use crate::resource::{link, Resource, Spec};
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::invalid(msg)
@@ -136,10 +136,14 @@ const SERVER_FIELDS: &[&str] = &[
     "archived",
 ];
 
-impl MetricSpec {
+impl Spec for MetricSpec {
+    fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Validate a metric as sent to `POST /api/v2/metrics/{projectKey}` (or as it stands after a
     /// patch). Unknown fields are ignored; `null` means absent.
-    pub fn from_json(value: &Value) -> Result<Self, Error> {
+    fn from_json(value: &Value) -> Result<Self, Error> {
         crate::resource::check_size(value)?;
         let b = Fields::of(value)?;
 
@@ -711,12 +715,6 @@ impl Resource for Metric {
     }
     fn spec(&self) -> &MetricSpec {
         &self.spec
-    }
-    fn spec_key(spec: &MetricSpec) -> &str {
-        &spec.key
-    }
-    fn parse_spec(doc: &Value) -> Result<MetricSpec, Error> {
-        MetricSpec::from_json(doc)
     }
     /// The `MetricRep` LaunchDarkly's clients expect.
     fn to_rep(&self, project: &str) -> Value {

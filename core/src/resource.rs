@@ -7,25 +7,29 @@ use crate::patch::{self, PatchError};
 use serde::Serialize;
 use serde_json::Value;
 
+/// What users set on a resource: validated from JSON, named by its key.
+pub trait Spec: PartialEq + Sized {
+    fn key(&self) -> &str;
+    /// Validate a spec from its JSON (a create body, or a representation after a patch).
+    fn from_json(doc: &Value) -> Result<Self, Error>;
+}
+
 pub trait Resource: Clone {
     /// The resource's name in messages: "metric", "flag".
     const KIND: &'static str;
     /// Fields of the representation only the server sets; a patch may not change them.
     const SERVER_FIELDS: &'static [&'static str];
     /// What users set.
-    type Spec: PartialEq;
+    type Spec: Spec;
 
     fn version(&self) -> u64;
     fn spec(&self) -> &Self::Spec;
-    fn spec_key(spec: &Self::Spec) -> &str;
-    /// Validate a spec from its JSON (a create body, or a representation after a patch).
-    fn parse_spec(doc: &Value) -> Result<Self::Spec, Error>;
     /// The representation LaunchDarkly's clients expect.
     fn to_rep(&self, project: &str) -> Value;
     /// The resource with a new spec, one version on.
     fn revised(&self, spec: Self::Spec, now: i64) -> Self;
     fn key(&self) -> &str {
-        Self::spec_key(self.spec())
+        self.spec().key()
     }
     /// Rules a change must keep beyond validity (e.g. a metric a running experiment uses).
     fn check_change(&self, _next: &Self::Spec) -> Result<(), Error> {
@@ -77,8 +81,8 @@ pub fn patched<R: Resource>(
             current.key()
         )),
     })?;
-    let spec = R::parse_spec(&doc)?;
-    if R::spec_key(&spec) != current.key() {
+    let spec = R::Spec::from_json(&doc)?;
+    if spec.key() != current.key() {
         return Err(Error::invalid("`key` cannot be changed"));
     }
     current.check_change(&spec)?;

@@ -6,6 +6,7 @@ use edge_exp_core::flag::{Flag, FlagSpec};
 use edge_exp_core::matcher::UrlMatcher;
 use edge_exp_core::metric::{ListQuery, Metric, MetricSpec};
 use edge_exp_core::resource::Resource;
+use edge_exp_core::resource::Spec;
 use edge_exp_core::{decode_body, parse_batch, patch, Context};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@ use super::{Outcome, Project, Record, Verb};
 use crate::error::Error;
 use crate::flag::{Flag, FlagSpec};
 use crate::metric::{Integration, ListQuery, Metric, MetricSpec};
-use crate::resource::{link, Resource};
+use crate::resource::{link, Resource, Spec};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -1,3 +1,4 @@
+use crate::resource::Spec;
 use super::*;
 use crate::attribution::Exposure;
 use crate::experiment::{Experiment, UnitLedger};
