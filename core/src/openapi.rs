@@ -159,7 +159,7 @@ fn path_parameter(name: &str) -> &'static str {
 fn query_schema(kind: ParamType) -> Schema {
     let b = ObjectBuilder::new();
     match kind {
-        ParamType::String => b.schema_type(Type::String),
+        ParamType::Text => b.schema_type(Type::String),
         ParamType::Integer => b.schema_type(Type::Integer).format(Some(
             utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64),
         )),

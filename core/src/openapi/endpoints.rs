@@ -3,6 +3,9 @@
 //! answers (401 for a missing credential, 403 for a reader token on a write, 400 for a bad body)
 //! are added from `auth` and `body`, so an entry lists only what is its own.
 
+use Auth::{ClientSideId, Public, Reader, SdkKey, Writer};
+use ParamType::{Integer, OneOf, Text};
+
 /// The credential a route takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
@@ -40,7 +43,7 @@ pub enum Body {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamType {
-    String,
+    Text,
     Integer,
     Boolean,
     OneOf(&'static [&'static str]),
@@ -77,6 +80,71 @@ pub struct Endpoint {
     pub statuses: &'static [u16],
 }
 
+impl Endpoint {
+    /// A route answering `ok`; no query parameters, request body or statuses of its own until
+    /// [`Endpoint::query`], [`Endpoint::body`] and [`Endpoint::statuses`] say so.
+    const fn new(
+        method: Method,
+        path: &'static str,
+        operation_id: &'static str,
+        auth: Auth,
+        summary: &'static str,
+        ok: Reply,
+    ) -> Self {
+        Endpoint {
+            method,
+            path,
+            operation_id,
+            summary,
+            auth,
+            query: &[],
+            body: None,
+            ok,
+            statuses: &[],
+        }
+    }
+
+    const fn query(mut self, query: &'static [Param]) -> Self {
+        self.query = query;
+        self
+    }
+
+    const fn body(mut self, body: Body) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    const fn statuses(mut self, statuses: &'static [u16]) -> Self {
+        self.statuses = statuses;
+        self
+    }
+}
+
+// One constructor per method, so that each table row reads as the route it is.
+const fn get(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
+    Endpoint::new(Method::Get, path, id, auth, summary, ok)
+}
+const fn post(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
+    Endpoint::new(Method::Post, path, id, auth, summary, ok)
+}
+const fn patch(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
+    Endpoint::new(Method::Patch, path, id, auth, summary, ok)
+}
+const fn delete(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
+    Endpoint::new(Method::Delete, path, id, auth, summary, ok)
+}
+const fn report(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
+    Endpoint::new(Method::Report, path, id, auth, summary, ok)
+}
+
+const fn param(name: &'static str, kind: ParamType, description: &'static str) -> Param {
+    Param {
+        name,
+        kind,
+        description,
+    }
+}
+
 const fn reply(status: u16, description: &'static str, body: Option<Body>) -> Reply {
     Reply {
         status,
@@ -85,19 +153,29 @@ const fn reply(status: u16, description: &'static str, body: Option<Body>) -> Re
     }
 }
 
-const EVENTS: Option<Body> = Some(Body::ListOf("Event"));
+const fn schema(name: &'static str) -> Option<Body> {
+    Some(Body::Schema(name))
+}
+const fn list_of(name: &'static str) -> Option<Body> {
+    Some(Body::ListOf(name))
+}
+const fn map_of(name: &'static str) -> Option<Body> {
+    Some(Body::MapOf(name))
+}
+
+const EVENTS: Body = Body::ListOf("Event");
 const ACCEPTED: Reply = reply(
     202,
     "Processed (or a duplicate payload ID, with `duplicate: true`)",
-    Some(Body::Schema("EventsAccepted")),
+    schema("EventsAccepted"),
 );
-const PATCH: Option<Body> = Some(Body::ListOf("PatchOperation"));
+const PATCH: Body = Body::ListOf("PatchOperation");
 const DELETED: Reply = reply(204, "Deleted", None);
-const WITH_REASONS: Param = Param {
-    name: "withReasons",
-    kind: ParamType::Boolean,
-    description: "`true` to include each evaluation's reason",
-};
+const WITH_REASONS: Param = param(
+    "withReasons",
+    ParamType::Boolean,
+    "`true` to include each evaluation's reason",
+);
 /// A path under an environment.
 macro_rules! env_path {
     ($rest:literal) => {
@@ -106,437 +184,102 @@ macro_rules! env_path {
 }
 
 /// Events and browser SDK routes.
+#[rustfmt::skip]
 const INGEST: &[Endpoint] = &[
-    Endpoint {
-        method: Method::Post,
-        path: "/bulk",
-        operation_id: "postServerEvents",
-        summary: "Analytics events from server SDKs",
-        auth: Auth::SdkKey,
-        query: &[],
-        body: EVENTS,
-        ok: ACCEPTED,
-        statuses: &[413, 415],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/mobile/events/bulk",
-        operation_id: "postMobileEvents",
-        summary: "Analytics events from mobile SDKs (also `/mobile` and `/mobile/events`)",
-        auth: Auth::SdkKey,
-        query: &[],
-        body: EVENTS,
-        ok: ACCEPTED,
-        statuses: &[413, 415],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/events/bulk/{clientSideId}",
-        operation_id: "postBrowserEvents",
-        summary: "Analytics events from browser SDKs and the snippet (CORS)",
-        auth: Auth::ClientSideId,
-        query: &[Param {
-            name: "sdk",
-            kind: ParamType::String,
-            description: "`Name/version` of the sender, for clients that cannot set headers",
-        }],
-        body: EVENTS,
-        ok: ACCEPTED,
-        statuses: &[413, 415],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/v2/event-data-import/{projectKey}/{environmentKey}",
-        operation_id: "postImportedEvents",
-        summary: "Metric import: custom events from a data pipeline",
-        auth: Auth::Writer,
-        query: &[],
-        body: EVENTS,
-        ok: ACCEPTED,
-        statuses: &[404, 413, 415],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/diagnostic",
-        operation_id: "postDiagnostic",
-        summary: "SDK diagnostics (accepted and ignored; also `/mobile/events/diagnostic`)",
-        auth: Auth::Public,
-        query: &[],
-        body: None,
-        ok: reply(202, "Accepted", None),
-        statuses: &[],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/events/diagnostic/{clientSideId}",
-        operation_id: "postBrowserDiagnostic",
-        summary: "Browser SDK diagnostics (accepted and ignored)",
-        auth: Auth::Public,
-        query: &[],
-        body: None,
-        ok: reply(202, "Accepted", None),
-        statuses: &[],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/sdk/goals/{clientSideId}",
-        operation_id: "getGoals",
-        summary: "Click and page-view metrics as browser goals (ETag: a 304 answers If-None-Match)",
-        auth: Auth::ClientSideId,
-        query: &[],
-        body: None,
-        ok: reply(200, "Goals", Some(Body::ListOf("Goal"))),
-        statuses: &[304],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/sdk/evalx/{clientSideId}/contexts/{context}",
-        operation_id: "getFlagValues",
-        summary: "Every flag available to the client-side ID, evaluated for a context",
-        auth: Auth::ClientSideId,
-        query: &[WITH_REASONS],
-        body: None,
-        ok: reply(200, "Flag key → value", Some(Body::MapOf("FlagValue"))),
-        statuses: &[400],
-    },
-    Endpoint {
-        method: Method::Report,
-        path: "/sdk/evalx/{clientSideId}/context",
-        operation_id: "reportFlagValues",
-        summary: "Every flag available to the client-side ID, evaluated for the context in the body",
-        auth: Auth::ClientSideId,
-        query: &[WITH_REASONS],
-        body: Some(Body::Schema("Context")),
-        ok: reply(200, "Flag key → value", Some(Body::MapOf("FlagValue"))),
-        statuses: &[],
-    },
+    post("/bulk", "postServerEvents", SdkKey, "Analytics events from server SDKs",
+        ACCEPTED).body(EVENTS).statuses(&[413, 415]),
+    post("/mobile/events/bulk", "postMobileEvents", SdkKey, "Analytics events from mobile SDKs (also `/mobile` and `/mobile/events`)",
+        ACCEPTED).body(EVENTS).statuses(&[413, 415]),
+    post("/events/bulk/{clientSideId}", "postBrowserEvents", ClientSideId, "Analytics events from browser SDKs and the snippet (CORS)",
+        ACCEPTED).query(&[
+            param("sdk", Text, "`Name/version` of the sender, for clients that cannot set headers"),
+        ]).body(EVENTS).statuses(&[413, 415]),
+    post("/v2/event-data-import/{projectKey}/{environmentKey}", "postImportedEvents", Writer, "Metric import: custom events from a data pipeline",
+        ACCEPTED).body(EVENTS).statuses(&[404, 413, 415]),
+    post("/diagnostic", "postDiagnostic", Public, "SDK diagnostics (accepted and ignored; also `/mobile/events/diagnostic`)",
+        reply(202, "Accepted", None)),
+    post("/events/diagnostic/{clientSideId}", "postBrowserDiagnostic", Public, "Browser SDK diagnostics (accepted and ignored)",
+        reply(202, "Accepted", None)),
+    get("/sdk/goals/{clientSideId}", "getGoals", ClientSideId, "Click and page-view metrics as browser goals (ETag: a 304 answers If-None-Match)",
+        reply(200, "Goals", list_of("Goal"))).statuses(&[304]),
+    get("/sdk/evalx/{clientSideId}/contexts/{context}", "getFlagValues", ClientSideId, "Every flag available to the client-side ID, evaluated for a context",
+        reply(200, "Flag key → value", map_of("FlagValue"))).query(&[WITH_REASONS]).statuses(&[400]),
+    report("/sdk/evalx/{clientSideId}/context", "reportFlagValues", ClientSideId, "Every flag available to the client-side ID, evaluated for the context in the body",
+        reply(200, "Flag key → value", map_of("FlagValue"))).query(&[WITH_REASONS]).body(Body::Schema("Context")),
 ];
 
 /// Metrics, flags and tokens.
+#[rustfmt::skip]
 const RESOURCES: &[Endpoint] = &[
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/metrics/{projectKey}",
-        operation_id: "getMetrics",
-        summary: "List metrics",
-        auth: Auth::Reader,
-        query: &[
-            Param {
-                name: "limit",
-                kind: ParamType::Integer,
-                description: "1 to 50, default 20",
-            },
-            Param {
-                name: "offset",
-                kind: ParamType::Integer,
-                description: "Default 0",
-            },
-            Param {
-                name: "sort",
-                kind: ParamType::String,
-                description: "`name` or `createdAt`, `-` first for descending (default `-createdAt`)",
-            },
-            Param {
-                name: "filter",
-                kind: ParamType::String,
-                description: "Comma-separated `field:value` terms: query, tags (`a+b`: all), eventKind, isNumeric, eventKey, maintainerIds",
-            },
-            Param {
-                name: "expand",
-                kind: ParamType::String,
-                description: "Only `experimentCount` (LaunchDarkly's one list expansion), which is always included; anything else is refused",
-            },
-        ],
-        body: None,
-        ok: reply(200, "A page of metrics", Some(Body::Schema("MetricCollectionRep"))),
-        statuses: &[400, 404],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/api/v2/metrics/{projectKey}",
-        operation_id: "postMetric",
-        summary: "Create a metric",
-        auth: Auth::Writer,
-        query: &[],
-        body: Some(Body::Schema("MetricPost")),
-        ok: reply(201, "Created", Some(Body::Schema("MetricRep"))),
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/metrics/{projectKey}/{metricKey}",
-        operation_id: "getMetric",
-        summary: "Get a metric",
-        auth: Auth::Reader,
-        query: &[],
-        body: None,
-        ok: reply(200, "The metric", Some(Body::Schema("MetricRep"))),
-        statuses: &[404],
-    },
-    Endpoint {
-        method: Method::Patch,
-        path: "/api/v2/metrics/{projectKey}/{metricKey}",
-        operation_id: "patchMetric",
-        summary: "Update a metric with a JSON Patch; a failed `test` of `/_version` is a 409, and a running experiment locks its kind and event key",
-        auth: Auth::Writer,
-        query: &[],
-        body: PATCH,
-        ok: reply(200, "Updated", Some(Body::Schema("MetricRep"))),
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Delete,
-        path: "/api/v2/metrics/{projectKey}/{metricKey}",
-        operation_id: "deleteMetric",
-        summary: "Delete a metric (409 while a running experiment uses it)",
-        auth: Auth::Writer,
-        query: &[],
-        body: None,
-        ok: DELETED,
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/flags/{projectKey}",
-        operation_id: "getFlags",
-        summary: "List flags",
-        auth: Auth::Reader,
-        query: &[],
-        body: None,
-        ok: reply(200, "The flags", Some(Body::Schema("FlagCollection"))),
-        statuses: &[404],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/api/v2/flags/{projectKey}",
-        operation_id: "postFlag",
-        summary: "Create a flag",
-        auth: Auth::Writer,
-        query: &[],
-        body: Some(Body::Schema("FlagPost")),
-        ok: reply(201, "Created", Some(Body::Schema("Flag"))),
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/flags/{projectKey}/{flagKey}",
-        operation_id: "getFlag",
-        summary: "Get a flag",
-        auth: Auth::Reader,
-        query: &[],
-        body: None,
-        ok: reply(200, "The flag", Some(Body::Schema("Flag"))),
-        statuses: &[404],
-    },
-    Endpoint {
-        method: Method::Patch,
-        path: "/api/v2/flags/{projectKey}/{flagKey}",
-        operation_id: "patchFlag",
-        summary: "Update a flag with a JSON Patch (a `test` of `/_version` is a compare-and-set)",
-        auth: Auth::Writer,
-        query: &[],
-        body: PATCH,
-        ok: reply(200, "Updated", Some(Body::Schema("Flag"))),
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Delete,
-        path: "/api/v2/flags/{projectKey}/{flagKey}",
-        operation_id: "deleteFlag",
-        summary: "Delete a flag (409 while a running experiment uses it)",
-        auth: Auth::Writer,
-        query: &[],
-        body: None,
-        ok: DELETED,
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/tokens",
-        operation_id: "getTokens",
-        summary: "List access tokens",
-        auth: Auth::Writer,
-        query: &[],
-        body: None,
-        ok: reply(200, "The tokens (secrets obfuscated)", Some(Body::Schema("TokenCollection"))),
-        statuses: &[],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: "/api/v2/tokens",
-        operation_id: "postToken",
-        summary: "Create an access token; its secret is shown once",
-        auth: Auth::Writer,
-        query: &[],
-        body: Some(Body::Schema("TokenPost")),
-        ok: reply(201, "Created", Some(Body::Schema("Token"))),
-        statuses: &[],
-    },
-    Endpoint {
-        method: Method::Delete,
-        path: "/api/v2/tokens/{id}",
-        operation_id: "deleteToken",
-        summary: "Delete an access token",
-        auth: Auth::Writer,
-        query: &[],
-        body: None,
-        ok: DELETED,
-        statuses: &[404],
-    },
+    get("/api/v2/metrics/{projectKey}", "getMetrics", Reader, "List metrics",
+        reply(200, "A page of metrics", schema("MetricCollectionRep"))).query(&[
+            param("limit", Integer, "1 to 50, default 20"),
+            param("offset", Integer, "Default 0"),
+            param("sort", Text, "`name` or `createdAt`, `-` first for descending (default `-createdAt`)"),
+            param("filter", Text, "Comma-separated `field:value` terms: query, tags (`a+b`: all), eventKind, isNumeric, eventKey, maintainerIds"),
+            param("expand", Text, "Only `experimentCount` (LaunchDarkly's one list expansion), which is always included; anything else is refused"),
+        ]).statuses(&[400, 404]),
+    post("/api/v2/metrics/{projectKey}", "postMetric", Writer, "Create a metric",
+        reply(201, "Created", schema("MetricRep"))).body(Body::Schema("MetricPost")).statuses(&[404, 409]),
+    get("/api/v2/metrics/{projectKey}/{metricKey}", "getMetric", Reader, "Get a metric",
+        reply(200, "The metric", schema("MetricRep"))).statuses(&[404]),
+    patch("/api/v2/metrics/{projectKey}/{metricKey}", "patchMetric", Writer, "Update a metric with a JSON Patch; a failed `test` of `/_version` is a 409, and a running experiment locks its kind and event key",
+        reply(200, "Updated", schema("MetricRep"))).body(PATCH).statuses(&[404, 409]),
+    delete("/api/v2/metrics/{projectKey}/{metricKey}", "deleteMetric", Writer, "Delete a metric (409 while a running experiment uses it)",
+        DELETED).statuses(&[404, 409]),
+    get("/api/v2/flags/{projectKey}", "getFlags", Reader, "List flags",
+        reply(200, "The flags", schema("FlagCollection"))).statuses(&[404]),
+    post("/api/v2/flags/{projectKey}", "postFlag", Writer, "Create a flag",
+        reply(201, "Created", schema("Flag"))).body(Body::Schema("FlagPost")).statuses(&[404, 409]),
+    get("/api/v2/flags/{projectKey}/{flagKey}", "getFlag", Reader, "Get a flag",
+        reply(200, "The flag", schema("Flag"))).statuses(&[404]),
+    patch("/api/v2/flags/{projectKey}/{flagKey}", "patchFlag", Writer, "Update a flag with a JSON Patch (a `test` of `/_version` is a compare-and-set)",
+        reply(200, "Updated", schema("Flag"))).body(PATCH).statuses(&[404, 409]),
+    delete("/api/v2/flags/{projectKey}/{flagKey}", "deleteFlag", Writer, "Delete a flag (409 while a running experiment uses it)",
+        DELETED).statuses(&[404, 409]),
+    get("/api/v2/tokens", "getTokens", Writer, "List access tokens",
+        reply(200, "The tokens (secrets obfuscated)", schema("TokenCollection"))),
+    post("/api/v2/tokens", "postToken", Writer, "Create an access token; its secret is shown once",
+        reply(201, "Created", schema("Token"))).body(Body::Schema("TokenPost")),
+    delete("/api/v2/tokens/{id}", "deleteToken", Writer, "Delete an access token",
+        DELETED).statuses(&[404]),
 ];
 
 /// Experiments, results and the read-outs of an environment.
+#[rustfmt::skip]
 const EXPERIMENTS: &[Endpoint] = &[
-    Endpoint {
-        method: Method::Get,
-        path: env_path!("/experiments"),
-        operation_id: "getExperiments",
-        summary: "List the environment's experiments",
-        auth: Auth::Reader,
-        query: &[],
-        body: None,
-        ok: reply(200, "The experiments", Some(Body::Schema("ExperimentCollection"))),
-        statuses: &[404],
-    },
-    Endpoint {
-        method: Method::Post,
-        path: env_path!("/experiments"),
-        operation_id: "postExperiment",
-        summary: "Create an experiment on a flag and metrics of the project",
-        auth: Auth::Writer,
-        query: &[],
-        body: Some(Body::Schema("ExperimentPost")),
-        ok: reply(201, "Created", Some(Body::Schema("Experiment"))),
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: env_path!("/experiments/{experimentKey}"),
-        operation_id: "getExperiment",
-        summary: "Get an experiment",
-        auth: Auth::Reader,
-        query: &[],
-        body: None,
-        ok: reply(200, "The experiment", Some(Body::Schema("Experiment"))),
-        statuses: &[404],
-    },
-    Endpoint {
-        method: Method::Patch,
-        path: env_path!("/experiments/{experimentKey}"),
-        operation_id: "patchExperiment",
-        summary: "Semantic patch: start or stop an iteration, rename, change the analysis",
-        auth: Auth::Writer,
-        query: &[],
-        body: Some(Body::Schema("ExperimentPatch")),
-        ok: reply(200, "Updated", Some(Body::Schema("Experiment"))),
-        statuses: &[404, 409],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: env_path!("/experiments/{experimentKey}/results"),
-        operation_id: "getExperimentResults",
-        summary: "Per-variation results of one metric of one iteration",
-        auth: Auth::Reader,
-        query: &[
-            Param {
-                name: "metric",
-                kind: ParamType::String,
-                description: "Metric key (default: the primary metric)",
-            },
-            Param {
-                name: "iteration",
-                kind: ParamType::Integer,
-                description: "Iteration number (default: the latest)",
-            },
-            Param {
-                name: "analysis",
-                kind: ParamType::OneOf(&["bayesian", "frequentist", "sequential"]),
-                description: "Override the experiment's analysis",
-            },
-            Param {
-                name: "difference",
-                kind: ParamType::OneOf(&["relative", "absolute"]),
-                description: "Override the difference type",
-            },
-        ],
-        body: None,
-        ok: reply(200, "The results", Some(Body::Schema("ExperimentResults"))),
-        statuses: &[400, 404],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: env_path!("/flags/{flagKey}/first-variation/{contextKind}/{contextKey}"),
-        operation_id: "getFirstVariation",
-        summary: "The first variation a context received in the 90 days before `at`",
-        auth: Auth::Reader,
-        query: &[Param {
-            name: "at",
-            kind: ParamType::Integer,
-            description: "Unix milliseconds (default: now)",
-        }],
-        body: None,
-        ok: reply(200, "The first variation", Some(Body::Schema("FirstVariation"))),
-        statuses: &[400, 404],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: env_path!("/events/recent"),
-        operation_id: "getRecentEvents",
-        summary: "The newest payloads accepted in the last hour, with their first events (live feed)",
-        auth: Auth::Reader,
-        query: &[Param {
-            name: "limit",
-            kind: ParamType::Integer,
-            description: "1 to 100, default 20",
-        }],
-        body: None,
-        ok: reply(200, "Feed entries, newest first", Some(Body::Schema("FeedPage"))),
-        statuses: &[400, 404],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/projects/{projectKey}/event-keys",
-        operation_id: "getEventKeys",
-        summary: "Custom event keys and goal keys received in the last 30 days (to choose a metric's event key)",
-        auth: Auth::Reader,
-        query: &[
-            Param {
-                name: "search",
-                kind: ParamType::String,
-                description: "Substring of the key, case-insensitive",
-            },
-            Param {
-                name: "limit",
-                kind: ParamType::Integer,
-                description: "1 to 100, default 50",
-            },
-        ],
-        body: None,
-        ok: reply(200, "Most recently seen first", Some(Body::Schema("EventKeyPage"))),
-        statuses: &[400, 404],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/ops/ingest",
-        operation_id: "getIngestStats",
-        summary: "This isolate's ingest pipeline: messages queued and consumed, the most KV operations and subrequests of one consumer invocation, skipped records, wasm memory",
-        auth: Auth::Reader,
-        query: &[],
-        body: None,
-        ok: reply(200, "Ingest figures", Some(Body::Schema("IngestStats"))),
-        statuses: &[],
-    },
-    Endpoint {
-        method: Method::Get,
-        path: "/api/v2/openapi.json",
-        operation_id: "getOpenApi",
-        summary: "This document",
-        auth: Auth::Public,
-        query: &[],
-        body: None,
-        ok: reply(200, "OpenAPI 3.1 document", None),
-        statuses: &[],
-    },
+    get(env_path!("/experiments"), "getExperiments", Reader, "List the environment's experiments",
+        reply(200, "The experiments", schema("ExperimentCollection"))).statuses(&[404]),
+    post(env_path!("/experiments"), "postExperiment", Writer, "Create an experiment on a flag and metrics of the project",
+        reply(201, "Created", schema("Experiment"))).body(Body::Schema("ExperimentPost")).statuses(&[404, 409]),
+    get(env_path!("/experiments/{experimentKey}"), "getExperiment", Reader, "Get an experiment",
+        reply(200, "The experiment", schema("Experiment"))).statuses(&[404]),
+    patch(env_path!("/experiments/{experimentKey}"), "patchExperiment", Writer, "Semantic patch: start or stop an iteration, rename, change the analysis",
+        reply(200, "Updated", schema("Experiment"))).body(Body::Schema("ExperimentPatch")).statuses(&[404, 409]),
+    get(env_path!("/experiments/{experimentKey}/results"), "getExperimentResults", Reader, "Per-variation results of one metric of one iteration",
+        reply(200, "The results", schema("ExperimentResults"))).query(&[
+            param("metric", Text, "Metric key (default: the primary metric)"),
+            param("iteration", Integer, "Iteration number (default: the latest)"),
+            param("analysis", OneOf(&["bayesian", "frequentist", "sequential"]), "Override the experiment's analysis"),
+            param("difference", OneOf(&["relative", "absolute"]), "Override the difference type"),
+        ]).statuses(&[400, 404]),
+    get(env_path!("/flags/{flagKey}/first-variation/{contextKind}/{contextKey}"), "getFirstVariation", Reader, "The first variation a context received in the 90 days before `at`",
+        reply(200, "The first variation", schema("FirstVariation"))).query(&[
+            param("at", Integer, "Unix milliseconds (default: now)"),
+        ]).statuses(&[400, 404]),
+    get(env_path!("/events/recent"), "getRecentEvents", Reader, "The newest payloads accepted in the last hour, with their first events (live feed)",
+        reply(200, "Feed entries, newest first", schema("FeedPage"))).query(&[
+            param("limit", Integer, "1 to 100, default 20"),
+        ]).statuses(&[400, 404]),
+    get("/api/v2/projects/{projectKey}/event-keys", "getEventKeys", Reader, "Custom event keys and goal keys received in the last 30 days (to choose a metric's event key)",
+        reply(200, "Most recently seen first", schema("EventKeyPage"))).query(&[
+            param("search", Text, "Substring of the key, case-insensitive"),
+            param("limit", Integer, "1 to 100, default 50"),
+        ]).statuses(&[400, 404]),
+    get("/api/v2/ops/ingest", "getIngestStats", Reader, "This isolate's ingest pipeline: messages queued and consumed, the most KV operations and subrequests of one consumer invocation, skipped records, wasm memory",
+        reply(200, "Ingest figures", schema("IngestStats"))),
+    get("/api/v2/openapi.json", "getOpenApi", Public, "This document",
+        reply(200, "OpenAPI 3.1 document", None)),
 ];
 
 /// Every route, in the document's order.
