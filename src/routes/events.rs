@@ -10,7 +10,7 @@ use crate::http::{header, json, now_ms};
 use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::catalog;
-use edge_exp_core::event::ConversionKind;
+use edge_exp_core::event::{Batch, ConversionKind};
 use edge_exp_core::feed::FeedEntry;
 use edge_exp_core::query::EventsQuery;
 use edge_exp_core::queued::check_size;
@@ -78,14 +78,7 @@ pub async fn ingest(
         return Ok(json(202, &previous));
     }
 
-    // Events the queue cannot carry are refused one by one, like any other bad event.
-    let batch = match source {
-        Source::Sdk | Source::Browser => parse_batch_with(&body, now, check_size)?,
-        Source::Import => parse_batch_with(&body, now, |e| match e {
-            Event::Conversion(c) if c.kind == ConversionKind::Custom => check_size(e),
-            _ => Err("only `custom` events can be imported".into()),
-        })?,
-    };
+    let batch = parse(&body, now, source)?;
     // Counting and attribution happen in the queue consumer; 202 only once the queue has them.
     let message_id = match &payload_key {
         Some(key) => format!("{key}:{digest}"),
@@ -109,17 +102,7 @@ pub async fn ingest(
         "accepted": batch.events.len(),
         "rejected": batch.rejected,
     });
-    let events = edge_exp_core::feed::summarize(&batch.events, feed::ITEMS_PER_ENTRY);
-    if !events.is_empty() || !batch.rejected.is_empty() {
-        let entry = FeedEntry {
-            at: now,
-            source: source.class(),
-            accepted: batch.events.len(),
-            rejected: batch.rejected.len(),
-            events,
-        };
-        feed::record(env, tenant, &entry).await?;
-    }
+    record_feed(env, tenant, now, source, &batch).await?;
     if let Some(key) = &payload_key {
         let seen = payloads::Seen {
             body: Some(digest),
@@ -130,6 +113,40 @@ pub async fn ingest(
     let mut body = summary;
     body["queuedMessages"] = json!(queued);
     Ok(json(202, &body))
+}
+
+/// The payload's events; those the queue cannot carry are refused one by one, like any other bad
+/// event (and the import route takes only `custom` events).
+fn parse<'a>(body: &'a [u8], now: i64, source: Source) -> Result<Batch<'a>, ApiError> {
+    Ok(match source {
+        Source::Sdk | Source::Browser => parse_batch_with(body, now, check_size)?,
+        Source::Import => parse_batch_with(body, now, |e| match e {
+            Event::Conversion(c) if c.kind == ConversionKind::Custom => check_size(e),
+            _ => Err("only `custom` events can be imported".into()),
+        })?,
+    })
+}
+
+/// The payload's entry in the live feed (none for a payload with nothing to show).
+async fn record_feed(
+    env: &Env,
+    tenant: &Tenant,
+    now: i64,
+    source: Source,
+    batch: &Batch<'_>,
+) -> Result<(), ApiError> {
+    let events = edge_exp_core::feed::summarize(&batch.events, feed::ITEMS_PER_ENTRY);
+    if events.is_empty() && batch.rejected.is_empty() {
+        return Ok(());
+    }
+    let entry = FeedEntry {
+        at: now,
+        source: source.class(),
+        accepted: batch.events.len(),
+        rejected: batch.rejected.len(),
+        events,
+    };
+    feed::record(env, tenant, &entry).await
 }
 
 /// The first answer to this payload, when it is the SDK's retry: the same payload ID (in this
