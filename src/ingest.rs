@@ -177,38 +177,47 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env) {
         };
         let msgs: Vec<&IngestMessage> = group.iter().map(|(_, m)| m).collect();
         let outcome = process(env, &tenant, &msgs, &mut ops).await;
-        if let Err(e) = &outcome {
-            worker::console_error!("ingest: {} messages will be retried: {:?}", group.len(), e);
-        }
-        let (mut acked, mut retried) = (0u64, 0u64);
-        for (i, msg) in &group {
-            if outcome.is_ok() && !redeliver_once(msg) {
-                messages[*i].ack();
-                acked += 1;
-            } else {
-                messages[*i].retry_with_options(
-                    &QueueRetryOptionsBuilder::new()
-                        .with_delay_seconds(RETRY_DELAY_SECONDS)
-                        .build(),
-                );
-                retried += 1;
-            }
-        }
-        STATS.with(|s| {
-            let mut s = s.borrow_mut();
-            s.consumed_messages += acked;
-            s.retried_messages += retried;
-            // The code only: an internal error's detail (storage, runtime) stays in the log.
-            if let Err(e) = &outcome {
-                s.last_error = Some(e.0.code().to_owned());
-            }
-        });
+        settle(&messages, &group, outcome);
     }
     STATS.with(|s| {
         let mut s = s.borrow_mut();
         s.invocations += 1;
         s.max_kv_operations = s.max_kv_operations.max(ops.kv);
         s.max_subrequests = s.max_subrequests.max(ops.subrequests);
+    });
+}
+
+/// Acknowledge a group's messages once it is counted, else send them back for a retry.
+fn settle(
+    messages: &[worker::Message<String>],
+    group: &[(usize, IngestMessage)],
+    outcome: Result<(), ApiError>,
+) {
+    if let Err(e) = &outcome {
+        worker::console_error!("ingest: {} messages will be retried: {:?}", group.len(), e);
+    }
+    let (mut acked, mut retried) = (0u64, 0u64);
+    for (i, msg) in group {
+        if outcome.is_ok() && !redeliver_once(msg) {
+            messages[*i].ack();
+            acked += 1;
+        } else {
+            messages[*i].retry_with_options(
+                &QueueRetryOptionsBuilder::new()
+                    .with_delay_seconds(RETRY_DELAY_SECONDS)
+                    .build(),
+            );
+            retried += 1;
+        }
+    }
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.consumed_messages += acked;
+        s.retried_messages += retried;
+        // The code only: an internal error's detail (storage, runtime) stays in the log.
+        if let Err(e) = &outcome {
+            s.last_error = Some(e.0.code().to_owned());
+        }
     });
 }
 

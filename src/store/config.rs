@@ -98,80 +98,83 @@ pub async fn ensure_seeded(env: &Env) -> Result<(), ApiError> {
     if SEEDED.with(Cell::get) {
         return Ok(());
     }
-    let project = var(env, "PROJECT_KEY").unwrap_or_else(|| "default".into());
-    let env_key = var(env, "ENVIRONMENT_KEY").unwrap_or_else(|| "production".into());
-    let (Some(sdk_key), Some(client_side_id)) = (var(env, "SDK_KEY"), var(env, "CLIENT_SIDE_ID"))
-    else {
-        // Nothing to seed from: the deployment manages its credentials another way.
-        SEEDED.with(|s| s.set(true));
-        return Ok(());
-    };
-    let tokens: Vec<(&str, Role, String)> = [
-        ("seed-writer", Role::Writer, var(env, "API_TOKEN")),
-        ("seed-reader", Role::Reader, var(env, "API_READER_TOKEN")),
-    ]
-    .into_iter()
-    .filter_map(|(id, role, secret)| secret.map(|s| (id, role, s)))
-    .collect();
-
-    let fingerprint = credentials::digest(&format!(
-        "{project}\n{env_key}\n{sdk_key}\n{client_side_id}\n{}",
-        tokens
-            .iter()
-            .map(|t| t.2.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    ));
-    let store = kv(env, CONFIG_KV)?;
-    if store.get("seed").text().await?.as_deref() == Some(fingerprint.as_str()) {
-        SEEDED.with(|s| s.set(true));
-        return Ok(());
+    // Without seed credentials the deployment manages its credentials another way.
+    if let Some(seed) = Seed::from_env(env) {
+        let store = kv(env, CONFIG_KV)?;
+        let fingerprint = seed.fingerprint();
+        if store.get("seed").text().await?.as_deref() != Some(fingerprint.as_str()) {
+            seed.write(&store).await?;
+            store.put("seed", fingerprint)?.execute().await?;
+        }
     }
-    let tenant = Tenant {
-        project: project.clone(),
-        env: env_key.clone(),
-    };
-    put_json(
-        &store,
-        &format!("env:{project}:{env_key}"),
-        &EnvironmentRecord {
-            project: project.clone(),
-            key: env_key.clone(),
-            client_side_id: client_side_id.clone(),
-        },
-    )
-    .await?;
-    let sdk_digest = credentials::digest(&sdk_key);
-    put_json(
-        &store,
-        &format!("sdk:{sdk_digest}"),
-        &SdkKeyRecord {
-            tenant: tenant.clone(),
-            digest: sdk_digest.clone(),
-        },
-    )
-    .await?;
-    put_json(&store, &format!("cid:{client_side_id}"), &tenant).await?;
-    put_json(
-        &store,
-        &format!("project:{project}"),
-        &serde_json::json!({"key": project, "environments": [env_key]}),
-    )
-    .await?;
-    for (id, role, secret) in tokens {
-        store_token(
-            &store,
-            id,
-            &format!("Seed {role:?} token"),
-            role,
-            &secret,
-            now_ms(),
-        )
-        .await?;
-    }
-    store.put("seed", fingerprint)?.execute().await?;
     SEEDED.with(|s| s.set(true));
     Ok(())
+}
+
+/// The seed project, environment and credentials, from the Worker's vars and secrets.
+struct Seed {
+    tenant: Tenant,
+    sdk_key: String,
+    client_side_id: String,
+    tokens: Vec<(&'static str, Role, String)>,
+}
+
+impl Seed {
+    fn from_env(env: &Env) -> Option<Seed> {
+        let tenant = Tenant {
+            project: var(env, "PROJECT_KEY").unwrap_or_else(|| "default".into()),
+            env: var(env, "ENVIRONMENT_KEY").unwrap_or_else(|| "production".into()),
+        };
+        let tokens = [
+            ("seed-writer", Role::Writer, var(env, "API_TOKEN")),
+            ("seed-reader", Role::Reader, var(env, "API_READER_TOKEN")),
+        ]
+        .into_iter()
+        .filter_map(|(id, role, secret)| secret.map(|s| (id, role, s)))
+        .collect();
+        Some(Seed {
+            tenant,
+            sdk_key: var(env, "SDK_KEY")?,
+            client_side_id: var(env, "CLIENT_SIDE_ID")?,
+            tokens,
+        })
+    }
+
+    /// Changes when any seed value does: the records are written again only then.
+    fn fingerprint(&self) -> String {
+        let Tenant { project, env } = &self.tenant;
+        let secrets: Vec<&str> = self.tokens.iter().map(|t| t.2.as_str()).collect();
+        credentials::digest(&format!(
+            "{project}\n{env}\n{}\n{}\n{}",
+            self.sdk_key,
+            self.client_side_id,
+            secrets.join("\n")
+        ))
+    }
+
+    async fn write(&self, store: &KvStore) -> Result<(), ApiError> {
+        let Tenant { project, env } = &self.tenant;
+        let environment = EnvironmentRecord {
+            project: project.clone(),
+            key: env.clone(),
+            client_side_id: self.client_side_id.clone(),
+        };
+        put_json(store, &format!("env:{project}:{env}"), &environment).await?;
+        let digest = credentials::digest(&self.sdk_key);
+        let sdk_key = SdkKeyRecord {
+            tenant: self.tenant.clone(),
+            digest: digest.clone(),
+        };
+        put_json(store, &format!("sdk:{digest}"), &sdk_key).await?;
+        put_json(store, &format!("cid:{}", self.client_side_id), &self.tenant).await?;
+        let listing = serde_json::json!({"key": project, "environments": [env]});
+        put_json(store, &format!("project:{project}"), &listing).await?;
+        for (id, role, secret) in &self.tokens {
+            let name = format!("Seed {role:?} token");
+            store_token(store, id, &name, *role, secret, now_ms()).await?;
+        }
+        Ok(())
+    }
 }
 
 async fn put_json<T: Serialize>(store: &KvStore, key: &str, value: &T) -> Result<(), ApiError> {
