@@ -453,14 +453,7 @@ impl CounterShard {
         let ids: Vec<&str> = parts.iter().map(|(id, _)| id.as_str()).collect();
         let seen = Self::seen(sql, &ids)?;
         let received = ids.len();
-        let mut batch = CounterBatch::default();
-        let mut fresh: Vec<String> = Vec::new();
-        for (id, part) in parts {
-            if !seen.contains(&id) && !fresh.contains(&id) {
-                batch.extend(part);
-                fresh.push(id);
-            }
-        }
+        let (batch, fresh) = unseen(parts, &seen);
         let per_unit = batch.per_unit();
         let units: Vec<&str> = per_unit.keys().copied().collect();
         let mut ledgers = Self::ledgers(sql, &units)?;
@@ -479,24 +472,7 @@ impl CounterShard {
                     .zip(after)
                     .map(|((m, b), (_, a))| (m, b, a)),
             );
-            if change.exposures {
-                writes.push((
-                    "INSERT INTO units (unit, x) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET x = excluded.x".into(),
-                    strings([*unit, serde_json::to_string(&ledger.exposures)?.as_str()]),
-                ));
-            }
-            for metric in &change.metrics {
-                let events = ledger
-                    .conversions
-                    .get(metric)
-                    .map(serde_json::to_string)
-                    .transpose()?
-                    .unwrap_or_default();
-                writes.push((
-                    "INSERT INTO conversions (unit, metric, c) VALUES (?, ?, ?) ON CONFLICT (unit, metric) DO UPDATE SET c = excluded.c".into(),
-                    strings([*unit, metric.as_str(), events.as_str()]),
-                ));
-            }
+            writes.extend(ledger_writes(unit, ledger, &change)?);
         }
         writes.extend(bucket_writes(bucket_deltas(moves)));
         for id in &fresh {
@@ -520,6 +496,50 @@ impl CounterShard {
         let duplicates = received - fresh.len();
         Ok(json!({"units": per_unit.len(), "messages": fresh.len(), "duplicates": duplicates}))
     }
+}
+
+/// The parts not counted before (by message ID, also within this call), merged, and their IDs.
+fn unseen(
+    parts: Vec<(String, CounterBatch)>,
+    seen: &BTreeSet<String>,
+) -> (CounterBatch, Vec<String>) {
+    let mut batch = CounterBatch::default();
+    let mut fresh: Vec<String> = Vec::new();
+    for (id, part) in parts {
+        if !seen.contains(&id) && !fresh.contains(&id) {
+            batch.extend(part);
+            fresh.push(id);
+        }
+    }
+    (batch, fresh)
+}
+
+/// The rows of one unit's ledger that `change` touched: its exposures, and its events per metric.
+fn ledger_writes(
+    unit: &str,
+    ledger: &UnitLedger,
+    change: &LedgerChange,
+) -> Result<Vec<(String, Vec<SqlStorageValue>)>> {
+    let mut writes = Vec::new();
+    if change.exposures {
+        writes.push((
+            "INSERT INTO units (unit, x) VALUES (?, ?) ON CONFLICT (unit) DO UPDATE SET x = excluded.x".into(),
+            strings([unit, serde_json::to_string(&ledger.exposures)?.as_str()]),
+        ));
+    }
+    for metric in &change.metrics {
+        let events = ledger
+            .conversions
+            .get(metric)
+            .map(serde_json::to_string)
+            .transpose()?
+            .unwrap_or_default();
+        writes.push((
+            "INSERT INTO conversions (unit, metric, c) VALUES (?, ?, ?) ON CONFLICT (unit, metric) DO UPDATE SET c = excluded.c".into(),
+            strings([unit, metric.as_str(), events.as_str()]),
+        ));
+    }
+    Ok(writes)
 }
 
 /// Run the statements in one SQLite transaction (`storage.transactionSync`): all or none.
