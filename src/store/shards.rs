@@ -15,7 +15,7 @@ use super::ObjectClass;
 use crate::error::ApiError;
 use edge_exp_core::aggregates::{apply_to_unit, Aggregates, LedgerChange};
 use edge_exp_core::experiment::{CounterBatch, Iteration, MetricSnapshot, UnitLedger};
-use edge_exp_core::stats::selection::{bucket_deltas, range, Point};
+use edge_exp_core::stats::selection::{bucket, bucket_deltas, range, Point};
 use edge_exp_core::ExposureHistory;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -205,14 +205,17 @@ struct StoredValue {
 /// Fill `value_buckets` from every stored value (a shard's first start with this code; the
 /// statements run in the request's one synchronous turn, so they land together).
 fn count_buckets(sql: &SqlStorage) -> Result<()> {
-    let rows: Vec<StoredValue> = sql
-        .exec("SELECT metric, variation, value FROM unit_values", None)?
-        .to_array()?;
-    let moves = rows.iter().map(|r| {
+    // Read row by row: only the bucket counts are held, never every unit's value at once.
+    let mut counts: BTreeMap<(String, u32, i64), i64> = BTreeMap::new();
+    let cursor = sql.exec("SELECT metric, variation, value FROM unit_values", None)?;
+    for row in cursor.next::<StoredValue>() {
+        let r = row?;
         let variation = u32::try_from(r.variation).unwrap_or(u32::MAX);
-        (r.metric.as_str(), None, Some((variation, r.value)))
-    });
-    for (statement, params) in bucket_writes(bucket_deltas(moves)) {
+        *counts
+            .entry((r.metric, variation, bucket(r.value)))
+            .or_default() += 1;
+    }
+    for (statement, params) in bucket_writes(counts) {
         sql.exec(&statement, params)?;
     }
     Ok(())
