@@ -180,7 +180,7 @@ async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, Ap
         ["ops", "ingest"] => {
             get_only(&req.method())?;
             auth::api_token(req, env, Role::Reader).await?;
-            edge_exp_core::query::none(&crate::routes::body::query_pairs(req)?)?;
+            crate::routes::body::no_query(req)?;
             Ok(json(200, &serde_json::to_value(crate::ingest::stats())?))
         }
         _ => Err(no_route(&req.method(), &[&["api", "v2"], rest].concat())),

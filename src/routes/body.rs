@@ -44,6 +44,11 @@ pub async fn json(req: &mut Request) -> Result<Value, ApiError> {
         .map_err(|e| ApiError(Error::BadRequest(format!("body is not valid JSON: {e}"))))
 }
 
+/// Refuse a query string on a route that takes none (naming its first parameter).
+pub fn no_query(req: &Request) -> Result<(), ApiError> {
+    Ok(edge_exp_core::query::none(&query_pairs(req)?)?)
+}
+
 /// The decoded query pairs of a request.
 pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
     Ok(req

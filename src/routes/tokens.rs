@@ -12,7 +12,7 @@ use worker::{Env, Method, Request, Response};
 
 pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
     auth::api_token(req, env, Role::Writer).await?;
-    edge_exp_core::query::none(&body::query_pairs(req)?)?;
+    body::no_query(req)?;
     match req.method() {
         Method::Get => {
             let items: Vec<Value> = config::list_tokens(env)
@@ -65,7 +65,7 @@ pub async fn item(req: &Request, env: &Env, id: &str) -> Result<Response, ApiErr
         return Err(ApiError::method_not_allowed());
     }
     auth::api_token(req, env, Role::Writer).await?;
-    edge_exp_core::query::none(&body::query_pairs(req)?)?;
+    body::no_query(req)?;
     if config::delete_token(env, id).await? {
         Ok(empty(204))
     } else {
