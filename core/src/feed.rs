@@ -5,19 +5,17 @@ use crate::event::Event;
 use serde::Serialize;
 
 /// One event as the feed shows it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedItem {
     pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// `kind:key` of each unit, e.g. `user:u1`.
     pub units: Vec<String>,
     pub at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub variation: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
 }
 

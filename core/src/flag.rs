@@ -6,7 +6,7 @@ use crate::bucketing::{bucket, pick, WeightedVariation};
 use crate::context::valid_kind;
 use crate::error::Error;
 use crate::fields::Fields;
-use crate::resource::{link, Resource, Spec};
+use crate::resource::{link, Link, Resource, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -168,6 +168,7 @@ impl ClientSideAvailability {
 pub struct FlagSpec {
     pub key: String,
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub tags: Vec<String>,
     pub variations: Vec<Variation>,
@@ -183,6 +184,23 @@ pub struct Flag {
     pub salt: String,
     pub version: u64,
     pub creation_date: i64,
+}
+
+/// A flag as the REST API answers it: what users set, and what the server does.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Flag))]
+pub struct FlagRep<'a> {
+    #[serde(flatten)]
+    pub spec: &'a FlagSpec,
+    /// The bucketing salt.
+    pub salt: &'a str,
+    #[serde(rename = "_version")]
+    pub version: u64,
+    #[serde(rename = "_creationDate")]
+    pub creation_date: i64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<&'static str, Link>,
 }
 
 const SERVER_FIELDS: &[&str] = &["_version", "_creationDate", "_links", "salt"];
@@ -491,25 +509,20 @@ impl Resource for Flag {
     fn spec(&self) -> &FlagSpec {
         &self.spec
     }
-    fn to_rep(&self, project: &str) -> Value {
-        let s = &self.spec;
+    type Rep<'a> = FlagRep<'a>;
+
+    fn rep(&self, project: &str) -> FlagRep<'_> {
         let base = format!("/api/v2/flags/{project}");
-        let mut rep = json!({
-            "key": s.key,
-            "name": s.name,
-            "tags": s.tags,
-            "variations": s.variations,
-            "environments": s.environments,
-            "clientSideAvailability": s.client_side_availability,
-            "salt": self.salt,
-            "_version": self.version,
-            "_creationDate": self.creation_date,
-            "_links": {"self": link(format!("{base}/{}", s.key)), "parent": link(base)},
-        });
-        if let Some(d) = &s.description {
-            rep["description"] = json!(d);
+        FlagRep {
+            spec: &self.spec,
+            salt: &self.salt,
+            version: self.version,
+            creation_date: self.creation_date,
+            links: BTreeMap::from([
+                ("self", link(format!("{base}/{}", self.spec.key))),
+                ("parent", link(base)),
+            ]),
         }
-        rep
     }
     fn revised(&self, spec: FlagSpec, _now: i64) -> Self {
         Flag {

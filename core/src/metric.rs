@@ -716,72 +716,10 @@ impl Resource for Metric {
     fn spec(&self) -> &MetricSpec {
         &self.spec
     }
-    /// The `MetricRep` LaunchDarkly's clients expect.
-    fn to_rep(&self, project: &str) -> Value {
-        let s = &self.spec;
-        let base = format!("/api/v2/metrics/{project}");
-        let mut rep = json!({
-            "_id": self.id,
-            "_versionId": format!("{}-{}", self.id, self.version),
-            "_version": self.version,
-            "key": s.key,
-            "name": s.name,
-            "kind": s.kind,
-            "_links": {
-                "self": link(format!("{base}/{}", s.key)),
-                "parent": link(base),
-            },
-            "tags": s.tags,
-            "_creationDate": self.creation_date,
-            "lastModified": {"date": rfc3339(self.last_modified)},
-            "successCriteria": s.success_criteria,
-            "randomizationUnits": s.randomization_units,
-            "experimentCount": self.experiments.len(),
-            "activeExperimentCount": self.running_experiments.len(),
-            "isActive": true,
-            "archived": false,
-            "dataSource": {"key": "edge", "_name": "Edge events"},
-        });
-        let obj = rep.as_object_mut().expect("a JSON object literal");
-        let mut put = |k: &str, v: Value| {
-            obj.insert(k.to_owned(), v);
-        };
-        if let Some(d) = &s.description {
-            put("description", json!(d));
-        }
-        if let Some(m) = &s.maintainer_id {
-            put("maintainerId", json!(m));
-        }
-        if let Some(i) = &self.creator_integration {
-            put("_creatorIntegration", json!(i));
-        }
-        match s.kind {
-            MetricKind::Custom => {
-                put("eventKey", json!(s.event_key));
-                put("isNumeric", json!(s.is_numeric));
-                put("unitAggregationType", json!(s.unit_aggregation_type));
-                if s.is_numeric {
-                    put("analysisType", json!(s.analysis_type));
-                    put("eventDefault", json!(s.event_default));
-                    if let Some(u) = &s.unit {
-                        put("unit", json!(u));
-                    }
-                    if let Some(p) = s.percentile_value {
-                        put("percentileValue", json!(p));
-                    }
-                }
-            }
-            MetricKind::Click => {
-                put("urls", json!(s.urls));
-                put("selector", json!(s.selector));
-                put("unitAggregationType", json!(s.unit_aggregation_type));
-            }
-            MetricKind::Pageview => {
-                put("urls", json!(s.urls));
-                put("unitAggregationType", json!(s.unit_aggregation_type));
-            }
-        }
-        rep
+    type Rep<'a> = MetricRep<'a>;
+
+    fn rep(&self, project: &str) -> MetricRep<'_> {
+        MetricRep::of(self, project)
     }
     fn revised(&self, spec: MetricSpec, now: i64) -> Self {
         Metric {
@@ -805,6 +743,9 @@ impl Resource for Metric {
         )))
     }
 }
+
+mod rep;
+pub use rep::{DataSource, LastModified, MetricRep};
 
 #[cfg(test)]
 mod tests;

@@ -21,11 +21,20 @@ pub trait Resource: Clone {
     const SERVER_FIELDS: &'static [&'static str];
     /// What users set.
     type Spec: Spec;
+    /// The representation LaunchDarkly's clients expect.
+    type Rep<'a>: Serialize
+    where
+        Self: 'a;
 
     fn version(&self) -> u64;
     fn spec(&self) -> &Self::Spec;
-    /// The representation LaunchDarkly's clients expect.
-    fn to_rep(&self, project: &str) -> Value;
+    /// The representation in `project`.
+    fn rep(&self, project: &str) -> Self::Rep<'_>;
+    /// [`Resource::rep`] as JSON: what a patch applies to.
+    fn to_rep(&self, project: &str) -> Value {
+        // Cannot fail: representations are structs with string map keys.
+        serde_json::to_value(self.rep(project)).unwrap_or(Value::Null)
+    }
     /// The resource with a new spec, one version on.
     fn revised(&self, spec: Self::Spec, now: i64) -> Self;
     fn key(&self) -> &str {

@@ -91,6 +91,7 @@ pub enum ArmStatus {
     NotComparable,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -100,7 +101,6 @@ pub struct MetricInfo {
     pub measure: Measure,
     pub success_criteria: SuccessCriteria,
     pub primary: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub percentile: Option<u8>,
 }
 
@@ -114,6 +114,7 @@ pub struct Family {
     pub comparisons: usize,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -121,6 +122,7 @@ pub struct MetricResults {
     pub iteration_id: u32,
     pub status: IterationStatus,
     pub started_at: i64,
+    #[serialize_always]
     pub ended_at: Option<i64>,
     pub analysis: Analysis,
     pub difference: Difference,
@@ -128,15 +130,13 @@ pub struct MetricResults {
     pub analysis_status: ArmStatus,
     pub min_sample_size: u64,
     pub alpha: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bayesian_prior: Option<Prior>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sequential_tuning_parameter: Option<f64>,
     pub metric: MetricInfo,
     pub variations: Vec<VariationResult>,
+    #[serialize_always]
     pub sample_ratio_mismatch: Option<Srm>,
     pub health: Health,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub multiple_comparisons: Option<Family>,
 }
 
@@ -149,32 +149,25 @@ pub struct PercentileValue {
     pub upper: f64,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Inference {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub relative_difference: Option<Interval>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub absolute_difference: Option<Interval>,
     /// Does the estimate go the way the metric's success criteria call better?
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub better: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub p_value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub adjusted_p_value: Option<f64>,
     /// p < α, which is exactly "the interval excludes 0".
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub significant: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub significant_after_adjustment: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub probability_to_beat_baseline: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<Risk>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -189,16 +182,11 @@ pub struct VariationResult {
     pub mean: f64,
     /// The variance the analysis uses: p(1 − p) for conversion rates, else the sample variance.
     pub variance: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversions: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversion_rate: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub percentile: Option<PercentileValue>,
     pub status: ArmStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub probability_to_be_best: Option<f64>,
     #[serde(flatten)]
     pub inference: Inference,

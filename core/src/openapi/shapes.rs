@@ -10,8 +10,8 @@ use crate::event::{ConversionKind, RejectedEvent};
 use crate::experiment::{ExperimentRep, MetricRef, Treatment};
 use crate::resource::Link;
 use crate::feed::FeedItem;
-use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagSpec, Reason, Variation};
-use crate::metric::{AnalysisType, EventDefault, Integration, SuccessCriteria, UnitAggregation};
+use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagRep, Reason, Variation};
+use crate::metric::{AnalysisType, EventDefault, MetricRep, SuccessCriteria, UnitAggregation};
 use crate::matcher::UrlMatcher;
 use crate::results::MetricResults;
 use serde::Serialize;
@@ -142,73 +142,30 @@ pub struct MetricPost {
     pub maintainer_id: Option<String>,
 }
 
-/// The metric's data source (always the Worker's events).
-#[derive(Serialize, ToSchema)]
-pub struct DataSource {
-    pub key: String,
-    #[serde(rename = "_name")]
-    pub name: String,
+/// `{items, totalCount, _links}`: one page of a resource's list.
+macro_rules! page {
+    ($(#[$doc:meta])* $name:ident of $item:ty) => {
+        $(#[$doc])*
+        #[derive(Serialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub total_count: u64,
+            #[serde(rename = "_links")]
+            pub links: BTreeMap<String, Link>,
+        }
+    };
 }
 
-/// When a resource last changed.
-#[derive(Serialize, ToSchema)]
-pub struct LastModified {
-    /// RFC 3339.
-    pub date: String,
-}
-
-/// A metric as LaunchDarkly's clients read it (`MetricRep`). Kind-specific fields are present
-/// only for their kind.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricRep {
-    #[serde(rename = "_id")]
-    pub id: String,
-    #[serde(rename = "_versionId")]
-    pub version_id: String,
-    #[serde(rename = "_version")]
-    pub version: u64,
-    pub key: String,
-    pub name: String,
-    pub kind: ConversionKind,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
-    pub tags: Vec<String>,
-    #[serde(rename = "_creationDate")]
-    pub creation_date: i64,
-    pub last_modified: LastModified,
-    pub success_criteria: SuccessCriteria,
-    pub randomization_units: Vec<String>,
-    pub experiment_count: u64,
-    pub active_experiment_count: u64,
-    pub is_active: bool,
-    pub archived: bool,
-    pub data_source: DataSource,
-    pub unit_aggregation_type: UnitAggregation,
-    pub description: Option<String>,
-    pub maintainer_id: Option<String>,
-    /// Set when created with a partner User-Agent `{product}-{source}-int/{version}`.
-    #[serde(rename = "_creatorIntegration")]
-    pub creator_integration: Option<Integration>,
-    pub event_key: Option<String>,
-    pub is_numeric: Option<bool>,
-    pub analysis_type: Option<AnalysisType>,
-    pub event_default: Option<EventDefault>,
-    pub unit: Option<String>,
-    pub percentile_value: Option<u8>,
-    pub urls: Option<Vec<UrlMatcher>>,
-    pub selector: Option<String>,
-}
-
-/// A page of metrics.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MetricCollectionRep {
-    pub items: Vec<MetricRep>,
-    pub total_count: u64,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
-}
+page!(
+    /// A page of metrics.
+    MetricCollectionRep of MetricRep<'static>
+);
+page!(
+    /// A page of flags.
+    FlagCollection of FlagRep<'static>
+);
+page!(TokenCollection of Token);
 
 /// One operation of a JSON Patch (RFC 6902). The body is an array of them, or
 /// `{"comment", "patch"}`. A `test` of `/_version` that fails is a 409.
@@ -251,32 +208,6 @@ pub struct FlagPost {
     /// Targeting per environment key.
     pub environments: Option<BTreeMap<String, EnvironmentConfig>>,
     pub client_side_availability: Option<ClientSideAvailability>,
-}
-
-/// A flag as read: what users set, and what the server does.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Flag {
-    #[serde(flatten)]
-    pub spec: FlagSpec,
-    /// The bucketing salt.
-    pub salt: String,
-    #[serde(rename = "_version")]
-    pub version: u64,
-    #[serde(rename = "_creationDate")]
-    pub creation_date: i64,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
-}
-
-/// A page of flags.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FlagCollection {
-    pub items: Vec<Flag>,
-    pub total_count: u64,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
 }
 
 /// An experiment as created.
@@ -376,15 +307,6 @@ pub struct Token {
     pub creation_date: i64,
     /// The secret at creation; obfuscated afterwards.
     pub token: String,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenCollection {
-    pub items: Vec<Token>,
-    pub total_count: u64,
     #[serde(rename = "_links")]
     pub links: BTreeMap<String, Link>,
 }
