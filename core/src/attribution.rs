@@ -153,12 +153,19 @@ mod tests {
         h.first_variation(t).map(|e| e.variation)
     }
 
+    /// A history that recorded `exposures` in this order.
+    fn history(exposures: &[Exposure]) -> ExposureHistory {
+        let mut h = ExposureHistory::new();
+        for e in exposures {
+            h.record(*e);
+        }
+        h
+    }
+
     #[test]
     fn variation_switch_after_window() {
         // A on day 0, B on day 50, conversion on day 95 → B (A is older than 90 days).
-        let mut h = ExposureHistory::new();
-        h.record(x(0, 0));
-        h.record(x(50, 1));
+        let h = history(&[x(0, 0), x(50, 1)]);
         assert_eq!(answer(&h, T0 + 95 * DAY), Some(1));
         assert_eq!(answer(&h, T0 + 60 * DAY), Some(0));
         assert_eq!(answer(&h, T0 + 10 * DAY), Some(0));
@@ -166,8 +173,7 @@ mod tests {
 
     #[test]
     fn window_boundaries_are_inclusive() {
-        let mut h = ExposureHistory::new();
-        h.record(x(0, 3));
+        let h = history(&[x(0, 3)]);
         // Exactly 90 days later still counts; one millisecond more does not.
         assert_eq!(answer(&h, T0 + WINDOW_MS), Some(3));
         assert_eq!(answer(&h, T0 + WINDOW_MS + 1), None);
@@ -178,8 +184,7 @@ mod tests {
 
     #[test]
     fn exposures_after_the_conversion_do_not_count() {
-        let mut h = ExposureHistory::new();
-        h.record(x(5, 1));
+        let mut h = history(&[x(5, 1)]);
         assert_eq!(answer(&h, T0 + 4 * DAY), None);
         h.record(x(1, 0)); // arrives late, but happened first
         assert_eq!(answer(&h, T0 + 4 * DAY), Some(0));
@@ -188,12 +193,8 @@ mod tests {
 
     #[test]
     fn same_millisecond_tie_is_order_independent() {
-        let mut a = ExposureHistory::new();
-        a.record(x(0, 2));
-        a.record(x(0, 1));
-        let mut b = ExposureHistory::new();
-        b.record(x(0, 1));
-        b.record(x(0, 2));
+        let a = history(&[x(0, 2), x(0, 1)]);
+        let b = history(&[x(0, 1), x(0, 2)]);
         assert_eq!(a, b);
         assert_eq!(answer(&a, T0), Some(1));
     }
@@ -257,13 +258,9 @@ mod tests {
         let json = serde_json::to_string(&h).unwrap();
         let back: ExposureHistory = serde_json::from_str(&json).unwrap();
         assert_eq!(back, h);
-        assert!(serde_json::to_string(&{
-            let mut s = ExposureHistory::new();
-            s.record(x(0, 1));
-            s
-        })
-        .unwrap()
-        .starts_with("[["));
+        assert!(serde_json::to_string(&history(&[x(0, 1)]))
+            .unwrap()
+            .starts_with("[["));
     }
 
     #[test]
@@ -294,8 +291,7 @@ mod tests {
             // Times in units of 3 days, so windows overlap and boundaries are exercised.
             let all: Vec<Exposure> = exposures.iter()
                 .map(|&(d, v)| Exposure { at: T0 + d * 3 * DAY / 4, variation: v }).collect();
-            let mut h = ExposureHistory::new();
-            for e in &all { h.record(*e); }
+            let h = history(&all);
             for q in queries {
                 for t in [T0 + q * DAY, T0 + q * DAY + 1, T0 + q * DAY - 1] {
                     prop_assert_eq!(answer(&h, t), oracle(&all, t), "t={}", t);

@@ -9,14 +9,19 @@ use alloc::{borrow::Cow, string::String, vec::Vec};
 #[cfg(feature = "std")]
 use serde::{Deserialize, Serialize};
 
+/// A wire type shared with the snippet: serde with the `std` feature (`$serde` its serde
+/// options), its OpenAPI schema with `openapi`.
+macro_rules! wire_type {
+    (serde($($serde:tt)*) $item:item) => {
+        #[cfg_attr(feature = "std", derive(Serialize, Deserialize), serde($($serde)*))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        $item
+    };
+}
+
+wire_type! { serde(tag = "kind", rename_all = "lowercase")
 /// One URL matcher, as in LaunchDarkly's goals JSON and metric `urls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "std",
-    derive(Serialize, Deserialize),
-    serde(tag = "kind", rename_all = "lowercase")
-)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UrlMatcher {
     /// The whole href equals `url`, allowing one trailing `/`.
     Exact { url: String },
@@ -27,6 +32,7 @@ pub enum UrlMatcher {
     Substring { substring: String },
     /// `pattern` (unanchored search) matches that same href.
     Regex { pattern: String },
+}
 }
 
 #[cfg(feature = "std")]
@@ -214,14 +220,9 @@ impl<'a> Href<'a> {
     }
 }
 
+wire_type! { serde(rename_all = "camelCase")
 /// A goal as LaunchDarkly's browser SDK fetches it from `/sdk/goals/{clientSideId}`.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "std",
-    derive(Serialize, Deserialize),
-    serde(rename_all = "camelCase")
-)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Goal {
     pub key: String,
     pub kind: GoalKind,
@@ -232,17 +233,14 @@ pub struct Goal {
     )]
     pub selector: Option<String>,
 }
+}
 
+wire_type! { serde(rename_all = "lowercase")
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "std",
-    derive(Serialize, Deserialize),
-    serde(rename_all = "lowercase")
-)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GoalKind {
     Click,
     Pageview,
+}
 }
 
 impl Goal {

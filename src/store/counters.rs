@@ -7,7 +7,6 @@
 //! is recorded in the same step as its events, so an SDK retry (or the same payload arriving twice
 //! at once on two isolates) is counted once. Its aggregates are computed here from the ledgers.
 
-use super::ObjectClass;
 use crate::error::ApiError;
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::credentials::digest;
@@ -16,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State};
+use worker::{durable_object, ListOptions, Result, State};
 
 /// How long a payload ID is remembered.
 const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -46,27 +45,12 @@ pub struct ExperimentCounter {
     payloads: RefCell<HashMap<String, i64>>,
 }
 
-impl ObjectClass for ExperimentCounter {
-    const BINDING: &'static str = "EXPERIMENT_COUNTER";
-    type Command = CounterCommand;
-}
-
-impl DurableObject for ExperimentCounter {
-    fn new(state: State, _env: Env) -> Self {
-        ExperimentCounter {
-            state,
-            ledgers: RefCell::new(None),
-            payloads: RefCell::new(HashMap::new()),
-        }
-    }
-
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        super::serve(req, async |command: CounterCommand| {
-            self.execute(command).await
-        })
-        .await
-    }
-}
+super::object_class!(
+    ExperimentCounter,
+    "EXPERIMENT_COUNTER",
+    CounterCommand,
+    [ledgers, payloads]
+);
 
 impl ExperimentCounter {
     async fn execute(&self, command: CounterCommand) -> std::result::Result<Value, ApiError> {

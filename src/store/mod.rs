@@ -139,6 +139,31 @@ async fn call_object<T: DeserializeOwned>(
     }
 }
 
+/// The glue of a Durable Object class (the struct carries `#[durable_object(fetch)]`): its
+/// [`ObjectClass`] binding and command type, `new` with the state and every other field
+/// `Default` (empty caches), and `fetch` answering each command with the class's
+/// `async fn execute(&self, command) -> Result<impl Serialize, ApiError>` through [`serve`].
+macro_rules! object_class {
+    ($class:ident, $binding:literal, $command:ty, [$($field:ident),*]) => {
+        impl $crate::store::ObjectClass for $class {
+            const BINDING: &'static str = $binding;
+            type Command = $command;
+        }
+
+        impl worker::DurableObject for $class {
+            fn new(state: worker::State, _env: worker::Env) -> Self {
+                $class { state, $($field: Default::default()),* }
+            }
+
+            async fn fetch(&self, req: worker::Request) -> worker::Result<worker::Response> {
+                $crate::store::serve(req, async |command: $command| self.execute(command).await)
+                    .await
+            }
+        }
+    };
+}
+pub(crate) use object_class;
+
 /// A Durable Object's `fetch`: read its command, run it, and answer the result serialised for
 /// [`ObjectClass::call`] (an error as the core error it is; a command the object cannot read is an
 /// internal error, as both ends are this Worker).

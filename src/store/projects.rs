@@ -4,7 +4,6 @@
 //! only loads the model, calls [`Project::apply`] (where every rule lives) and persists the
 //! records the outcome names, in one storage call for the writes and one for the deletes.
 
-use super::ObjectClass;
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::project::{Command, Project, Record};
@@ -12,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, Storage};
+use worker::{durable_object, State, Storage};
 
 const METRIC: &str = "metric:";
 const FLAG: &str = "flag:";
@@ -26,23 +25,7 @@ pub struct ProjectStore {
     project: RefCell<Option<Project>>,
 }
 
-impl ObjectClass for ProjectStore {
-    const BINDING: &'static str = "PROJECT_STORE";
-    type Command = Command;
-}
-
-impl DurableObject for ProjectStore {
-    fn new(state: State, _env: Env) -> Self {
-        ProjectStore {
-            state,
-            project: RefCell::new(None),
-        }
-    }
-
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        super::serve(req, async |command: Command| self.execute(command).await).await
-    }
-}
+super::object_class!(ProjectStore, "PROJECT_STORE", Command, [project]);
 
 impl ProjectStore {
     async fn execute(&self, command: Command) -> std::result::Result<Value, ApiError> {

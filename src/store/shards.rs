@@ -22,10 +22,7 @@ use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use worker::{
-    durable_object, js_sys, DurableObject, Env, Request, Response, Result, SqlStorage,
-    SqlStorageValue, State,
-};
+use worker::{durable_object, js_sys, Env, Result, SqlStorage, SqlStorageValue, State};
 
 /// How long a message ID is remembered (queue redeliveries and SDK retries come well within it).
 const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -107,27 +104,15 @@ pub struct CounterShard {
     aggregates: RefCell<Option<Aggregates>>,
 }
 
-impl ObjectClass for CounterShard {
-    const BINDING: &'static str = "COUNTER_SHARD";
-    type Command = ShardCommand;
-}
-
-impl DurableObject for CounterShard {
-    fn new(state: State, _env: Env) -> Self {
-        CounterShard {
-            state,
-            ready: Cell::new(false),
-            aggregates: RefCell::new(None),
-        }
-    }
-
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        super::serve(req, async |command: ShardCommand| self.execute(command)).await
-    }
-}
+super::object_class!(
+    CounterShard,
+    "COUNTER_SHARD",
+    ShardCommand,
+    [ready, aggregates]
+);
 
 impl CounterShard {
-    fn execute(&self, command: ShardCommand) -> std::result::Result<Value, ApiError> {
+    async fn execute(&self, command: ShardCommand) -> std::result::Result<Value, ApiError> {
         let sql = self.state.storage().sql();
         if !self.ready.get() {
             create_tables(&sql)?;

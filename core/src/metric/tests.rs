@@ -15,6 +15,11 @@ fn metric(v: Value) -> Metric {
     Metric::create("p", spec(v), NOW, None)
 }
 
+/// `m` patched with `ops` in project `p` at `NOW`.
+fn patch(m: &Metric, ops: Value) -> Result<Metric, Error> {
+    m.patched("p", &ops, NOW)
+}
+
 #[test]
 fn custom_binary_count_and_numeric() {
     let b = spec(json!({"key":"buy","kind":"custom","eventKey":"Order placed"}));
@@ -221,32 +226,18 @@ fn partner_user_agents() {
 fn patch_replaces_validates_and_bumps_the_version() {
     let m = metric(json!({"key":"buy","kind":"custom","eventKey":"e"}));
     let p = m
-        .patched(
-            "p",
-            &json!([{"op":"replace","path":"/name","value":"Buy"}]),
-            NOW + 5,
-        )
+        .patched("p", &json!([{"op":"replace","path":"/name","value":"Buy"}]), NOW + 5)
         .unwrap();
     assert_eq!(p.spec.name, "Buy");
     assert_eq!(p.version, 2);
     assert_eq!(p.last_modified, NOW + 5);
     assert_eq!(p.creation_date, NOW);
     // Wrapped form with a comment, and adding tags.
-    let q = p
-        .patched(
-            "p",
-            &json!({"comment":"c","patch":[{"op":"add","path":"/tags/-","value":"web"}]}),
-            NOW,
-        )
+    let q = patch(&p, json!({"comment":"c","patch":[{"op":"add","path":"/tags/-","value":"web"}]}))
         .unwrap();
     assert_eq!(q.spec.tags, ["web"]);
     // A no-op patch does not bump the version.
-    let same = q
-        .patched(
-            "p",
-            &json!([{"op":"replace","path":"/name","value":"Buy"}]),
-            NOW,
-        )
+    let same = patch(&q, json!([{"op":"replace","path":"/name","value":"Buy"}]))
         .unwrap();
     assert_eq!(same.version, q.version);
 }
@@ -254,12 +245,12 @@ fn patch_replaces_validates_and_bumps_the_version() {
 #[test]
 fn patch_errors() {
     let m = metric(json!({"key":"buy","kind":"custom","eventKey":"e"}));
-    let e = |patch: Value| m.patched("p", &patch, NOW).unwrap_err();
+    let e = |ops: Value| patch(&m, ops).unwrap_err();
     assert!(matches!(
         e(json!([{"op":"test","path":"/_version","value":7}])),
         Error::VersionConflict(ref m) if m == "metric `buy` is at version 1, not 7: reload and retry"
     ));
-    assert!(m.patched("p", &json!([{"op":"test","path":"/_version","value":1},{"op":"replace","path":"/name","value":"x"}]), NOW).is_ok());
+    assert!(patch(&m, json!([{"op":"test","path":"/_version","value":1},{"op":"replace","path":"/name","value":"x"}])).is_ok());
     assert_eq!(
         e(json!([{"op":"test","path":"/name","value":"nope"}])).to_string(),
         "patch operation 0 failed: value did not match"
@@ -292,28 +283,13 @@ fn running_experiments_protect_kind_event_key_and_deletion() {
     assert!(m.check_deletable().is_ok());
     m.running_experiments.insert("exp-1".into());
     assert!(matches!(m.check_deletable(), Err(Error::Conflict(_))));
-    let e = m
-        .patched(
-            "p",
-            &json!([{"op":"replace","path":"/eventKey","value":"f"}]),
-            NOW,
-        )
+    let e = patch(&m, json!([{"op":"replace","path":"/eventKey","value":"f"}]))
         .unwrap_err();
     assert!(matches!(e, Error::Conflict(ref s) if s.contains("exp-1")));
     // Other fields may still change. (`replace` needs an existing target, per RFC 6902.)
-    assert!(m
-        .patched(
-            "p",
-            &json!([{"op":"replace","path":"/description","value":"d"}]),
-            NOW
-        )
+    assert!(patch(&m, json!([{"op":"replace","path":"/description","value":"d"}]))
         .is_err());
-    assert!(m
-        .patched(
-            "p",
-            &json!([{"op":"add","path":"/description","value":"d"}]),
-            NOW
-        )
+    assert!(patch(&m, json!([{"op":"add","path":"/description","value":"d"}]))
         .is_ok());
 }
 
