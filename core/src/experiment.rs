@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use crate::error::Error;
-use crate::resource::{link, Link};
+use crate::resource::{item_links, link, Link};
 use crate::fields::Fields;
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -345,11 +345,9 @@ impl Experiment {
             "/api/v2/projects/{project}/environments/{}/experiments",
             self.environment
         );
-        let links = BTreeMap::from([
-            ("self", link(format!("{base}/{}", self.key))),
-            ("results", link(format!("{base}/{}/results", self.key))),
-            ("parent", link(base)),
-        ]);
+        let results = link(format!("{base}/{}/results", self.key));
+        let mut links = item_links(base, &self.key);
+        links.insert("results", results);
         ExperimentRep {
             experiment: self,
             maintainer_id: "edge",

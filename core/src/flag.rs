@@ -6,7 +6,7 @@ use crate::bucketing::{bucket, pick, WeightedVariation};
 use crate::context::valid_kind;
 use crate::error::Error;
 use crate::fields::Fields;
-use crate::resource::{link, Link, Resource, Spec};
+use crate::resource::{item_links, Link, Resource, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -502,6 +502,7 @@ impl Resource for Flag {
     const KIND: &'static str = "flag";
     const SERVER_FIELDS: &'static [&'static str] = SERVER_FIELDS;
     type Spec = FlagSpec;
+    type Rep<'a> = FlagRep<'a>;
 
     fn version(&self) -> u64 {
         self.version
@@ -509,19 +510,13 @@ impl Resource for Flag {
     fn spec(&self) -> &FlagSpec {
         &self.spec
     }
-    type Rep<'a> = FlagRep<'a>;
-
     fn rep(&self, project: &str) -> FlagRep<'_> {
-        let base = format!("/api/v2/flags/{project}");
         FlagRep {
             spec: &self.spec,
             salt: &self.salt,
             version: self.version,
             creation_date: self.creation_date,
-            links: BTreeMap::from([
-                ("self", link(format!("{base}/{}", self.spec.key))),
-                ("parent", link(base)),
-            ]),
+            links: item_links(format!("/api/v2/flags/{project}"), &self.spec.key),
         }
     }
     fn revised(&self, spec: FlagSpec, _now: i64) -> Self {

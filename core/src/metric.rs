@@ -709,6 +709,7 @@ impl Resource for Metric {
     const KIND: &'static str = "metric";
     const SERVER_FIELDS: &'static [&'static str] = SERVER_FIELDS;
     type Spec = MetricSpec;
+    type Rep<'a> = MetricRep<'a>;
 
     fn version(&self) -> u64 {
         self.version
@@ -716,8 +717,6 @@ impl Resource for Metric {
     fn spec(&self) -> &MetricSpec {
         &self.spec
     }
-    type Rep<'a> = MetricRep<'a>;
-
     fn rep(&self, project: &str) -> MetricRep<'_> {
         MetricRep::of(self, project)
     }

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::patch::{self, PatchError};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// What users set on a resource: validated from JSON, named by its key.
 pub trait Spec: PartialEq + Sized {
@@ -57,6 +58,14 @@ pub struct Link {
     pub href: String,
     #[serde(rename = "type")]
     pub media_type: &'static str,
+}
+
+/// The `_links` of the item `key` of the collection at `base`: `self` and `parent`.
+pub fn item_links(base: String, key: &str) -> BTreeMap<&'static str, Link> {
+    BTreeMap::from([
+        ("self", link(format!("{base}/{key}"))),
+        ("parent", link(base)),
+    ])
 }
 
 /// One entry of a representation's `_links`.

@@ -6,9 +6,9 @@ use super::{
     UnitAggregation,
 };
 use crate::matcher::UrlMatcher;
-use crate::resource::{link, Link};
-use serde::Serialize;
+use crate::resource::{item_links, Link};
 use std::collections::BTreeMap;
+use serde::Serialize;
 
 /// The metric's data source (always the Worker's events).
 #[derive(Debug, Serialize)]
@@ -76,7 +76,6 @@ impl<'a> MetricRep<'a> {
     /// The representation of `metric` in `project`.
     pub fn of(metric: &'a Metric, project: &str) -> Self {
         let (m, s) = (metric, &metric.spec);
-        let base = format!("/api/v2/metrics/{project}");
         let custom = s.kind == MetricKind::Custom;
         let numeric = custom && s.is_numeric;
         MetricRep {
@@ -86,10 +85,7 @@ impl<'a> MetricRep<'a> {
             key: &s.key,
             name: &s.name,
             kind: s.kind,
-            links: BTreeMap::from([
-                ("self", link(format!("{base}/{}", s.key))),
-                ("parent", link(base)),
-            ]),
+            links: item_links(format!("/api/v2/metrics/{project}"), &s.key),
             tags: &s.tags,
             creation_date: m.creation_date,
             last_modified: LastModified {
