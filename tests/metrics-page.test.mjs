@@ -53,6 +53,21 @@ describe('metrics page', () => {
     await page.fill('#name', name);
   }
 
+  /** Set fields of the dialog: selector → value (a select's option is chosen, an input filled). */
+  async function set(values) {
+    for (const [selector, value] of Object.entries(values)) {
+      const tag = await page.locator(selector).evaluate((el) => el.tagName);
+      await (tag === 'SELECT' ? page.selectOption(selector, value) : page.fill(selector, value));
+    }
+  }
+
+  /** Save the dialog, wait for the metric's row, and read the metric back over the REST API. */
+  async function save(key) {
+    await page.click('#save');
+    await page.locator(`#metrics tr[data-key="${key}"]`).waitFor();
+    return metric(key);
+  }
+
   it('offers the event keys recently received, with their SDK and context kinds', async () => {
     await start('custom', 'MP purchases');
     await page.fill('#event-key', 'mp-');
@@ -78,15 +93,9 @@ describe('metrics page', () => {
   it('creates one metric of each kind with exactly the chosen fields', async () => {
     // Custom occurrence, randomized by org, lower is better, with details.
     await start('custom', 'MP converted');
-    await page.fill('#event-key', 'mp-purchase');
-    await page.selectOption('#randomization', 'org');
-    await page.selectOption('#success', 'LowerThanBaseline');
-    await page.fill('#tags', 'checkout, mp');
-    await page.fill('#maintainer', 'ana');
-    await page.fill('#description', 'Orgs that bought');
-    await page.click('#save');
-    await page.locator('#metrics tr[data-key="mp-converted"]').waitFor();
-    const occurrence = await metric('mp-converted');
+    await set({ '#event-key': 'mp-purchase', '#randomization': 'org', '#success': 'LowerThanBaseline',
+      '#tags': 'checkout, mp', '#maintainer': 'ana', '#description': 'Orgs that bought' });
+    const occurrence = await save('mp-converted');
     assert.deepEqual([occurrence.kind, occurrence.eventKey, occurrence.isNumeric, occurrence.unitAggregationType, occurrence.successCriteria],
       ['custom', 'mp-purchase', false, 'average', 'LowerThanBaseline']);
     assert.deepEqual(occurrence.randomizationUnits, ['org']);
@@ -97,33 +106,21 @@ describe('metrics page', () => {
     await start('custom', 'MP purchases per user');
     await page.fill('#event-key', 'mp-purchase');
     await page.check('input[name="measure"][value="count"]');
-    await page.click('#save');
-    await page.locator('#metrics tr[data-key="mp-purchases-per-user"]').waitFor();
-    const count = await metric('mp-purchases-per-user');
+    const count = await save('mp-purchases-per-user');
     assert.deepEqual([count.isNumeric, count.unitAggregationType], [false, 'sum']);
 
     await start('custom', 'MP p95 spend');
-    await page.fill('#event-key', 'mp-purchase');
     await page.check('input[name="measure"][value="value"]');
-    await page.fill('#unit', 'USD');
-    await page.selectOption('#per-unit', 'sum');
-    await page.selectOption('#analysis', 'percentile');
-    await page.fill('#percentile', '95');
-    await page.selectOption('#missing', 'zero');
-    await page.click('#save');
-    await page.locator('#metrics tr[data-key="mp-p95-spend"]').waitFor();
-    const value = await metric('mp-p95-spend');
+    await set({ '#event-key': 'mp-purchase', '#unit': 'USD', '#per-unit': 'sum', '#analysis': 'percentile',
+      '#percentile': '95', '#missing': 'zero' });
+    const value = await save('mp-p95-spend');
     assert.deepEqual([value.isNumeric, value.unit, value.unitAggregationType, value.analysisType, value.percentileValue],
       [true, 'USD', 'sum', 'percentile', 95]);
     assert.deepEqual(value.eventDefault, { disabled: false, value: 0 });
 
     await start('click', 'MP buy clicks');
-    await page.fill('#selector', '#buy, .buy');
-    await page.selectOption('#urls .url-row select', 'exact');
-    await page.fill('#urls .url-row input', 'https://shop.example/');
-    await page.click('#save');
-    await page.locator('#metrics tr[data-key="mp-buy-clicks"]').waitFor();
-    const click = await metric('mp-buy-clicks');
+    await set({ '#selector': '#buy, .buy', '#urls .url-row select': 'exact', '#urls .url-row input': 'https://shop.example/' });
+    const click = await save('mp-buy-clicks');
     assert.deepEqual([click.kind, click.selector, click.eventKey], ['click', '#buy, .buy', undefined]);
     assert.deepEqual(click.urls, [{ kind: 'exact', url: 'https://shop.example/' }]);
 
@@ -133,9 +130,7 @@ describe('metrics page', () => {
     await page.click('#add-url');
     await page.fill('#urls .url-row:nth-child(2) input', '/basket');
     await page.check('input[name="measure"][value="count"]');
-    await page.click('#save');
-    await page.locator('#metrics tr[data-key="mp-checkout-views"]').waitFor();
-    const views = await metric('mp-checkout-views');
+    const views = await save('mp-checkout-views');
     assert.deepEqual(views.urls, [{ kind: 'regex', pattern: '/checkout/.*' }, { kind: 'substring', substring: '/basket' }]);
     assert.equal(views.unitAggregationType, 'sum');
     await page.screenshot({ path: join(ARTIFACTS, 'metrics-list.png'), fullPage: true });

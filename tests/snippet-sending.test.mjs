@@ -13,6 +13,7 @@ let chrome;
 /**
  * A page on the Worker's origin with the snippet module loaded (not started) as `window.edge`,
  * its console and page errors (`log`) and the events POSTs it makes (`posts`: payload ID + events).
+ * `finish()` checks that the page raised no error and closes it.
  */
 async function snippetPage() {
   const log = [];
@@ -31,14 +32,18 @@ async function snippetPage() {
     await mod.default();
     window.edge = mod;
   });
-  return { page, log, posts };
+  const finish = async () => {
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+    await page.close();
+  };
+  return { page, log, posts, finish };
 }
 
 describe('snippet event sending', () => {
   chrome = useBrowser(() => seed(ctx.base, ctx.creds));
 
   it('retries a failed POST once with the same payload ID, and the Worker counts it once', async () => {
-    const { page, log, posts } = await snippetPage();
+    const { page, log, posts, finish } = await snippetPage();
     // The first POST reaches the Worker (which accepts it) but the browser is told 503, as when a
     // proxy fails after the origin answered; the retry must be recognised as the same payload.
     const firstAnswer = [];
@@ -70,11 +75,11 @@ describe('snippet event sending', () => {
     assert.equal(shown.exposedUnits, 1);
     assert.equal(shown.units, 1);
     assert.equal(shown.mean, 5, 'the purchase counted once, not twice');
-    await page.close();
+    await finish();
   });
 
   it('stops sending after the Worker refuses the client-side ID', async () => {
-    const { page, log, posts } = await snippetPage();
+    const { page, log, posts, finish } = await snippetPage();
     const outcome = await page.evaluate(async () => {
       const e = window.edge;
       const ready = await e.init('no-such-client-side-id', { kind: 'user', key: 'lost' }, { flushInterval: 60000 });
@@ -92,12 +97,11 @@ describe('snippet event sending', () => {
     assert.equal(posts.length, 1, 'one refused POST, not retried, nothing after it');
     assert.deepEqual(posts[0].events.map((e) => e.kind + ':' + (e.key ?? '')), ['identify:', 'custom:first']);
     assert.ok(log.some((l) => l.startsWith('error:') && l.includes('events refused')), log.join('\n'));
-    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
-    await page.close();
+    await finish();
   });
 
   it('refuses track() data that is not JSON without losing the other events of its batch', async () => {
-    const { page, log, posts } = await snippetPage();
+    const { page, log, posts, finish } = await snippetPage();
     const outcome = await page.evaluate(async (id) => {
       const e = window.edge;
       await e.init(id, { kind: 'user', key: 'careless' }, { flushInterval: 60000 });
@@ -117,12 +121,11 @@ describe('snippet event sending', () => {
     const custom = posts[0].events.filter((e) => e.kind === 'custom');
     assert.deepEqual(custom.map((e) => [e.key, e.data]), [['before', { n: 1 }], ['after', { sku: 'as tracked' }]]);
     assert.equal(log.filter((l) => l.startsWith('error:') && l.includes('track: data must be JSON')).length, 2, log.join('\n'));
-    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
-    await page.close();
+    await finish();
   });
 
   it('drops and counts events beyond the capacity, and flushes the full queue', async () => {
-    const { page, log, posts } = await snippetPage();
+    const { page, log, posts, finish } = await snippetPage();
     const outcome = await page.evaluate(async (id) => {
       const e = window.edge;
       await e.init(id, { kind: 'user', key: 'busy' }, { flushInterval: 60000, capacity: 3 });
@@ -138,6 +141,6 @@ describe('snippet event sending', () => {
     assert.equal(posts.length, 1);
     assert.deepEqual(posts[0].events.map((e) => e.kind + ':' + (e.key ?? '')), ['identify:', 'custom:burst-0', 'custom:burst-1']);
     assert.equal(log.filter((l) => l.includes('queue is full')).length, 1, 'warned once, not per event');
-    await page.close();
+    await finish();
   });
 });
