@@ -293,14 +293,16 @@ fn running_experiments_protect_kind_event_key_and_deletion() {
         .is_ok());
 }
 
+fn parse(pairs: &[(&str, &str)]) -> Result<ListQuery, Error> {
+    let owned: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ListQuery::parse(&owned)
+}
+
 fn q(pairs: &[(&str, &str)]) -> ListQuery {
-    ListQuery::parse(
-        &pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap()
+    parse(pairs).unwrap()
 }
 
 #[test]
@@ -381,16 +383,7 @@ fn list_filters_sorts_and_pages() {
 
 #[test]
 fn list_query_errors() {
-    let e = |pairs: &[(&str, &str)]| {
-        ListQuery::parse(
-            &pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_err()
-        .to_string()
-    };
+    let e = |pairs: &[(&str, &str)]| parse(pairs).unwrap_err().to_string();
     assert_eq!(
         e(&[("limit", "51")]),
         "`limit` must be an integer from 1 to 50"

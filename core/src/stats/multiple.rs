@@ -58,26 +58,31 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    fn assert_close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{got:?} vs {want:?}");
+        }
+    }
+
     #[test]
     fn benjamini_hochberg_matches_scipy() {
         // scipy.stats.false_discovery_control([0.01, 0.04, 0.03, 0.005, 0.2], method="bh"),
         // printed by scripts/gbstats_reference.py.
-        let got = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.005, 0.2]);
-        let want = [0.025, 0.05, 0.05, 0.025, 0.2];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-12, "{got:?}");
-        }
+        assert_close(
+            &benjamini_hochberg(&[0.01, 0.04, 0.03, 0.005, 0.2]),
+            &[0.025, 0.05, 0.05, 0.025, 0.2],
+        );
     }
 
     #[test]
     fn holm_by_hand() {
         // Sorted 0.005, 0.01, 0.03, 0.04, 0.2 → ×5, ×4, ×3, ×2, ×1 = 0.025, 0.04, 0.09, 0.08, 0.2,
         // made monotone: 0.025, 0.04, 0.09, 0.09, 0.2.
-        let got = holm(&[0.01, 0.04, 0.03, 0.005, 0.2]);
-        let want = [0.04, 0.09, 0.09, 0.025, 0.2];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-12, "{got:?}");
-        }
+        assert_close(
+            &holm(&[0.01, 0.04, 0.03, 0.005, 0.2]),
+            &[0.04, 0.09, 0.09, 0.025, 0.2],
+        );
         assert_eq!(holm(&[0.9, 0.8]), vec![1.0, 1.0]);
         assert!(holm(&[]).is_empty());
     }
