@@ -1,6 +1,6 @@
-//! Wire shapes the server builds or reads field by field (LaunchDarkly's lenient bodies, the
-//! representations made with `json!`), declared here so that their schemas are derived like the
-//! rest. Each is held to the code by a test in `openapi/tests.rs`: representations made by the
+//! Wire shapes the server reads field by field (LaunchDarkly's lenient bodies) or still builds
+//! with `json!` (list pages, tokens, events answers), declared here so that their schemas are
+//! derived like the rest. Each is held to the code by a test in `openapi/tests.rs`: representations made by the
 //! real code must conform to these schemas (no undeclared field, every required one present), and
 //! each request example must be accepted by the real parser.
 
