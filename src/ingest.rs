@@ -30,7 +30,7 @@ use edge_exp_core::experiment::CounterBatch;
 use edge_exp_core::project::{Command, Route, Routing};
 use edge_exp_core::queued::{pack, IngestMessage};
 use edge_exp_core::{keys, Event, Exposure};
-use futures_util::future::{try_join_all, LocalBoxFuture};
+use futures_util::future::{try_join, try_join_all, LocalBoxFuture};
 use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -246,14 +246,18 @@ async fn process(
     };
     let routing: Routing = ProjectStore::call(env, &tenant.project, &command).await?;
     drop_unknown_variations(&mut events, &routing.flag_variations);
-    record_exposures(env, tenant, &events, ops).await?;
-    let routes = &routing.routes;
     let mut calls: Vec<CounterCall<'_>> = Vec::new();
-    for route in routes {
+    for route in &routing.routes {
         calls.extend(counter_calls(env, tenant, route, msgs, &events, now));
     }
     ops.subrequests += calls.len() as u64;
-    let replies = try_join_all(calls).await?;
+    // The KV histories and the shards are independent (shards attribute from their own rows)
+    // and both idempotent under a retry, so their writes overlap instead of queueing.
+    let (_, replies) = try_join(
+        record_exposures(env, tenant, &events, ops),
+        try_join_all(calls),
+    )
+    .await?;
     let duplicates: u64 = replies
         .iter()
         .filter_map(|r| r.get("duplicates")?.as_u64())
