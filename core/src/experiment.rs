@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use crate::error::Error;
-use crate::resource::{item_links, link, Link};
+use crate::resource::{as_json, item_links, link, Link};
 use crate::fields::Fields;
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -357,8 +357,7 @@ impl Experiment {
     }
 
     pub fn to_rep(&self, project: &str) -> Value {
-        // Cannot fail: every map key is a string.
-        serde_json::to_value(self.rep(project)).unwrap_or(Value::Null)
+        as_json(self.rep(project))
     }
 }
 

@@ -33,8 +33,7 @@ pub trait Resource: Clone {
     fn rep(&self, project: &str) -> Self::Rep<'_>;
     /// [`Resource::rep`] as JSON: what a patch applies to.
     fn to_rep(&self, project: &str) -> Value {
-        // Cannot fail: representations are structs with string map keys.
-        serde_json::to_value(self.rep(project)).unwrap_or(Value::Null)
+        as_json(self.rep(project))
     }
     /// The resource with a new spec, one version on.
     fn revised(&self, spec: Self::Spec, now: i64) -> Self;
@@ -58,6 +57,12 @@ pub struct Link {
     pub href: String,
     #[serde(rename = "type")]
     pub media_type: &'static str,
+}
+
+/// A representation as a JSON tree. Cannot fail: representations are structs whose maps have
+/// string keys.
+pub fn as_json(rep: impl Serialize) -> Value {
+    serde_json::to_value(rep).unwrap_or(Value::Null)
 }
 
 /// The `_links` of the item `key` of the collection at `base`: `self` and `parent`.

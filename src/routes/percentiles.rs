@@ -114,14 +114,18 @@ fn plan(arms: &[(Arm, u8)], pending: &[usize], counts: &[Vec<Vec<(i64, u64)>>]) 
             plan.empty.push(i);
             continue;
         };
+        // All three ranks or none: `settle` reads an arm's values in rank order. (Ranks lie
+        // within 1..=total, so each is located; an arm that were not would stay pending.)
+        let located: Option<Vec<(u64, i64)>> = [r.estimate, r.lower, r.upper]
+            .into_iter()
+            .map(|rank| locate(&counts[i], rank).map(|at| (rank, at.bucket)))
+            .collect();
+        let Some(located) = located else { continue };
         plan.totals.push((i, total));
-        for rank in [r.estimate, r.lower, r.upper] {
-            let Some(at) = locate(&counts[i], rank) else {
-                continue;
-            };
+        for (rank, bucket) in located {
             let pick = BucketPick {
                 arm: arms[i].0.clone(),
-                bucket: at.bucket,
+                bucket,
             };
             let known = plan
                 .picks
