@@ -5,26 +5,30 @@
 //!   (`core::queued::pack`) and answers 202 only once the queue has them: an accepted payload is
 //!   never lost (a failed send answers 500 and the SDK retries with the same payload ID).
 //! - The consumer ([`consume`]) takes batches of messages. Per (project, environment) in a batch
-//!   it writes exposure histories to KV (bulk reads, one write per changed key), asks the project
-//!   for routing **once**, builds each iteration's counts (`core::CounterBatch::build`) and sends
-//!   each shard one call with every message's part. Message IDs make redelivery harmless: each
-//!   shard records them in the same transaction as their counts.
+//!   it sends each exposure to its key's history shard (`store::histories`: the single writer of
+//!   that history and its KV copy), asks the project for routing **once**, builds each
+//!   iteration's counts (`core::CounterBatch::build`) and sends each counter shard one call with
+//!   every message's part. Message IDs make redelivery harmless: each counter shard records them
+//!   in the same transaction as their counts; a history ignores an exposure it already has.
 //! - Routing is asked when the batch is consumed, which is after the payload was accepted, so an
 //!   iteration started before an event arrived is always known (no cache can be stale).
 //!
 //! Per-invocation platform limits (1,000 KV operations; 50 subrequests on the free plan) hold by
 //! construction: messages carry at most `MAX_EXPOSURE_KEYS` exposure keys and a batch at most
-//! `CONSUMER_BATCH` messages. Every invocation's operations are counted in [`STATS`] and served
+//! `CONSUMER_BATCH` messages, so a history shard's call (an invocation of its own, where the KV
+//! operations happen) touches at most 800 keys. Every invocation's operations are counted in
+//! [`STATS`] and served
 //! by `GET /api/v2/ops/ingest`, which is how the tests check the limits and wait for the queue.
 
 use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::store::config::Tenant;
 use crate::store::counters::{self, CounterCommand, ExperimentCounter};
-use crate::store::exposures;
+use crate::store::histories::{self, HistoryCommand, HistoryShard, Recorded, HISTORY_SHARDS};
 use crate::store::projects::ProjectStore;
 use crate::store::shards::{self, CounterShard, ShardCommand};
 use crate::store::ObjectClass;
+use edge_exp_core::aggregates::shard_of;
 use edge_exp_core::catalog;
 use edge_exp_core::experiment::CounterBatch;
 use edge_exp_core::project::{Command, Route, Routing};
@@ -86,7 +90,6 @@ fn wasm_memory_bytes() -> u64 {
 /// Operations of one consumer invocation.
 #[derive(Debug, Default)]
 struct Ops {
-    kv: u64,
     subrequests: u64,
 }
 
@@ -182,7 +185,6 @@ pub async fn consume(batch: MessageBatch<String>, env: &Env) {
     STATS.with(|s| {
         let mut s = s.borrow_mut();
         s.invocations += 1;
-        s.max_kv_operations = s.max_kv_operations.max(ops.kv);
         s.max_subrequests = s.max_subrequests.max(ops.subrequests);
     });
 }
@@ -336,14 +338,15 @@ fn drop_unknown_variations(events: &mut [Vec<Event>], flags: &BTreeMap<String, u
     STATS.with(|s| s.borrow_mut().unknown_variations += dropped);
 }
 
-/// Every exposure (a feature event that served a variation) into its unit's KV history.
+/// Every exposure (a feature event that served a variation) to its key's history shard, which
+/// owns the history and its KV copy (`store::histories`): one call per shard with all its keys.
 async fn record_exposures(
     env: &Env,
     tenant: &Tenant,
     events: &[Vec<Event<'_>>],
     ops: &mut Ops,
 ) -> Result<(), ApiError> {
-    let mut by_key: BTreeMap<String, Vec<Exposure>> = BTreeMap::new();
+    let mut by_shard: BTreeMap<u32, BTreeMap<String, Vec<Exposure>>> = BTreeMap::new();
     for event in events.iter().flatten() {
         let Event::Feature(f) = event else { continue };
         let Some(variation) = f.variation else {
@@ -357,18 +360,34 @@ async fn record_exposures(
                 &unit.kind,
                 &unit.key,
             );
-            by_key.entry(key).or_default().push(Exposure {
-                at: f.creation_date,
-                variation,
-            });
+            by_shard
+                .entry(shard_of(&key, HISTORY_SHARDS))
+                .or_default()
+                .entry(key)
+                .or_default()
+                .push(Exposure {
+                    at: f.creation_date,
+                    variation,
+                });
         }
     }
-    if by_key.is_empty() {
-        return Ok(());
-    }
-    let keys = by_key.len() as u64;
-    let writes = exposures::record_all(env, by_key.into_iter().collect(), now_ms()).await? as u64;
-    ops.kv += keys.div_ceil(exposures::BULK_READ_KEYS as u64) + writes;
-    STATS.with(|s| s.borrow_mut().exposure_writes += writes);
+    ops.subrequests += by_shard.len() as u64;
+    let calls = by_shard.into_iter().map(|(shard, entries)| async move {
+        let object = histories::name(&tenant.project, &tenant.env, shard);
+        let command = HistoryCommand::Record {
+            entries: entries.into_iter().collect(),
+        };
+        HistoryShard::call::<Recorded>(env, &object, &command).await
+    });
+    let replies = try_join_all(calls).await?;
+    // Each object call is an invocation of its own, with its own KV operations.
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        for r in &replies {
+            s.exposure_writes += r.kv_writes;
+            s.deferred_exposure_writes += r.deferred;
+            s.max_kv_operations = s.max_kv_operations.max(r.kv_reads + r.kv_writes);
+        }
+    });
     Ok(())
 }

@@ -23,6 +23,8 @@
 //! Ties (two exposures in the same millisecond) are ordered by variation index, so the answer does
 //! not depend on arrival order.
 
+pub mod copy;
+
 use serde::{Deserialize, Serialize};
 
 /// The attribution window: 90 days in milliseconds.

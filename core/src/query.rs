@@ -4,6 +4,7 @@
 //! LaunchDarkly's `filter` syntax, repeated keys and paging links.)
 
 use crate::error::Error;
+use crate::event::MAX_FUTURE_SKEW_MS;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -50,15 +51,20 @@ pub struct AttributionQuery {
 }
 
 impl AttributionQuery {
-    /// The `at` parameter, if given.
-    pub fn at(query: &str) -> Result<Option<i64>, Error> {
+    /// The `at` parameter (default: `now`). KV's copy of a history is exact up to a day ahead
+    /// (`attribution::copy`), as far as events may be dated ahead, so a later `at` is refused.
+    pub fn at(query: &str, now: i64) -> Result<i64, Error> {
         let q: AttributionQuery = parse(query, "at")?;
-        q.at.map(|v| {
-            v.parse::<i64>().map_err(|_| {
-                Error::invalid(format!("`at` must be an integer (Unix milliseconds), got `{v}`"))
-            })
-        })
-        .transpose()
+        let Some(v) = q.at else { return Ok(now) };
+        let at = v.parse::<i64>().map_err(|_| {
+            Error::invalid(format!("`at` must be an integer (Unix milliseconds), got `{v}`"))
+        })?;
+        if at > now.saturating_add(MAX_FUTURE_SKEW_MS) {
+            return Err(Error::invalid(format!(
+                "`at` may be at most 24 hours ahead (events are accepted up to 24 hours ahead), got {at}"
+            )));
+        }
+        Ok(at)
     }
 }
 
@@ -100,9 +106,11 @@ mod tests {
         assert!(FeedQuery::limit("limit=0").unwrap_err().message().contains("1 to 100"));
         assert!(FeedQuery::limit("limit=x").unwrap_err().message().starts_with("`limit` must be"));
         assert!(FeedQuery::limit("lmit=5").unwrap_err().message().contains("lmit"));
-        assert_eq!(AttributionQuery::at("at=5"), Ok(Some(5)));
-        assert_eq!(AttributionQuery::at(""), Ok(None));
-        assert!(AttributionQuery::at("at=soon").unwrap_err().message().starts_with("`at` must be"));
+        assert_eq!(AttributionQuery::at("at=5", 100), Ok(5));
+        assert_eq!(AttributionQuery::at("", 100), Ok(100));
+        assert!(AttributionQuery::at("at=soon", 100).unwrap_err().message().starts_with("`at` must be"));
+        let ahead = format!("at={}", 100 + MAX_FUTURE_SKEW_MS + 1);
+        assert!(AttributionQuery::at(&ahead, 100).unwrap_err().message().contains("24 hours ahead"));
     }
 
     #[test]

@@ -32,11 +32,16 @@ pub struct IngestStats {
     pub consumed_messages: u64,
     pub retried_messages: u64,
     pub invocations: u64,
+    /// KV writes of exposure histories made for this isolate's consumer (by the history shards).
     pub exposure_writes: u64,
+    /// Histories that changed but whose KV copy answers every readable time the same: written
+    /// later by their shard's alarm, when the difference comes within reach.
+    pub deferred_exposure_writes: u64,
     /// Message parts a counter had already counted (queue redeliveries, racing retries).
     pub duplicate_parts: u64,
     /// Feature events dropped because their variation index does not exist on our flag.
     pub unknown_variations: u64,
+    /// The most KV operations of one invocation: a consumer batch or a history shard's call.
     pub max_kv_operations: u64,
     pub max_subrequests: u64,
     /// The error code of the last failed group (details are logged, never served).

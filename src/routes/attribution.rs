@@ -1,4 +1,5 @@
-//! Read-out of the first-variation rule, for tests and debugging:
+//! Read-out of the first-variation rule, for tests and debugging, from KV's copy of the history
+//! (exact for any `at` up to a day ahead: `core::attribution::copy`):
 //! `GET /api/v2/projects/{p}/environments/{e}/flags/{flag}/first-variation/{kind}/{key}?at=ms`.
 
 use crate::error::ApiError;
@@ -21,7 +22,7 @@ pub struct Query<'a> {
 
 pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<Response, ApiError> {
     auth::api_token(req, env, Role::Reader).await?;
-    let at = AttributionQuery::at(req.url()?.query().unwrap_or(""))?.unwrap_or_else(now_ms);
+    let at = AttributionQuery::at(req.url()?.query().unwrap_or(""), now_ms())?;
     crate::routes::rest::require_environment(env, q.project, q.env).await?;
     let store = store::kv(env, store::ATTRIBUTION_KV)?;
     let history = exposures::load(

@@ -5,10 +5,12 @@ pub mod counters;
 pub mod exposures;
 pub mod feed;
 pub mod frozen;
+pub mod histories;
 pub mod kv_batch;
 pub mod payloads;
 pub mod projects;
 pub mod shards;
+pub mod sql;
 
 use crate::error::ApiError;
 use edge_exp_core::Error;

@@ -11,6 +11,7 @@
 //! counted with its events or not at all, once. Nothing per-unit stays in memory; the only cache
 //! is the aggregates (metrics × variations).
 
+use super::sql::{parse_row as parse, select_in, strings, transaction};
 use super::ObjectClass;
 use crate::error::ApiError;
 use edge_exp_core::aggregates::{apply_to_unit, Aggregates, LedgerChange};
@@ -21,13 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use worker::wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use worker::{durable_object, js_sys, Env, Result, SqlStorage, SqlStorageValue, State};
+use worker::{durable_object, Env, Result, SqlStorage, SqlStorageValue, State};
 
 /// How long a message ID is remembered (queue redeliveries and SDK retries come well within it).
 const PAYLOAD_MEMORY_MS: i64 = 24 * 60 * 60 * 1000;
-/// Bound parameters per SQL statement (the platform allows 100).
-const SQL_PARAMS: usize = 90;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "camelCase")]
@@ -350,42 +348,6 @@ fn percentile_writes(
         .collect()
 }
 
-/// `(?, ?, …)` with `n` placeholders.
-fn placeholders(n: usize) -> String {
-    let mut s = "?,".repeat(n);
-    s.pop();
-    format!("({s})")
-}
-
-/// `query` (ending in `IN`) over `keys`, in statements of at most [`SQL_PARAMS`] parameters.
-fn select_in<T: serde::de::DeserializeOwned>(
-    sql: &SqlStorage,
-    query: &str,
-    keys: &[&str],
-) -> Result<Vec<T>> {
-    let mut rows = Vec::new();
-    for chunk in keys.chunks(SQL_PARAMS) {
-        let statement = format!("{query} {}", placeholders(chunk.len()));
-        rows.extend(
-            sql.exec(&statement, strings(chunk.iter().copied()))?
-                .to_array::<T>()?,
-        );
-    }
-    Ok(rows)
-}
-
-fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<SqlStorageValue> {
-    items.into_iter().map(SqlStorageValue::from).collect()
-}
-
-/// A stored record that does not parse is a defect: fail the batch (the queue retries it and
-/// the error is logged) rather than count from a wrong starting point.
-fn parse<T: serde::de::DeserializeOwned>(what: &str, key: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        worker::Error::RustError(format!("stored {what} of `{key}` does not parse: {e}"))
-    })
-}
-
 impl CounterShard {
     fn load_aggregates(&self, sql: &SqlStorage) -> Result<Aggregates> {
         if let Some(a) = self.aggregates.borrow().as_ref() {
@@ -528,21 +490,4 @@ fn ledger_writes(
         ));
     }
     Ok(writes)
-}
-
-/// Run the statements in one SQLite transaction (`storage.transactionSync`): all or none.
-fn transaction(state: &State, writes: Vec<(String, Vec<SqlStorageValue>)>) -> Result<()> {
-    let storage = state.storage();
-    let sql = storage.sql();
-    let body = Closure::once_into_js(move || -> std::result::Result<(), JsValue> {
-        for (statement, params) in writes {
-            sql.exec(&statement, params).map_err(JsValue::from)?;
-        }
-        Ok(())
-    });
-    let raw: &JsValue = storage.as_raw().as_ref();
-    let run: js_sys::Function =
-        js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))?.dyn_into()?;
-    run.call1(raw, &body)?;
-    Ok(())
 }

@@ -265,7 +265,7 @@ const EXPERIMENTS: &[Endpoint] = &[
         ]).statuses(&[400, 404]),
     get(env_path!("/flags/{flagKey}/first-variation/{contextKind}/{contextKey}"), "getFirstVariation", Reader, "The first variation a context received in the 90 days before `at`",
         reply(200, "The first variation", schema("FirstVariation"))).query(&[
-            param("at", Integer, "Unix milliseconds (default: now)"),
+            param("at", Integer, "Unix milliseconds (default: now; at most 24 hours ahead)"),
         ]).statuses(&[400, 404]),
     get(env_path!("/events/recent"), "getRecentEvents", Reader, "The newest payloads accepted in the last hour, with their first events (live feed)",
         reply(200, "Feed entries, newest first", schema("FeedPage"))).query(&[
