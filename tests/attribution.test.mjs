@@ -88,6 +88,49 @@ describe('first-variation rule', () => {
     assert.equal(dup, 0, 'a known exposure causes no write');
   });
 
+  it('keeps every exposure of one unit sent in concurrent payloads', async () => {
+    // Ten payloads at once, each one exposure that decides some answer: at p + 90 days, p is the
+    // earliest exposure left in the window. A lost update would lose one of them.
+    const key = uid();
+    const points = Array.from({ length: 10 }, (_, i) => [day0 + i * DAY, i % 3]);
+    await Promise.all(points.map(([at, v]) => send([feature('race', { user: key }, v, at)])));
+    for (const [at, v] of points) {
+      const r = await firstVariation(ctx, { flag: 'race', key, at: at + 90 * DAY });
+      assert.deepEqual(r.body, { variation: v, firstSeen: at });
+    }
+  });
+
+  it('writes a repeat exposure to the same variation when it comes within reach, not at once', async () => {
+    // A@t1, then A now. KV's copy [A@t1] answers like [A@t1, A@now] until t1 leaves the window
+    // (t1 + 90 days + 1 ms); its write is due 25 h before that (reads reach 24 h ahead), which
+    // here is a few seconds from now: the history shard's alarm writes it then.
+    const key = uid();
+    const now = Date.now();
+    const t1 = now + 8_000 + 25 * 3600_000 - 90 * DAY - 1;
+    const before = await drain(ctx.base);
+    await send([feature('repeat', { user: key }, 1, t1)]);
+    await drain(ctx.base); // two consumer batches, not one
+    await send([feature('repeat', { user: key }, 1, now)]);
+    const after = await drain(ctx.base);
+    assert.equal(after.exposureWrites - before.exposureWrites, 1, 'only the first exposure was written');
+    assert.equal(after.deferredExposureWrites - before.deferredExposureWrites, 1);
+    assert.deepEqual((await firstVariation(ctx, { flag: 'repeat', key, at: now })).body, { variation: 1, firstSeen: t1 });
+    // Past the 24 h bound the read-out refuses; the test hook reads there to watch the write land.
+    const late = t1 + 90 * DAY + 1;
+    let r = await firstVariation(ctx, { flag: 'repeat', key, at: late });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /at most 24 hours ahead/);
+    const ahead = { flag: 'repeat', key, at: late, headers: { 'X-Edge-Exp-Fault': 'read-ahead' } };
+    r = await firstVariation(ctx, ahead);
+    assert.equal(r.status, 404, 'not written yet: KV still holds [A@t1]');
+    const deadline = Date.now() + 60_000;
+    while (r.status === 404 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      r = await firstVariation(ctx, ahead);
+    }
+    assert.deepEqual(r.body, { variation: 1, firstSeen: now }, 'the alarm wrote the full history');
+  });
+
   it('handles keys with any characters', async () => {
     const key = 'weird/key?with#chars:and spaces/ü';
     await send([feature('flag/with:colon', { kind: 'device', key }, 1, day0)]);

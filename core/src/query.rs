@@ -54,17 +54,23 @@ impl AttributionQuery {
     /// The `at` parameter (default: `now`). KV's copy of a history is exact up to a day ahead
     /// (`attribution::copy`), as far as events may be dated ahead, so a later `at` is refused.
     pub fn at(query: &str, now: i64) -> Result<i64, Error> {
-        let q: AttributionQuery = parse(query, "at")?;
-        let Some(v) = q.at else { return Ok(now) };
-        let at = v.parse::<i64>().map_err(|_| {
-            Error::invalid(format!("`at` must be an integer (Unix milliseconds), got `{v}`"))
-        })?;
+        let at = Self::any_at(query, now)?;
         if at > now.saturating_add(MAX_FUTURE_SKEW_MS) {
             return Err(Error::invalid(format!(
                 "`at` may be at most 24 hours ahead (events are accepted up to 24 hours ahead), got {at}"
             )));
         }
         Ok(at)
+    }
+
+    /// `at` without the one-day bound: for the fault-injection test hook that watches a
+    /// deferred KV write land.
+    pub fn any_at(query: &str, now: i64) -> Result<i64, Error> {
+        let q: AttributionQuery = parse(query, "at")?;
+        let Some(v) = q.at else { return Ok(now) };
+        v.parse::<i64>().map_err(|_| {
+            Error::invalid(format!("`at` must be an integer (Unix milliseconds), got `{v}`"))
+        })
     }
 }
 

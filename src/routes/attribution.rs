@@ -3,7 +3,7 @@
 //! `GET /api/v2/projects/{p}/environments/{e}/flags/{flag}/first-variation/{kind}/{key}?at=ms`.
 
 use crate::error::ApiError;
-use crate::http::{json, now_ms};
+use crate::http::{header, json, now_ms};
 use crate::routes::auth;
 use crate::store::{self, config::Role, exposures};
 use edge_exp_core::keys;
@@ -22,7 +22,13 @@ pub struct Query<'a> {
 
 pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<Response, ApiError> {
     auth::api_token(req, env, Role::Reader).await?;
-    let at = AttributionQuery::at(req.url()?.query().unwrap_or(""), now_ms())?;
+    let query = req.url()?.query().unwrap_or("").to_owned();
+    let read_ahead = crate::ingest::fault_injection(env)
+        && header(req, "X-Edge-Exp-Fault").as_deref() == Some("read-ahead");
+    let at = match read_ahead {
+        true => AttributionQuery::any_at(&query, now_ms())?,
+        false => AttributionQuery::at(&query, now_ms())?,
+    };
     crate::routes::rest::require_environment(env, q.project, q.env).await?;
     let store = store::kv(env, store::ATTRIBUTION_KV)?;
     let history = exposures::load(

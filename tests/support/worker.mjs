@@ -74,10 +74,10 @@ export function feature(flag, contextOrKeys, variation, at) {
 }
 
 /** GET the first-variation read-out. */
-export function firstVariation(ctx, { flag, kind = 'user', key, at, token = ctx.creds.API_TOKEN, project = 'default', env = 'production' }) {
+export function firstVariation(ctx, { flag, kind = 'user', key, at, token = ctx.creds.API_TOKEN, project = 'default', env = 'production', headers = {} }) {
   const q = at === undefined ? '' : `?at=${at}`;
   return get(`${ctx.base}/api/v2/projects/${project}/environments/${env}/flags/${encodeURIComponent(flag)}/first-variation/${encodeURIComponent(kind)}/${encodeURIComponent(key)}${q}`,
-    token ? { Authorization: token } : {});
+    { ...headers, ...(token ? { Authorization: token } : {}) });
 }
 
 /** A JSON request with any method; returns { status, headers, body }. */
