@@ -94,6 +94,16 @@ async function seedExperiment(base, creds) {
   return started.currentIteration.startedAt;
 }
 
+/** Run a load phase and wait for the queue to drain: adds the rate until processed. */
+async function processed(phase) {
+  const start = performance.now();
+  const r = await phase();
+  await drained(worker.base);
+  r.seconds = (performance.now() - start) / 1000;
+  r.processedPerSecond = (r.requests - r.errors) * 100 / r.seconds;
+  return r;
+}
+
 /** Wait until the ingest queue has consumed every message (GET /api/v2/ops/ingest). */
 async function drained(base) {
   for (;;) {
@@ -112,17 +122,22 @@ const worker = await startWorker({ persistTo: dir });
 const baseline = await startBaseline();
 try {
   console.log(`POST /bulk, 100-event payloads (25 exposures), ${SENDERS} concurrent senders, ${SECONDS} s each, after an equal warm-up run`);
-  // Warm up both (isolate start, KV files), then measure.
+  // Warm up both (isolate start, KV files), then measure. Each phase of the Worker waits for its
+  // queue to drain, so no phase (nor the baseline, on the same cores) runs beside the consumer
+  // catching up on an earlier one; the drained time gives the rate until processed.
   await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY });
+  await drained(worker.base);
   await drive(baseline.base, {});
-  const fresh = await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY });
-  const repeat = await drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY }, { repeat: true });
+  const fresh = await processed(() => drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY }));
+  const repeat = await processed(() => drive(`${worker.base}/bulk`, { Authorization: creds.SDK_KEY }, { repeat: true }));
   const base = await drive(baseline.base, {});
-  console.log(`edge-exp, new exposures (25 KV writes/payload):  ${fmt(fresh)}`);
-  console.log(`edge-exp, known exposures (no KV writes):       ${fmt(repeat)}`);
+  console.log(`edge-exp, new exposure times (history rows; KV copies of known units deferred):  ${fmt(fresh)}`);
+  console.log(`   until processed (queue drained, ${fresh.seconds.toFixed(1)} s): ${fresh.processedPerSecond.toFixed(0)} events/s`);
+  console.log(`edge-exp, known exposures (no history changes):  ${fmt(repeat)}`);
+  console.log(`   until processed (queue drained, ${repeat.seconds.toFixed(1)} s): ${repeat.processedPerSecond.toFixed(0)} events/s`);
   console.log(`JS baseline (parse + 1 KV read/event):          ${fmt(base)}`);
-  console.log(`ratio vs baseline, new exposures:   ${(fresh.eventsPerSecond / base.eventsPerSecond).toFixed(2)}  (target >= 0.8)`);
-  console.log(`ratio vs baseline, known exposures: ${(repeat.eventsPerSecond / base.eventsPerSecond).toFixed(2)}`);
+  console.log(`ratio vs baseline, new exposures:   ${(fresh.eventsPerSecond / base.eventsPerSecond).toFixed(2)} answered, ${(fresh.processedPerSecond / base.eventsPerSecond).toFixed(2)} until processed  (target >= 0.8)`);
+  console.log(`ratio vs baseline, known exposures: ${(repeat.eventsPerSecond / base.eventsPerSecond).toFixed(2)} answered, ${(repeat.processedPerSecond / base.eventsPerSecond).toFixed(2)} until processed`);
 
   // Conversion-heavy load through to an experiment's counter (Durable Object).
   const startedAt = await seedExperiment(worker.base, creds);
