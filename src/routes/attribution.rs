@@ -22,12 +22,13 @@ pub struct Query<'a> {
 
 pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<Response, ApiError> {
     auth::api_token(req, env, Role::Reader).await?;
-    let query = req.url()?.query().unwrap_or("").to_owned();
+    let url = req.url()?;
+    let query = url.query().unwrap_or("");
     let read_ahead = crate::ingest::fault_injection(env)
         && header(req, "X-Edge-Exp-Fault").as_deref() == Some("read-ahead");
     let at = match read_ahead {
-        true => AttributionQuery::any_at(&query, now_ms())?,
-        false => AttributionQuery::at(&query, now_ms())?,
+        true => AttributionQuery::any_at(query, now_ms())?,
+        false => AttributionQuery::at(query, now_ms())?,
     };
     crate::routes::rest::require_environment(env, q.project, q.env).await?;
     let store = store::kv(env, store::ATTRIBUTION_KV)?;

@@ -25,7 +25,7 @@ use edge_exp_core::{Exposure, ExposureHistory};
 use futures_util::lock::Mutex;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use worker::{durable_object, Delay, Env, Request, Response, Result, SqlStorage, SqlStorageValue};
 use worker::{DurableObject, State};
@@ -118,11 +118,6 @@ struct Row {
 }
 
 #[derive(Deserialize)]
-struct KeyRow {
-    key: String,
-}
-
-#[derive(Deserialize)]
 struct Time {
     at: Option<i64>,
 }
@@ -149,23 +144,20 @@ impl HistoryShard {
     async fn record(&self, entries: Vec<(String, Vec<Exposure>)>) -> Result<Recorded, ApiError> {
         let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
         let sql = self.sql()?;
-        let known: BTreeSet<String> =
-            select_in::<KeyRow>(&sql, "SELECT key FROM histories WHERE key IN", &keys)?
-                .into_iter()
-                .map(|r| r.key)
-                .collect();
+        let mut stored = load(&sql, &keys)?;
         let missing: Vec<&str> = keys
             .iter()
             .copied()
-            .filter(|k| !known.contains(*k))
+            .filter(|k| !stored.contains_key(*k))
             .collect();
-        let (seeds, kv_reads) = match missing.is_empty() {
-            true => (BTreeMap::new(), 0),
-            false => exposures::load_all(&self.env, &missing).await?,
-        };
-        // From the load to the transaction nothing awaits: no other call interleaves, so no
-        // exposure is lost between the read and the write.
-        let mut stored = load(&sql, &keys)?;
+        let (mut seeds, mut kv_reads) = (BTreeMap::new(), 0);
+        if !missing.is_empty() {
+            (seeds, kv_reads) = exposures::load_all(&self.env, &missing).await?;
+            // Another call may have written rows while KV was read: load again after the await.
+            stored = load(&sql, &keys)?;
+        }
+        // From the last load to the transaction nothing awaits: no other call interleaves, so
+        // no exposure is lost between the read and the write.
         let now = now_ms();
         let (mut writes, mut due_now) = (Vec::new(), Vec::new());
         let (mut next_alarm, mut deferred) = (None::<i64>, 0);
@@ -190,11 +182,11 @@ impl HistoryShard {
                 Some(at) if at <= now + MIN_WRITE_INTERVAL_MS => due_now.push(key.clone()),
                 Some(at) => {
                     deferred += 1;
-                    next_alarm = Some(next_alarm.map_or(at, |n| n.min(at)));
+                    earliest(&mut next_alarm, at);
                 }
                 None => {}
             }
-            next_alarm = Some(next_alarm.map_or(expires, |n| n.min(expires)));
+            earliest(&mut next_alarm, expires);
             writes.push(upsert(&key, &entry, due, expires)?);
         }
         transaction(&self.state, writes)?;
@@ -273,7 +265,7 @@ impl HistoryShard {
             (entry.copy, entry.written_at) = (copy, Some(now));
             let due = write_due(&entry.full, &entry.copy, entry.written_at);
             if let Some(at) = due {
-                next_alarm = Some(next_alarm.map_or(at, |n| n.min(at)));
+                earliest(&mut next_alarm, at);
             }
             let expires = entry.full.expires_at().unwrap_or(now);
             writes.push(upsert(&key, &entry, due, expires)?);
@@ -311,7 +303,7 @@ impl HistoryShard {
             )?
             .to_array()?;
         if let Some(at) = next.first().and_then(|t| t.at) {
-            self.state.storage().set_alarm((at - now).max(1)).await?;
+            self.alarm_by(at).await?;
         }
         Ok(())
     }
@@ -361,6 +353,10 @@ fn upsert(
         "INSERT OR REPLACE INTO histories (key, full, copy, written_at, write_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)".into(),
         params,
     ))
+}
+
+fn earliest(slot: &mut Option<i64>, at: i64) {
+    *slot = Some(slot.map_or(at, |n| n.min(at)));
 }
 
 fn optional(value: Option<i64>) -> SqlStorageValue {
