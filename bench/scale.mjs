@@ -85,6 +85,27 @@ async function drain(base, acceptedUnits) {
 }
 
 let accepted = 0;
+// A post with no answer by then is reported (with wrangler's latest output) and the run goes on:
+// one attempt once waited out undici's 300 s header timeout and stopped the whole bench.
+const POST_TIMEOUT_MS = 60_000;
+let shownOutput = false;
+
+/** POST one payload: its status and body (status 0: nothing answered in time). */
+async function post(base, body) {
+  try {
+    const r = await fetch(`${base}/bulk`, { method: 'POST', headers: { Authorization: creds.SDK_KEY, 'Content-Type': 'application/json' },
+      body, signal: AbortSignal.timeout(POST_TIMEOUT_MS) });
+    return { status: r.status, text: await r.text() };
+  } catch (e) {
+    if (e.name !== 'TimeoutError') throw e;
+    if (!shownOutput) {
+      shownOutput = true;
+      const tail = worker.output().split('\n').slice(-40).join('\n');
+      console.log(`   a post got no answer within ${POST_TIMEOUT_MS / 1000} s; wrangler's latest output:\n${tail}`);
+    }
+    return { status: 0, text: `nothing within ${POST_TIMEOUT_MS / 1000} s` };
+  }
+}
 
 /** Send units [from, to) and wait until the queue has counted them; returns events/s. */
 async function ingest(base, from, to, t) {
@@ -96,19 +117,19 @@ async function ingest(base, from, to, t) {
     while (next < to) {
       const first = next;
       next += UNITS_PER_PAYLOAD;
-      const r = await fetch(`${base}/bulk`, { method: 'POST', headers: { Authorization: creds.SDK_KEY, 'Content-Type': 'application/json' }, body: payload(first, t) });
-      const text = await r.text();
-      if (r.status === 202) accepted += UNITS_PER_PAYLOAD;
-      if (r.status !== 202) {
+      const { status, text } = await post(base, payload(first, t));
+      if (status === 202) {
+        accepted += UNITS_PER_PAYLOAD;
+      } else {
         errors++;
-        const what = `${r.status} ${text.slice(0, 160)}`;
+        const what = status ? `${status} ${text.slice(0, 160)}` : text;
         failures.set(what, (failures.get(what) || 0) + 1);
       }
     }
   }));
   const missing = await drain(base, accepted);
   const seconds = (performance.now() - start) / 1000;
-  for (const [what, n] of failures) console.log(`   ${n} posts answered ${what} (an SDK retries them)`);
+  for (const [what, n] of failures) console.log(`   ${n} posts answered ${what} (an SDK retries them; a post that timed out may still have been counted)`);
   if (missing) console.log(`   ${missing} accepted units not counted after 120 s without progress`);
   return { eventsPerSecond: ((to - from) * 2) / seconds, errors };
 }
