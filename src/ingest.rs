@@ -65,6 +65,11 @@ pub fn fault_injection(env: &Env) -> bool {
         .is_ok_and(|v| v.to_string() == "1")
 }
 
+/// Does this request ask for the test fault `fault` (`X-Edge-Exp-Fault`), with the hook on?
+pub fn fault_requested(req: &worker::Request, env: &Env, fault: &str) -> bool {
+    fault_injection(env) && crate::http::header(req, "X-Edge-Exp-Fault").as_deref() == Some(fault)
+}
+
 /// The test hook: send a counted message back once, as a failed acknowledgement would.
 fn redeliver_once(msg: &IngestMessage) -> bool {
     msg.redeliver && REDELIVERED.with(|r| r.borrow_mut().insert(msg.id.clone()))
@@ -253,8 +258,8 @@ async fn process(
         calls.extend(counter_calls(env, tenant, route, msgs, &events, now));
     }
     ops.subrequests += calls.len() as u64;
-    // The KV histories and the shards are independent (shards attribute from their own rows)
-    // and both idempotent under a retry, so their writes overlap instead of queueing.
+    // The history shards and the counter shards are independent (counter shards attribute from
+    // their own rows) and both idempotent under a retry, so their calls overlap.
     let (_, replies) = try_join(
         record_exposures(env, tenant, &events, ops),
         try_join_all(calls),

@@ -3,7 +3,7 @@
 //! `GET /api/v2/projects/{p}/environments/{e}/flags/{flag}/first-variation/{kind}/{key}?at=ms`.
 
 use crate::error::ApiError;
-use crate::http::{header, json, now_ms};
+use crate::http::{json, now_ms};
 use crate::routes::auth;
 use crate::store::{self, config::Role, exposures};
 use edge_exp_core::keys;
@@ -24,9 +24,7 @@ pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<R
     auth::api_token(req, env, Role::Reader).await?;
     let url = req.url()?;
     let query = url.query().unwrap_or("");
-    let read_ahead = crate::ingest::fault_injection(env)
-        && header(req, "X-Edge-Exp-Fault").as_deref() == Some("read-ahead");
-    let at = match read_ahead {
+    let at = match crate::ingest::fault_requested(req, env, "read-ahead") {
         true => AttributionQuery::any_at(query, now_ms())?,
         false => AttributionQuery::at(query, now_ms())?,
     };

@@ -84,8 +84,7 @@ pub async fn ingest(
         Some(key) => format!("{key}:{digest}"),
         None => format!("r:{}", store::random_hex(16)?),
     };
-    let redeliver = ingest::fault_injection(env)
-        && header(req, "X-Edge-Exp-Fault").as_deref() == Some("redeliver");
+    let redeliver = ingest::fault_requested(req, env, "redeliver");
     let sdk = sdk(req);
     let queued = ingest::enqueue(
         env,
