@@ -232,29 +232,40 @@ fn meaning(status: u16) -> &'static str {
     }
 }
 
+/// The named schemas of the types given, and every schema they refer to.
+macro_rules! schemas_of {
+    ($($t:ty),* $(,)?) => {{
+        let mut into: Vec<(String, RefOr<Schema>)> = Vec::new();
+        $(collect::<$t>(&mut into);)*
+        into
+    }};
+}
+
 fn components() -> utoipa::openapi::Components {
-    let mut schemas = Vec::new();
-    collect::<shapes::ErrorBody>(&mut schemas);
-    collect::<shapes::Event>(&mut schemas);
-    collect::<shapes::EventsAccepted>(&mut schemas);
-    collect::<shapes::Context>(&mut schemas);
-    collect::<crate::matcher::Goal>(&mut schemas);
-    collect::<shapes::FlagValue>(&mut schemas);
-    collect::<shapes::MetricPost>(&mut schemas);
-    collect::<shapes::MetricCollectionRep>(&mut schemas);
-    collect::<shapes::PatchOperation>(&mut schemas);
-    collect::<shapes::FlagPost>(&mut schemas);
-    collect::<shapes::FlagCollection>(&mut schemas);
-    collect::<shapes::TokenPost>(&mut schemas);
-    collect::<shapes::TokenCollection>(&mut schemas);
-    collect::<shapes::ExperimentPost>(&mut schemas);
-    collect::<shapes::ExperimentCollection>(&mut schemas);
-    collect::<shapes::ExperimentPatch>(&mut schemas);
-    collect::<shapes::ExperimentResults>(&mut schemas);
-    collect::<shapes::FirstVariation>(&mut schemas);
-    collect::<shapes::FeedPage>(&mut schemas);
-    collect::<shapes::EventKeyPage>(&mut schemas);
-    collect::<crate::queued::IngestStats>(&mut schemas);
+    // Every named type a route reads or answers; those they refer to come with them.
+    let schemas = schemas_of![
+        shapes::ErrorBody,
+        shapes::Event,
+        shapes::EventsAccepted,
+        shapes::Context,
+        crate::matcher::Goal,
+        shapes::FlagValue,
+        shapes::MetricPost,
+        shapes::MetricCollectionRep,
+        shapes::PatchOperation,
+        shapes::FlagPost,
+        shapes::FlagCollection,
+        shapes::TokenPost,
+        shapes::TokenCollection,
+        shapes::ExperimentPost,
+        shapes::ExperimentCollection,
+        shapes::ExperimentPatch,
+        crate::results::ExperimentResults,
+        shapes::FirstVariation,
+        shapes::FeedPage,
+        shapes::EventKeyPage,
+        crate::queued::IngestStats,
+    ];
     let unique: BTreeMap<String, RefOr<Schema>> = schemas.into_iter().collect();
     ComponentsBuilder::new()
         .schemas_from_iter(unique)

@@ -8,7 +8,7 @@
 
 use crate::aggregates::Aggregates;
 use crate::analysis::{Analysis, AnalysisConfig};
-use crate::experiment::{Iteration, IterationStatus, Measure, MetricSnapshot};
+use crate::experiment::{Iteration, IterationStatus, Measure, MetricRef, MetricSnapshot};
 use crate::metric::{MetricKind, SuccessCriteria};
 use crate::stats::bayesian::{self, Prior, Risk};
 use crate::stats::frequentist::{self, Frequentist};
@@ -138,6 +138,24 @@ pub struct MetricResults {
     pub sample_ratio_mismatch: Option<Srm>,
     pub health: Health,
     pub multiple_comparisons: Option<Family>,
+}
+
+/// The results answer: one metric's results in one iteration, with the experiment's identity.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExperimentResults<'a> {
+    pub experiment_key: &'a str,
+    pub flag_key: &'a str,
+    /// The experiment's metrics (the results are of one of them, `metric`).
+    pub metrics: &'a [MetricRef],
+    /// The iteration's counter shards (null: counted by the earlier single-object layout).
+    pub counter_shards: Option<u32>,
+    /// The iteration stopped more than a day (its late-event window) and 15 minutes ago: its
+    /// counts can no longer change, and are read from a frozen copy instead of its shards.
+    pub counts_final: bool,
+    #[serde(flatten)]
+    pub results: &'a MetricResults,
 }
 
 /// A percentile of one arm with its 95% interval (order statistics).

@@ -13,9 +13,8 @@ use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
 use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
 use edge_exp_core::project::Command;
-use edge_exp_core::results::{self, FrozenCounts, Inputs, Quantiles, Settings};
+use edge_exp_core::results::{self, ExperimentResults, FrozenCounts, Inputs, Quantiles, Settings};
 use edge_exp_core::Error;
-use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
 /// The collection (`key` absent: list, create) or one experiment (get; patch with
@@ -83,14 +82,20 @@ pub async fn results(
     let mine = position
         .and_then(|i| all.get(i))
         .ok_or_else(|| ApiError::internal("results of the metric were not computed"))?;
-    let mut out = serde_json::to_value(mine)?;
-    out["counterShards"] = json!(iteration.counter_shards);
-    out["experimentKey"] = json!(key);
-    out["flagKey"] = json!(experiment.flag_key);
-    out["metrics"] = json!(experiment.metrics);
-    out["countsFinal"] = json!(iteration.counts_final(now));
+    let out = ExperimentResults {
+        experiment_key: key,
+        flag_key: &experiment.flag_key,
+        metrics: &experiment.metrics,
+        counter_shards: iteration.counter_shards,
+        counts_final: iteration.counts_final(now),
+        results: mine,
+    };
     timing.mark("compute");
-    let resp = with_header(json(200, &out), "X-Edge-Exp-Counts", source);
+    let resp = with_header(
+        json(200, &serde_json::to_value(out)?),
+        "X-Edge-Exp-Counts",
+        source,
+    );
     Ok(with_header(resp, "Server-Timing", &timing.header()))
 }
 

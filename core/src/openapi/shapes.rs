@@ -13,7 +13,6 @@ use crate::feed::FeedItem;
 use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagRep, Reason, Variation};
 use crate::metric::{AnalysisType, EventDefault, MetricRep, SuccessCriteria, UnitAggregation};
 use crate::matcher::UrlMatcher;
-use crate::results::MetricResults;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -262,23 +261,6 @@ pub struct Instruction {
     pub value: Option<String>,
     pub analysis: Option<Analysis>,
     pub analysis_config: Option<AnalysisConfig>,
-}
-
-/// One metric's results in one iteration, with the experiment's identity.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExperimentResults {
-    pub experiment_key: String,
-    pub flag_key: String,
-    /// The experiment's metrics (the results are of one of them, `metric`).
-    pub metrics: Vec<MetricRef>,
-    /// The iteration's counter shards (absent: counted by the earlier single-object layout).
-    pub counter_shards: Option<u32>,
-    /// The iteration stopped more than a day (its late-event window) and 15 minutes ago: its
-    /// counts can no longer change, and are read from a frozen copy instead of its shards.
-    pub counts_final: bool,
-    #[serde(flatten)]
-    pub results: MetricResults,
 }
 
 /// A token as created: `role` defaults to `reader`.
