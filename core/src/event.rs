@@ -5,7 +5,7 @@
 
 use crate::context::{Context, ContextError};
 use crate::raw::{self, RawObject};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -123,11 +123,31 @@ pub enum EventError {
 }
 
 /// One rejected event of a payload, as reported to the sender.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RejectedEvent {
     pub index: usize,
     pub error: String,
+}
+
+/// What an events request did: its answer, kept under its payload ID so that the SDK's retry
+/// gets the same one.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventsAccepted {
+    /// Valid events kept.
+    pub accepted: u64,
+    /// Events refused, each with its index in the payload and the reason.
+    pub rejected: Vec<RejectedEvent>,
+    /// Messages put on the ingest queue; attribution and counts are written by its consumer.
+    /// Absent on the answer to a duplicate (nothing was queued again).
+    #[serde(default)]
+    pub queued_messages: Option<u64>,
+    /// The payload ID was seen with the same body: the first answer, not counted again.
+    #[serde(default)]
+    pub duplicate: Option<bool>,
 }
 
 /// The outcome of parsing one payload.
@@ -740,5 +760,21 @@ mod tests {
         // Deep nesting is an error, not a stack overflow.
         let deep = "[".repeat(100_000);
         assert!(parse_batch(deep.as_bytes(), NOW).is_err());
+    }
+
+    #[test]
+    fn an_events_answer_reads_back_from_its_stored_summary() {
+        // Stored summaries carry neither `queuedMessages` nor `duplicate`; earlier ones are bare.
+        let stored = r#"{"accepted":2,"rejected":[{"index":1,"error":"`kind` is required"}]}"#;
+        let summary: EventsAccepted = serde_json::from_str(stored).unwrap();
+        assert_eq!((summary.accepted, summary.rejected.len()), (2, 1));
+        assert_eq!(serde_json::to_string(&summary).unwrap(), stored);
+        let retry = EventsAccepted {
+            duplicate: Some(true),
+            ..summary
+        };
+        let answer = serde_json::to_value(&retry).unwrap();
+        assert_eq!(answer["duplicate"], true);
+        assert!(answer.get("queuedMessages").is_none());
     }
 }

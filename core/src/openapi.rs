@@ -246,7 +246,7 @@ fn components() -> utoipa::openapi::Components {
     let schemas = schemas_of![
         shapes::ErrorBody,
         shapes::Event,
-        shapes::EventsAccepted,
+        crate::event::EventsAccepted,
         shapes::Context,
         crate::matcher::Goal,
         shapes::FlagValue,

@@ -10,12 +10,11 @@ use crate::http::{header, json, now_ms};
 use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::catalog;
-use edge_exp_core::event::{Batch, ConversionKind};
+use edge_exp_core::event::{Batch, ConversionKind, EventsAccepted};
 use edge_exp_core::feed::FeedEntry;
 use edge_exp_core::query::EventsQuery;
 use edge_exp_core::queued::check_size;
 use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
-use serde_json::json;
 use worker::{Env, Request, Response};
 
 /// Where a payload comes from.
@@ -75,7 +74,7 @@ pub async fn ingest(
         .map(|id| keys::payload_key(&tenant.project, &tenant.env, source.class(), id));
     let digest = keys::body_digest(&body);
     if let Some(previous) = retried(&payloads_kv, payload_key.as_deref(), &digest).await? {
-        return Ok(json(202, &previous));
+        return Ok(json(202, &serde_json::to_value(previous)?));
     }
 
     let batch = parse(&body, now, source)?;
@@ -97,11 +96,13 @@ pub async fn ingest(
     )
     .await?;
 
-    let summary = json!({
-        "accepted": batch.events.len(),
-        "rejected": batch.rejected,
-    });
     record_feed(env, tenant, now, source, &batch).await?;
+    let summary = EventsAccepted {
+        accepted: batch.events.len() as u64,
+        rejected: batch.rejected,
+        queued_messages: None,
+        duplicate: None,
+    };
     if let Some(key) = &payload_key {
         let seen = payloads::Seen {
             body: Some(digest),
@@ -109,9 +110,11 @@ pub async fn ingest(
         };
         payloads::remember(&payloads_kv, key, &seen).await?;
     }
-    let mut body = summary;
-    body["queuedMessages"] = json!(queued);
-    Ok(json(202, &body))
+    let answer = EventsAccepted {
+        queued_messages: Some(queued as u64),
+        ..summary
+    };
+    Ok(json(202, &serde_json::to_value(answer)?))
 }
 
 /// The payload's events; those the queue cannot carry are refused one by one, like any other bad
@@ -154,7 +157,7 @@ async fn retried(
     payloads_kv: &worker::KvStore,
     payload_key: Option<&str>,
     digest: &str,
-) -> Result<Option<serde_json::Value>, ApiError> {
+) -> Result<Option<EventsAccepted>, ApiError> {
     let Some(key) = payload_key else {
         return Ok(None);
     };
@@ -164,7 +167,8 @@ async fn retried(
     if seen.body.as_deref().is_some_and(|b| b != digest) {
         return Ok(None);
     }
-    let mut previous = seen.summary;
-    previous["duplicate"] = json!(true);
-    Ok(Some(previous))
+    Ok(Some(EventsAccepted {
+        duplicate: Some(true),
+        ..seen.summary
+    }))
 }

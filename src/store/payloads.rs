@@ -5,6 +5,7 @@
 //! payload (a client bug must not lose events), not answered as a retry.
 
 use crate::error::ApiError;
+use edge_exp_core::event::EventsAccepted;
 use serde::{Deserialize, Serialize};
 use worker::KvStore;
 
@@ -16,18 +17,24 @@ pub struct Seen {
     /// `None` for records written before fingerprints (they count as the same body).
     #[serde(default)]
     pub body: Option<String>,
-    pub summary: serde_json::Value,
+    pub summary: EventsAccepted,
 }
 
+/// The record of a payload ID. One that does not parse is logged and counted as
+/// [`super::parse_stored`] says and the payload is processed as new: the queue's message IDs
+/// still keep its events from being counted twice.
 pub async fn seen(store: &KvStore, key: &str) -> Result<Option<Seen>, ApiError> {
     let Some(text) = store.get(key).text().await? else {
         return Ok(None);
     };
+    if let Ok(seen) = serde_json::from_str::<Seen>(&text) {
+        return Ok(Some(seen));
+    }
     // Earlier records hold the bare summary.
-    Ok(Some(serde_json::from_str(&text).unwrap_or_else(|_| Seen {
+    Ok(super::parse_stored(key, &text).map(|summary| Seen {
         body: None,
-        summary: serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({})),
-    })))
+        summary,
+    }))
 }
 
 pub async fn remember(store: &KvStore, key: &str, seen: &Seen) -> Result<(), ApiError> {

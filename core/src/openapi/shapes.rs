@@ -1,12 +1,12 @@
 //! Wire shapes the server reads field by field (LaunchDarkly's lenient bodies) or still builds
-//! with `json!` (list pages, tokens, events answers), declared here so that their schemas are
+//! with `json!` (list pages, tokens), declared here so that their schemas are
 //! derived like the rest. Each is held to the code by a test in `openapi/tests.rs`: representations made by the
 //! real code must conform to these schemas (no undeclared field, every required one present), and
 //! each request example must be accepted by the real parser.
 
 use crate::analysis::{Analysis, AnalysisConfig};
 use crate::catalog::Entry;
-use crate::event::{ConversionKind, RejectedEvent};
+use crate::event::ConversionKind;
 use crate::experiment::{ExperimentRep, MetricRef, Treatment};
 use crate::resource::Link;
 use crate::feed::FeedItem;
@@ -89,22 +89,6 @@ pub struct Event {
 pub struct Context {
     pub kind: Option<String>,
     pub key: Option<String>,
-}
-
-/// What an events request did.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EventsAccepted {
-    /// Valid events kept.
-    pub accepted: u64,
-    /// Events refused, each with its index in the payload and the reason.
-    pub rejected: Vec<RejectedEvent>,
-    /// Messages put on the ingest queue; attribution and counts are written by its consumer.
-    /// Absent on the answer to a duplicate (nothing was queued again).
-    pub queued_messages: Option<u64>,
-    /// The payload ID was seen with the same body: the first answer, not counted again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duplicate: Option<bool>,
 }
 
 /// A metric as created: only `key` and `kind` are required; the rest takes LaunchDarkly's
