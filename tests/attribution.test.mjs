@@ -106,7 +106,8 @@ describe('first-variation rule', () => {
     // here is a few seconds from now: the history shard's alarm writes it then.
     const key = uid();
     const now = Date.now();
-    const t1 = now + 8_000 + 25 * 3600_000 - 90 * DAY - 1;
+    // 15 s: room for the two sends and drains before the first check, on a slow machine too.
+    const t1 = now + 15_000 + 25 * 3600_000 - 90 * DAY - 1;
     const before = await drain(ctx.base);
     await send([feature('repeat', { user: key }, 1, t1)]);
     await drain(ctx.base); // two consumer batches, not one
