@@ -6,8 +6,9 @@ use crate::http::{empty, json};
 use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
 use edge_exp_core::resource::link;
+use edge_exp_core::token::TokenPost;
 use edge_exp_core::Error;
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
 pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
@@ -15,46 +16,19 @@ pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiErr
     body::no_query(req)?;
     match req.method() {
         Method::Get => {
-            let items: Vec<Value> = config::list_tokens(env)
-                .await?
-                .iter()
-                .map(|t| t.to_rep(None))
-                .collect();
-            Ok(json(
-                200,
-                &json!({
-                    "items": items,
-                    "totalCount": items.len(),
-                    "_links": {"self": link("/api/v2/tokens")},
-                }),
-            ))
+            let tokens = config::list_tokens(env).await?;
+            let items: Vec<_> = tokens.iter().map(|t| t.rep(None)).collect();
+            let page = json!({
+                "items": items,
+                "totalCount": items.len(),
+                "_links": {"self": link("/api/v2/tokens")},
+            });
+            Ok(json(200, &page))
         }
         Method::Post => {
-            let body = body::json(req).await?;
-            let obj = body
-                .as_object()
-                .ok_or_else(|| ApiError(Error::BadRequest("body must be a JSON object".into())))?;
-            let name = match obj.get("name") {
-                None | Some(Value::Null) => "API token".to_owned(),
-                Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-                Some(_) => {
-                    return Err(ApiError(Error::BadRequest(
-                        "`name` must be a non-empty string".into(),
-                    )))
-                }
-            };
-            let role = match obj.get("role").and_then(Value::as_str) {
-                None if obj.get("role").is_none_or(Value::is_null) => Role::Reader,
-                Some("reader") => Role::Reader,
-                Some("writer") => Role::Writer,
-                _ => {
-                    return Err(ApiError(Error::BadRequest(
-                        "`role` must be `reader` or `writer`".into(),
-                    )))
-                }
-            };
-            let (info, secret) = config::create_token(env, &name, role).await?;
-            Ok(json(201, &info.to_rep(Some(&secret))))
+            let post = TokenPost::from_json(&body::json(req).await?)?;
+            let (info, secret) = config::create_token(env, post).await?;
+            Ok(json(201, &serde_json::to_value(info.rep(Some(&secret)))?))
         }
         _ => Err(ApiError::method_not_allowed()),
     }

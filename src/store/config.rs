@@ -9,7 +9,7 @@ use super::{kv, random_hex, CONFIG_KV};
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::credentials;
-use edge_exp_core::resource::link;
+use edge_exp_core::token::TokenPost;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,12 +22,7 @@ pub struct Tenant {
     pub env: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Reader,
-    Writer,
-}
+pub use edge_exp_core::token::{Role, TokenInfo};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenRecord {
@@ -170,8 +165,11 @@ impl Seed {
         let listing = serde_json::json!({"key": project, "environments": [env]});
         put_json(store, &format!("project:{project}"), &listing).await?;
         for (id, role, secret) in &self.tokens {
-            let name = format!("Seed {role:?} token");
-            store_token(store, id, &name, *role, secret, now_ms()).await?;
+            let post = TokenPost {
+                name: format!("Seed {role:?} token"),
+                role: *role,
+            };
+            store_token(store, id, post, secret, now_ms()).await?;
         }
         Ok(())
     }
@@ -215,77 +213,29 @@ pub async fn project_exists(env: &Env, project: &str) -> Result<bool, ApiError> 
     Ok(record.is_some())
 }
 
-/// An access token as the tokens API shows it. The secret itself is never stored; `hint` is its
-/// last four characters.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenInfo {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    pub creation_date: i64,
-    pub hint: String,
-    pub digest: String,
-}
-
-impl TokenInfo {
-    /// The representation; `secret` only at creation, otherwise obfuscated.
-    pub fn to_rep(&self, secret: Option<&str>) -> serde_json::Value {
-        serde_json::json!({
-            "_id": self.id,
-            "name": self.name,
-            "role": self.role,
-            "creationDate": self.creation_date,
-            "token": secret.map(str::to_owned).unwrap_or_else(|| format!("api-…{}", self.hint)),
-            "_links": {"self": link(format!("/api/v2/tokens/{}", self.id))},
-        })
-    }
-}
-
 async fn store_token(
     store: &KvStore,
     id: &str,
-    name: &str,
-    role: Role,
+    post: TokenPost,
     secret: &str,
     now: i64,
 ) -> Result<TokenInfo, ApiError> {
-    let digest = credentials::digest(secret);
-    let hint: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let info = TokenInfo {
-        id: id.into(),
-        name: name.into(),
-        role,
-        creation_date: now,
-        hint,
-        digest: digest.clone(),
-    };
+    let info = TokenInfo::new(id.into(), post, secret, now);
     let record = TokenRecord {
         id: id.into(),
-        role,
-        digest: digest.clone(),
+        role: info.role,
+        digest: info.digest.clone(),
     };
-    put_json(store, &format!("tok:{digest}"), &record).await?;
+    put_json(store, &format!("tok:{}", info.digest), &record).await?;
     put_json(store, &format!("tokid:{id}"), &info).await?;
     Ok(info)
 }
 
 /// Create a token; returns it and its secret (shown once).
-pub async fn create_token(
-    env: &Env,
-    name: &str,
-    role: Role,
-) -> Result<(TokenInfo, String), ApiError> {
+pub async fn create_token(env: &Env, post: TokenPost) -> Result<(TokenInfo, String), ApiError> {
     let secret = format!("api-{}", random_hex(16)?);
     let id = random_hex(12)?;
-    let info = store_token(&kv(env, CONFIG_KV)?, &id, name, role, &secret, now_ms()).await?;
+    let info = store_token(&kv(env, CONFIG_KV)?, &id, post, &secret, now_ms()).await?;
     Ok((info, secret))
 }
 

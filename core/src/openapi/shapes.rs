@@ -9,6 +9,7 @@ use crate::catalog::Entry;
 use crate::event::ConversionKind;
 use crate::experiment::{ExperimentRep, MetricRef, Treatment};
 use crate::resource::Link;
+use crate::token::{Role, TokenRep};
 use crate::feed::FeedItem;
 use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagRep, Reason, Variation};
 use crate::metric::{AnalysisType, EventDefault, MetricRep, SuccessCriteria, UnitAggregation};
@@ -148,7 +149,7 @@ page!(
     /// A page of flags.
     FlagCollection of FlagRep<'static>
 );
-page!(TokenCollection of Token);
+page!(TokenCollection of TokenRep<'static>);
 
 /// One operation of a JSON Patch (RFC 6902). The body is an array of them, or
 /// `{"comment", "patch"}`. A `test` of `/_version` that fails is a 409.
@@ -252,29 +253,7 @@ pub struct Instruction {
 #[schema(example = json!({"name": "CI", "role": "writer"}))]
 pub struct TokenPost {
     pub name: Option<String>,
-    pub role: Option<TokenRole>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenRole {
-    Reader,
-    Writer,
-}
-
-/// An access token.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Token {
-    #[serde(rename = "_id")]
-    pub id: String,
-    pub name: String,
-    pub role: TokenRole,
-    pub creation_date: i64,
-    /// The secret at creation; obfuscated afterwards.
-    pub token: String,
-    #[serde(rename = "_links")]
-    pub links: BTreeMap<String, Link>,
+    pub role: Option<Role>,
 }
 
 /// The first variation a context received.
