@@ -22,6 +22,11 @@ pub fn json(status: u16, body: &serde_json::Value) -> Response {
     resp
 }
 
+/// A typed answer as JSON (core's answer types serialise infallibly: their maps have string keys).
+pub fn json_of<T: serde::Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
+    Ok(json(status, &serde_json::to_value(body)?))
+}
+
 /// The one place errors become responses. An internal error's detail (storage and runtime
 /// messages) goes to the log under a request ID; the client gets only that ID.
 pub fn error(e: &ApiError) -> Response {

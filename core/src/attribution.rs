@@ -42,6 +42,25 @@ pub struct Exposure {
     pub variation: u32,
 }
 
+/// The attribution read-out's answer: the first variation a unit received, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FirstVariation {
+    pub variation: u32,
+    /// Unix milliseconds of that exposure.
+    pub first_seen: i64,
+}
+
+impl From<Exposure> for FirstVariation {
+    fn from(e: Exposure) -> Self {
+        FirstVariation {
+            variation: e.variation,
+            first_seen: e.at,
+        }
+    }
+}
+
 /// One unit's exposures to one flag, sorted by `(at, variation)`.
 ///
 /// Serialised compactly as `[[at, variation], ...]`.

@@ -261,7 +261,7 @@ fn components() -> utoipa::openapi::Components {
         shapes::ExperimentCollection,
         shapes::ExperimentPatch,
         crate::results::ExperimentResults,
-        shapes::FirstVariation,
+        crate::attribution::FirstVariation,
         shapes::FeedPage,
         shapes::EventKeyPage,
         crate::queued::IngestStats,

@@ -3,13 +3,13 @@
 //! `GET /api/v2/projects/{p}/environments/{e}/flags/{flag}/first-variation/{kind}/{key}?at=ms`.
 
 use crate::error::ApiError;
-use crate::http::{json, now_ms};
+use crate::http::{json_of, now_ms};
 use crate::routes::auth;
 use crate::store::{self, config::Role, exposures};
+use edge_exp_core::attribution::FirstVariation;
 use edge_exp_core::keys;
 use edge_exp_core::query::AttributionQuery;
 use edge_exp_core::Error;
-use serde_json::json;
 use worker::{Env, Request, Response};
 
 pub struct Query<'a> {
@@ -36,7 +36,7 @@ pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<R
     )
     .await?;
     match history.first_variation(at) {
-        Some(e) => Ok(json(200, &json!({"variation": e.variation, "firstSeen": e.at}))),
+        Some(e) => json_of(200, &FirstVariation::from(e)),
         None => Err(ApiError(Error::NotFound(format!(
             "context `{}` of kind `{}` received no variation of flag `{}` in the 90 days before {at}",
             q.key, q.kind, q.flag

@@ -6,7 +6,7 @@
 //! are written by the queue consumer.
 
 use crate::error::ApiError;
-use crate::http::{header, json, now_ms};
+use crate::http::{header, json_of, now_ms};
 use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
 use edge_exp_core::catalog;
@@ -74,7 +74,7 @@ pub async fn ingest(
         .map(|id| keys::payload_key(&tenant.project, &tenant.env, source.class(), id));
     let digest = keys::body_digest(&body);
     if let Some(previous) = retried(&payloads_kv, payload_key.as_deref(), &digest).await? {
-        return Ok(json(202, &serde_json::to_value(previous)?));
+        return json_of(202, &previous);
     }
 
     let batch = parse(&body, now, source)?;
@@ -114,7 +114,7 @@ pub async fn ingest(
         queued_messages: Some(queued as u64),
         ..summary
     };
-    Ok(json(202, &serde_json::to_value(answer)?))
+    json_of(202, &answer)
 }
 
 /// The payload's events; those the queue cannot carry are refused one by one, like any other bad

@@ -2,7 +2,7 @@
 //! iterations (semantic-patch instructions `startIteration` / `stopIteration`) and results.
 
 use crate::error::ApiError;
-use crate::http::{header, json, now_ms, with_header, Timing};
+use crate::http::{header, json_of, now_ms, with_header, Timing};
 use crate::routes::percentiles;
 use crate::routes::rest::{authorize, require_environment, resource, Scope};
 use crate::store::counters::{self, CounterCommand, ExperimentCounter};
@@ -91,11 +91,7 @@ pub async fn results(
         results: mine,
     };
     timing.mark("compute");
-    let resp = with_header(
-        json(200, &serde_json::to_value(out)?),
-        "X-Edge-Exp-Counts",
-        source,
-    );
+    let resp = with_header(json_of(200, &out)?, "X-Edge-Exp-Counts", source);
     Ok(with_header(resp, "Server-Timing", &timing.header()))
 }
 

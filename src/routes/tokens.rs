@@ -2,7 +2,7 @@
 //! creation; only its SHA-256 digest is kept.
 
 use crate::error::ApiError;
-use crate::http::{empty, json};
+use crate::http::{empty, json, json_of};
 use crate::routes::{auth, body};
 use crate::store::config::{self, Role};
 use edge_exp_core::resource::link;
@@ -28,7 +28,7 @@ pub async fn collection(req: &mut Request, env: &Env) -> Result<Response, ApiErr
         Method::Post => {
             let post = TokenPost::from_json(&body::json(req).await?)?;
             let (info, secret) = config::create_token(env, post).await?;
-            Ok(json(201, &serde_json::to_value(info.rep(Some(&secret)))?))
+            json_of(201, &info.rep(Some(&secret)))
         }
         _ => Err(ApiError::method_not_allowed()),
     }

@@ -256,15 +256,6 @@ pub struct TokenPost {
     pub role: Option<Role>,
 }
 
-/// The first variation a context received.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FirstVariation {
-    pub variation: u32,
-    /// Unix milliseconds of that exposure.
-    pub first_seen: i64,
-}
-
 /// One accepted payload of the live feed.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
