@@ -2,15 +2,18 @@
 //! dashboard's "live events" panel.
 
 use crate::event::Event;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// One event as the feed shows it.
 #[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedItem {
-    pub kind: &'static str,
+    // Borrowed when summarised (no allocation on the events route), owned when read back.
+    /// `feature`, `custom`, `click`, `pageview`, `identify` or `index`.
+    pub kind: Cow<'static, str>,
     pub key: Option<String>,
     /// `kind:key` of each unit, e.g. `user:u1`.
     pub units: Vec<String>,
@@ -20,14 +23,24 @@ pub struct FeedItem {
 }
 
 /// One feed entry: what one accepted payload contained (its first events, summarised).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedEntry<'a> {
+    /// Unix milliseconds.
     pub at: i64,
     /// The route class: `sdk`, `browser` or `import`.
-    pub source: &'a str,
+    pub source: Cow<'a, str>,
     pub accepted: usize,
     pub rejected: usize,
+    /// Its first events.
     pub events: Vec<FeedItem>,
+}
+
+/// The feed route's answer: entries, newest first.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeedPage<'a> {
+    pub items: Vec<FeedEntry<'a>>,
 }
 
 /// At most `limit` items, in payload order; summaries and ignored kinds are left out.
@@ -43,7 +56,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
         .filter_map(|e| {
             Some(match e {
                 Event::Feature(f) => FeedItem {
-                    kind: "feature",
+                    kind: Cow::Borrowed("feature"),
                     key: Some(f.flag_key.to_string()),
                     units: units(&f.context),
                     at: f.creation_date,
@@ -51,7 +64,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
                     value: None,
                 },
                 Event::Conversion(c) => FeedItem {
-                    kind: c.kind.as_str(),
+                    kind: Cow::Borrowed(c.kind.as_str()),
                     key: Some(c.key.to_string()),
                     units: units(&c.context),
                     at: c.creation_date,
@@ -62,7 +75,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
                     creation_date,
                     context,
                 } => FeedItem {
-                    kind: "identify",
+                    kind: Cow::Borrowed("identify"),
                     key: None,
                     units: units(context),
                     at: *creation_date,
@@ -73,7 +86,7 @@ pub fn summarize(events: &[Event], limit: usize) -> Vec<FeedItem> {
                     creation_date,
                     context,
                 } => FeedItem {
-                    kind: "index",
+                    kind: Cow::Borrowed("index"),
                     key: None,
                     units: units(context),
                     at: *creation_date,
@@ -127,7 +140,19 @@ mod tests {
         let mut units = items[0].units.clone();
         units.sort();
         assert_eq!(units, ["org:o", "user:u"]);
-        assert_eq!((items[1].kind, items[1].value), ("custom", Some(2.5)));
+        assert_eq!((items[1].kind.as_ref(), items[1].value), ("custom", Some(2.5)));
+        // What the events route stores is what the feed route reads back and answers.
+        let entry = FeedEntry {
+            at: 10,
+            source: Cow::Borrowed("sdk"),
+            accepted: 3,
+            rejected: 0,
+            events: items,
+        };
+        let stored = serde_json::to_string(&entry).unwrap();
+        let read: FeedEntry<'static> = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, entry);
+        assert_eq!(serde_json::to_string(&read).unwrap(), stored);
     }
 
     #[test]

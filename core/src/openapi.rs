@@ -262,7 +262,7 @@ fn components() -> utoipa::openapi::Components {
         shapes::ExperimentPatch,
         crate::results::ExperimentResults,
         crate::attribution::FirstVariation,
-        shapes::FeedPage,
+        crate::feed::FeedPage,
         shapes::EventKeyPage,
         crate::queued::IngestStats,
     ];

@@ -143,7 +143,7 @@ async fn record_feed(
     }
     let entry = FeedEntry {
         at: now,
-        source: source.class(),
+        source: source.class().into(),
         accepted: batch.events.len(),
         rejected: batch.rejected.len(),
         events,

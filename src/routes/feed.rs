@@ -3,11 +3,11 @@
 //! dashboard's live panel.
 
 use crate::error::ApiError;
-use crate::http::json;
+use crate::http::json_of;
 use crate::routes::rest::{authorize, require_environment};
 use crate::store::feed;
+use edge_exp_core::feed::FeedPage;
 use edge_exp_core::query::FeedQuery;
-use serde_json::json;
 use worker::{Env, Request, Response};
 
 pub async fn recent(
@@ -20,5 +20,5 @@ pub async fn recent(
     require_environment(env, project, env_key).await?;
     let limit = FeedQuery::limit(req.url()?.query().unwrap_or(""))?;
     let items = feed::recent(env, project, env_key, limit).await?;
-    Ok(json(200, &json!({"items": items})))
+    json_of(200, &FeedPage { items })
 }

@@ -6,7 +6,6 @@ use super::{kv, random_hex, FEED_KV};
 use crate::error::ApiError;
 use crate::store::config::Tenant;
 use edge_exp_core::feed::{self, FeedEntry};
-use serde_json::Value;
 use worker::Env;
 
 const FEED_TTL_SECONDS: u64 = 60 * 60;
@@ -34,7 +33,7 @@ pub async fn recent(
     project: &str,
     env_key: &str,
     limit: u64,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<FeedEntry<'static>>, ApiError> {
     let store = kv(env, FEED_KV)?;
     let page = store
         .list()

@@ -1,8 +1,9 @@
 //! Wire shapes the server reads field by field (LaunchDarkly's lenient bodies) or still builds
-//! with `json!` (list pages, tokens), declared here so that their schemas are
-//! derived like the rest. Each is held to the code by a test in `openapi/tests.rs`: representations made by the
-//! real code must conform to these schemas (no undeclared field, every required one present), and
-//! each request example must be accepted by the real parser.
+//! with `json!` (list pages), declared here so that their schemas are derived like the rest;
+//! every answer with a type of its own takes its schema from that type. Each shape here is held
+//! to the code by a test in `openapi/tests.rs`: representations made by the real code must
+//! conform to these schemas (no undeclared field, every required one present), and each request
+//! example must be accepted by the real parser.
 
 use crate::analysis::{Analysis, AnalysisConfig};
 use crate::catalog::Entry;
@@ -10,7 +11,6 @@ use crate::event::ConversionKind;
 use crate::experiment::{ExperimentRep, MetricRef, Treatment};
 use crate::resource::Link;
 use crate::token::{Role, TokenRep};
-use crate::feed::FeedItem;
 use crate::flag::{ClientSideAvailability, EnvironmentConfig, FlagRep, Reason, Variation};
 use crate::metric::{AnalysisType, EventDefault, MetricRep, SuccessCriteria, UnitAggregation};
 use crate::matcher::UrlMatcher;
@@ -254,25 +254,6 @@ pub struct Instruction {
 pub struct TokenPost {
     pub name: Option<String>,
     pub role: Option<Role>,
-}
-
-/// One accepted payload of the live feed.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedEntry {
-    /// Unix milliseconds.
-    pub at: i64,
-    /// `sdk`, `browser` or `import`.
-    pub source: String,
-    pub accepted: u64,
-    pub rejected: u64,
-    /// Its first events.
-    pub events: Vec<FeedItem>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct FeedPage {
-    pub items: Vec<FeedEntry>,
 }
 
 /// A custom event key or goal key received in the last 30 days.
