@@ -15,16 +15,18 @@ const CORS_ALLOW_HEADERS: &str = "Content-Type, Content-Encoding, X-LaunchDarkly
 X-LaunchDarkly-Payload-ID, X-LaunchDarkly-Wrapper, X-LaunchDarkly-Event-Schema, X-LaunchDarkly-Tags";
 
 pub fn json(status: u16, body: &serde_json::Value) -> Response {
-    let mut resp = Response::builder()
-        .with_status(status)
-        .fixed(body.to_string().into_bytes());
-    set(resp.headers_mut(), "Content-Type", "application/json");
-    resp
+    json_text(status, body.to_string().into_bytes())
 }
 
-/// A typed answer as JSON (core's answer types serialise infallibly: their maps have string keys).
+/// A typed answer as JSON, serialised straight from the type (no JSON tree built first).
 pub fn json_of<T: serde::Serialize>(status: u16, body: &T) -> Result<Response, ApiError> {
-    Ok(json(status, &serde_json::to_value(body)?))
+    Ok(json_text(status, serde_json::to_vec(body)?))
+}
+
+fn json_text(status: u16, text: Vec<u8>) -> Response {
+    let mut resp = Response::builder().with_status(status).fixed(text);
+    set(resp.headers_mut(), "Content-Type", "application/json");
+    resp
 }
 
 /// The one place errors become responses. An internal error's detail (storage and runtime
