@@ -48,6 +48,11 @@ pub struct IngestStats {
     pub last_error: Option<String>,
     /// Stored records this isolate skipped because they did not parse (each one is logged).
     pub skipped_records: u64,
+    /// Request bodies refused for size by this isolate (declared or streamed past the limit).
+    pub refused_bodies: u64,
+    /// The most bytes this isolate read of one refused body before refusing it (at most the
+    /// limit plus one chunk: an oversized body is never read whole).
+    pub max_refused_body_bytes_read: u64,
     /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
     pub wasm_memory_bytes: u64,
 }

@@ -16,7 +16,7 @@ pub const MAX_RAW_BODY_BYTES: usize = MAX_BODY_BYTES + 64 * 1024;
 pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let declared = header(req, "Content-Length").and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(BodyError::TooLarge.into());
+        return Err(refused(0));
     }
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new());
@@ -25,11 +25,22 @@ pub async fn read_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, Ap
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         if out.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge.into());
+            return Err(refused(out.len() + chunk.len()));
         }
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+/// The 413 for a body refused after reading `read` bytes of it, counted in the ingest figures
+/// (`refusedBodies`, `maxRefusedBodyBytesRead`) so tests and operators can see it stopped early.
+fn refused(read: usize) -> ApiError {
+    crate::ingest::STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.refused_bodies += 1;
+        s.max_refused_body_bytes_read = s.max_refused_body_bytes_read.max(read as u64);
+    });
+    BodyError::TooLarge.into()
 }
 
 pub async fn json(req: &mut Request) -> Result<Value, ApiError> {
