@@ -92,7 +92,9 @@ describe('snippet event sending', () => {
     });
     assert.equal(outcome.ready, false, 'flags could not be loaded for an unknown environment');
     assert.equal(outcome.first, false, 'the refused POST is reported');
-    assert.deepEqual(outcome.after, { queued: 0, dropped: 0, sent: 0 }, 'nothing is queued any more');
+    // The refused payload's two events, and the one tracked after it: nothing is queued any
+    // more, and every event that will never be sent is counted.
+    assert.deepEqual(outcome.after, { queued: 0, dropped: 3, sent: 0 }, 'nothing is queued any more; every lost event counted');
     assert.equal(outcome.second, true, 'an empty flush succeeds without a request');
     assert.equal(posts.length, 1, 'one refused POST, not retried, nothing after it');
     assert.deepEqual(posts[0].events.map((e) => e.kind + ':' + (e.key ?? '')), ['identify:', 'custom:first']);

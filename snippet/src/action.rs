@@ -26,6 +26,8 @@ pub enum Action {
     Posted(Batch),
     /// The retry of an events post, after its delay.
     Resend(Batch),
+    /// The answers of a flush's posts → `true` if every one was accepted.
+    Every,
     /// A promise executor `(resolve) => setTimeout(resolve, ms)`.
     Sleep(i32),
     /// Flush now (the timer, or a full queue).

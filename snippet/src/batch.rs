@@ -2,7 +2,6 @@
 
 use crate::js;
 use alloc::string::String;
-use wasm_bindgen::prelude::*;
 
 /// A UUID v4 for `X-LaunchDarkly-Payload-ID`.
 pub fn payload_id() -> String {
@@ -20,13 +19,28 @@ pub fn payload_id() -> String {
     id
 }
 
-/// One events payload: where it goes, its JSON, its ID (the same on the retry).
+/// One events payload: where it goes, its JSON, its ID (the same on every attempt, so the Worker
+/// counts it once however often it arrives).
 #[derive(Clone)]
 pub struct Batch {
     pub url: String,
-    pub body: JsValue,
+    pub body: String,
     pub id: String,
     pub events: u32,
+    /// Posted as a keep-alive request (it outlives the page).
     pub keepalive: bool,
     pub retried: bool,
+}
+
+impl Batch {
+    pub fn new(url: String, body: String, events: u32, id: String) -> Self {
+        Batch {
+            url,
+            body,
+            id,
+            events,
+            keepalive: false,
+            retried: false,
+        }
+    }
 }

@@ -35,7 +35,11 @@ impl Callback {
                 JsValue::from_bool(ok)
             }
             Action::Posted(batch) => send::answered(batch, &a),
-            Action::Resend(batch) => send::post(batch.clone()).into(),
+            Action::Resend(batch) => send::resend(batch),
+            Action::Every => {
+                let answers: Array = a.unchecked_into();
+                JsValue::from_bool((0..answers.length()).all(|i| answers.get(i).is_truthy()))
+            }
             Action::Sleep(ms) => {
                 if let Some(w) = js::window() {
                     let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
@@ -45,7 +49,7 @@ impl Callback {
                 }
                 JsValue::UNDEFINED
             }
-            Action::Flush => send::flush(false).into(),
+            Action::Flush => send::flush().into(),
             Action::Leaving => {
                 send::leaving(&a);
                 JsValue::UNDEFINED

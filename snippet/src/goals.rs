@@ -98,28 +98,25 @@ pub fn location_changed() {
     }
 }
 
-/// A click anywhere: one `click` event per click goal of this page whose selector matches the
-/// clicked element or one of its ancestors.
+/// A click anywhere: one `click` event per click goal of this page whose selector matches an
+/// element on the click's composed path: the clicked element or an ancestor, also inside open
+/// shadow roots (at the document, a click inside a component reports only its host as target).
+/// In a light-DOM page that is `target.closest(selector)`, LaunchDarkly's semantics.
 pub fn clicked(event: &JsValue) {
-    let Some(target) = event.unchecked_ref::<web_sys::Event>().target() else {
-        return;
-    };
-    // A click on a text node starts at its parent element (nodeType 1 is an element; a target
-    // that is no node at all has none and no parent).
-    let node: &web_sys::Node = target.unchecked_ref();
-    let element = if node.node_type() == 1 {
-        Some(node.clone().unchecked_into::<web_sys::Element>())
-    } else {
-        node.parent_element()
-    };
-    let Some(element) = element else { return };
+    let path = event.unchecked_ref::<web_sys::Event>().composed_path();
     let href = js::href();
     with_state(|s| {
         for (key, selector) in matching(&s.goals, GoalKind::Click, &href) {
             let Some(selector) = selector else { continue };
-            // `closest` finds the element itself or its nearest matching ancestor: one hit per
-            // goal, never one per matching ancestor. An invalid selector matches nothing.
-            if element.closest(&selector).ok().flatten().is_some() {
+            // One hit per goal, never one per matching element. What is no element (a text
+            // node, a shadow root, the document, the window) has no `matches`, and an invalid
+            // selector makes it throw: both caught, both no match.
+            let hit = (0..path.length()).any(|i| {
+                let item = path.get(i);
+                let item: &web_sys::Element = item.unchecked_ref();
+                item.matches(&selector).unwrap_or(false)
+            });
+            if hit {
                 s.queue_goal_event("click", &key, Some(&selector));
             }
         }

@@ -116,6 +116,11 @@ pub fn href() -> String {
         .unwrap_or_default()
 }
 
+/// The page's `localStorage`, if it has one it may use.
+pub fn storage() -> Option<web_sys::Storage> {
+    window()?.local_storage().ok().flatten()
+}
+
 /// The pieces joined (`[..].concat()` brings a generic join with panic paths into the wasm).
 pub fn cat(parts: &[&str]) -> String {
     let mut s = String::new();

@@ -4,8 +4,9 @@
 //! the goals (`GET /sdk/goals/...`); `variation` / `variationDetail` / `allFlags` read flags and
 //! send `feature` events for experiment flags; `track` sends `custom` events; page views and clicks
 //! on goals are tracked automatically, including single-page navigation. Events are queued and
-//! sent in batches with an `X-LaunchDarkly-Payload-ID` (retried once), and flushed with a
-//! keep-alive request when the page is hidden or left, so a click that navigates loses nothing.
+//! sent in batches with an `X-LaunchDarkly-Payload-ID` (retried once) as keep-alive requests
+//! while they fit the page's budget; when the page is hidden or left, what it still owes goes with
+//! keep-alive requests or is kept for the next page (`send`, `outbox`), so nothing is lost silently.
 //!
 //! Nothing here throws into the page: bad arguments log a console error and are ignored.
 //! URL matching is `edge_exp_core::matcher`, shared with the Worker.
@@ -40,6 +41,7 @@ mod dispatch;
 mod goals;
 mod js;
 mod net;
+mod outbox;
 mod send;
 mod state;
 #[cfg(all(test, target_arch = "wasm32"))]
@@ -69,6 +71,8 @@ pub fn init(client_side_id: JsValue, context: JsValue, options: JsValue) -> Prom
         error("init: already initialised (call close() first)");
         return resolved(&JsValue::FALSE);
     }
+    // What an earlier page of the site could not send before it went away.
+    send::send_outbox();
     let loads = Array::of2(
         &state::load_flags(),
         &net::fetch_json("GET", &goals_url, None),
@@ -177,14 +181,14 @@ pub fn identify(context: JsValue) -> Promise {
 /// Send the queued events now. Resolves to `true` if they were accepted.
 #[wasm_bindgen]
 pub fn flush() -> Promise {
-    send::flush(false)
+    send::flush()
 }
 
-/// Send what is queued (with a keep-alive request) and stop: no more events, listeners inert.
-/// Resolves to `true` if the last events were accepted.
+/// Send what is queued (keep-alive as far as the budget allows) and stop: no more events,
+/// listeners inert. Resolves to `true` if the last events were accepted.
 #[wasm_bindgen]
 pub fn close() -> Promise {
-    let last = send::flush(true);
+    let last = send::flush();
     state::uninstall();
     last
 }
@@ -194,7 +198,7 @@ pub fn close() -> Promise {
 pub fn stats() -> JsValue {
     let out = js::object();
     with_state(|s| {
-        set(&out, "queued", &JsValue::from(s.queue.length()));
+        set(&out, "queued", &JsValue::from(s.queue.len() as u32));
         set(&out, "dropped", &JsValue::from(s.dropped));
         set(&out, "sent", &JsValue::from(s.sent));
     });

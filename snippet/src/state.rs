@@ -1,14 +1,22 @@
 //! The client's state (one per page), options, contexts and event construction.
 
 use crate::action::{self, Action};
+use crate::batch::Batch;
 use crate::js::{self, error, get, set, set_str, warn};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use edge_exp_core::matcher::Goal;
-use js_sys::{Array, Object, Promise, JSON};
+use js_sys::{Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+/// Keep-alive requests of a page may carry 64 KiB of bodies in flight, all together (Fetch
+/// standard; `sendBeacon` shares the same budget).
+pub const KEEPALIVE_BUDGET: usize = 65_536;
+/// A flush starts once this much JSON is queued, and no post is larger (an event larger than it
+/// goes alone): a quarter of the budget, so several fit in it when the page is left.
+pub const FLUSH_BYTES: usize = KEEPALIVE_BUDGET / 4;
 
 pub struct Options {
     pub base_url: String,
@@ -49,8 +57,16 @@ pub struct State {
     pub options: Options,
     pub flags: JsValue,
     pub goals: Vec<Goal>,
-    /// Events waiting to be sent (JavaScript objects, serialised by `JSON.stringify`).
-    pub queue: Array,
+    /// Events waiting to be sent, as JSON text (`JSON.stringify` when queued: their size is known).
+    pub queue: Vec<String>,
+    /// Bytes of the queue's JSON: a flush starts once it reaches a quarter of the keep-alive budget.
+    pub queued_bytes: usize,
+    /// A flush is scheduled (once, however many events arrive before it runs).
+    pub flush_due: bool,
+    /// Bytes of keep-alive bodies in flight (the browser allows 64 KiB per page, all together).
+    pub keepalive_bytes: usize,
+    /// Payloads a page exit would lose: ordinary posts in flight, posts waiting for their retry.
+    pub owed: Vec<Batch>,
     pub dropped: u32,
     pub sent: u32,
     /// Set after a 401/403/404 from the events route: like LaunchDarkly's SDKs, stop sending.
@@ -118,7 +134,7 @@ fn fill_anonymous_key(ctx: &JsValue, kind: &str) {
     if get(ctx, "key").as_string().is_some_and(|k| !k.is_empty()) {
         return;
     }
-    let storage = js::window().and_then(|w| w.local_storage().ok().flatten());
+    let storage = js::storage();
     let slot = js::cat(&["edge-exp:anonymous:", kind]);
     let stored = storage
         .as_ref()
@@ -221,7 +237,11 @@ impl State {
             options,
             flags: js::object(),
             goals: Vec::new(),
-            queue: Array::new(),
+            queue: Vec::new(),
+            queued_bytes: 0,
+            flush_due: false,
+            keepalive_bytes: 0,
+            owed: Vec::new(),
             dropped: 0,
             sent: 0,
             disabled: false,
@@ -235,24 +255,54 @@ impl State {
         js::cat(&[base, path, &self.client_side_id])
     }
 
-    /// Queue an event; when the queue is full, the event is dropped (counted, warned once), and a
-    /// flush is started.
+    /// Queue an event; when the queue is full, the event is dropped (counted, warned once). A
+    /// flush starts once the queue is full or its JSON reaches [`FLUSH_BYTES`], so what is queued
+    /// stays small enough to go with keep-alive requests if the page is left.
     pub fn enqueue(&mut self, event: JsValue) {
         if self.disabled {
+            // Refused by the Worker (401/403/404): nothing more is sent, and nothing silently.
+            self.dropped += 1;
             return;
         }
-        if self.queue.length() >= self.options.capacity {
+        if self.queue.len() >= self.options.capacity as usize {
             if self.dropped == 0 {
                 warn("event queue is full; dropping events until the next flush");
             }
             self.dropped += 1;
             return;
         }
-        self.queue.push(&event);
-        if self.queue.length() >= self.options.capacity {
+        // Events hold only JSON copies, so this does not fail; if it did, the event is counted.
+        let Some(text) = JSON::stringify(&event).ok().and_then(|t| t.as_string()) else {
+            self.dropped += 1;
+            return;
+        };
+        self.queued_bytes += text.len() + 1;
+        self.queue.push(text);
+        let full = self.queue.len() >= self.options.capacity as usize;
+        if !self.flush_due && (full || self.queued_bytes >= FLUSH_BYTES) {
+            self.flush_due = true;
             // After this call returns: the flush needs the state this call is holding.
             let _ = action::then(&js::resolved(&JsValue::NULL), Action::Flush);
         }
+    }
+
+    /// Take `bytes` of the keep-alive budget if they fit in what is left of it.
+    pub fn reserve_keepalive(&mut self, bytes: usize) -> bool {
+        let fits = self.keepalive_bytes + bytes <= KEEPALIVE_BUDGET;
+        if fits {
+            self.keepalive_bytes += bytes;
+        }
+        fits
+    }
+
+    /// No longer owe `batch` (answered, retried or handed on). `false` if it was not owed: it
+    /// was handed on at exit meanwhile, and the answer to this attempt no longer decides it.
+    pub fn settle(&mut self, batch: &Batch) -> bool {
+        let owed = self.owed.iter().position(|o| o.id == batch.id);
+        if let Some(i) = owed {
+            self.owed.swap_remove(i);
+        }
+        owed.is_some()
     }
 
     /// A `feature` event, for flags that track events (experiments).

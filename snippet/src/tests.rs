@@ -1,6 +1,6 @@
 //! Unit tests that need a browser: run in headless Chromium by wasm-bindgen-test-runner.
 
-use crate::js::{get, set};
+use crate::js::get;
 use crate::state::{self, with_state, Options, State};
 use crate::{goals, send};
 use js_sys::Object;
@@ -100,13 +100,10 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
     });
     goals::start();
     let clicks = || {
-        with_state(|s| {
-            s.queue
-                .iter()
-                .filter(|e| get(e, "kind").as_string().as_deref() == Some("click"))
-                .count()
-        })
-        .unwrap()
+        queued_events()
+            .iter()
+            .filter(|e| get(e, "kind").as_string().as_deref() == Some("click"))
+            .count()
     };
     doc.get_element_by_id("t-label")
         .unwrap()
@@ -124,7 +121,7 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
         .unwrap()
         .click();
     assert_eq!(clicks(), 1, "a click elsewhere sends nothing");
-    let event = with_state(|s| s.queue.get(s.queue.length() - 1)).unwrap();
+    let event = queued_events().pop().unwrap();
     assert_eq!(get(&event, "selector").as_string().unwrap(), ".buy");
     assert_eq!(
         get(&get(&event, "contextKeys"), "user")
@@ -132,9 +129,151 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
             .unwrap(),
         "u"
     );
-    set(&event, "checked", &JsValue::TRUE);
     state::uninstall();
     root.remove();
+}
+
+/// The queued events, parsed back from their JSON.
+fn queued_events() -> Vec<JsValue> {
+    with_state(|s| s.queue.iter().map(|e| json(e)).collect()).unwrap()
+}
+
+fn client_with_goals(goals_json: &str) {
+    state::uninstall();
+    let options = Options::from_js(&json(r#"{"capacity":100000}"#));
+    assert!(state::install(State::new(
+        "cid".into(),
+        json(r#"{"kind":"user","key":"u"}"#),
+        options
+    )));
+    with_state(|s| s.goals = goals::parse(&json(goals_json)));
+    goals::start();
+}
+
+#[wasm_bindgen_test]
+fn a_click_inside_an_open_shadow_root_matches_its_goal_once() {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let host = doc.create_element("div").unwrap();
+    doc.body().unwrap().append_child(&host).unwrap();
+    let shadow = host
+        .attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))
+        .unwrap();
+    shadow
+        .set_inner_html(r#"<div class="cta"><button class="cta"><span>Buy</span></button></div>"#);
+    client_with_goals(
+        r#"[{"key":"cta","kind":"click","selector":".cta","urls":[{"kind":"substring","substring":"/"}]},
+            {"key":"host","kind":"click","selector":"div > .cta","urls":[{"kind":"substring","substring":"/"}]}]"#,
+    );
+    let span = shadow.query_selector("span").unwrap().unwrap();
+    span.dyn_into::<web_sys::HtmlElement>().unwrap().click();
+    let keys: Vec<String> = queued_events()
+        .iter()
+        .filter(|e| get(e, "kind").as_string().as_deref() == Some("click"))
+        .map(|e| get(e, "key").as_string().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["cta", "host"],
+        "each goal once, matched inside the shadow tree"
+    );
+    state::uninstall();
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+fn a_flush_splits_the_queue_into_posts_that_fit_the_keepalive_budget() {
+    client_with_goals("[]");
+    for i in 0..600 {
+        with_state(|s| s.queue_custom(&alloc_key(i), &JsValue::UNDEFINED, &JsValue::UNDEFINED));
+    }
+    let queued = with_state(|s| s.queued_bytes).unwrap();
+    assert!(
+        queued > 4 * state::FLUSH_BYTES,
+        "the test needs several posts' worth ({queued})"
+    );
+    let batches = send::take_batches().unwrap();
+    assert!(batches.len() >= 5, "{} posts", batches.len());
+    let events: u32 = batches.iter().map(|b| b.events).sum();
+    assert_eq!(events, 600, "every event in exactly one post");
+    for b in &batches {
+        assert!(
+            b.body.len() <= state::FLUSH_BYTES,
+            "no post over {} bytes ({})",
+            state::FLUSH_BYTES,
+            b.body.len()
+        );
+        let parsed: js_sys::Array = json(&b.body).dyn_into().unwrap();
+        assert_eq!(
+            parsed.length(),
+            b.events,
+            "the body is a JSON array of its events"
+        );
+    }
+    let ids: std::collections::BTreeSet<_> = batches.iter().map(|b| b.id.clone()).collect();
+    assert_eq!(ids.len(), batches.len(), "a payload ID per post");
+    // As many posts as fit the 64 KiB budget go with keep-alive, the rest do not.
+    let keepalive = with_state(|s| {
+        batches
+            .iter()
+            .filter(|b| s.reserve_keepalive(b.body.len()))
+            .count()
+    })
+    .unwrap();
+    assert_eq!(keepalive, state::KEEPALIVE_BUDGET / state::FLUSH_BYTES);
+    assert!(with_state(|s| s.keepalive_bytes).unwrap() <= state::KEEPALIVE_BUDGET);
+    assert_eq!(
+        with_state(|s| s.queue.len()).unwrap(),
+        0,
+        "the queue was taken"
+    );
+    state::uninstall();
+}
+
+fn alloc_key(i: u32) -> String {
+    format!("event-{i}")
+}
+
+#[wasm_bindgen_test]
+fn the_outbox_keeps_payloads_for_the_next_page() {
+    crate::outbox::take(|_| ());
+    let batches = [
+        crate::batch::Batch::new(
+            "https://e.example/events/bulk/c".into(),
+            "[{\"kind\":\"custom\"}]".into(),
+            1,
+            "id-1".into(),
+        ),
+        crate::batch::Batch::new(
+            "https://e.example/events/bulk/c".into(),
+            "[1,2]".into(),
+            2,
+            "id-2".into(),
+        ),
+    ];
+    assert!(crate::outbox::keep(&batches[..1]));
+    assert!(
+        crate::outbox::keep(&batches[1..]),
+        "appended to what is kept"
+    );
+    let taken = core::cell::RefCell::new(Vec::new());
+    crate::outbox::take(|b| taken.borrow_mut().push(b));
+    let taken = taken.into_inner();
+    assert_eq!(taken.len(), 2);
+    assert_eq!(
+        (
+            taken[0].id.as_str(),
+            taken[0].events,
+            taken[0].body.as_str()
+        ),
+        ("id-1", 1, "[{\"kind\":\"custom\"}]")
+    );
+    assert_eq!(
+        (taken[1].id.as_str(), taken[1].events, taken[1].url.as_str()),
+        ("id-2", 2, "https://e.example/events/bulk/c")
+    );
+    let again = core::cell::Cell::new(0);
+    crate::outbox::take(|_| again.set(again.get() + 1));
+    assert_eq!(again.get(), 0, "taken once");
 }
 
 #[wasm_bindgen_test]

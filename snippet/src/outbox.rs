@@ -1,0 +1,61 @@
+//! Payloads a page could not send before it went away, kept in `localStorage` and posted by the
+//! next page of the site that starts the snippet (same payload IDs: the Worker counts a payload
+//! once even if the page's own request did get through after all).
+//!
+//! Stored as JSON, `[[url, id, events, body], …]`, read and written by the browser's `JSON`.
+//! Another tab of the site leaving at the same moment can overwrite what this one appended
+//! (`localStorage` has no compare-and-set); a visitor who never comes back never sends it.
+
+use crate::batch::Batch;
+use crate::js;
+use js_sys::{Array, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+const SLOT: &str = "edge-exp:outbox";
+
+/// What is kept, as an array (empty if nothing is, or it does not parse).
+fn stored(storage: &web_sys::Storage) -> Array {
+    let text = storage.get_item(SLOT).ok().flatten().unwrap_or_default();
+    JSON::parse(&text)
+        .ok()
+        .filter(Array::is_array)
+        .map_or_else(Array::new, JsCast::unchecked_into)
+}
+
+/// Append payloads to the outbox. `false` if storage refused them (none, full, or disabled).
+pub fn keep(batches: &[Batch]) -> bool {
+    let Some(storage) = js::storage() else {
+        return false;
+    };
+    let kept = stored(&storage);
+    for b in batches {
+        let entry = Array::of4(
+            &JsValue::from_str(&b.url),
+            &JsValue::from_str(&b.id),
+            &JsValue::from(b.events),
+            &JsValue::from_str(&b.body),
+        );
+        kept.push(&entry);
+    }
+    JSON::stringify(&kept)
+        .ok()
+        .and_then(|t| t.as_string())
+        .is_some_and(|text| storage.set_item(SLOT, &text).is_ok())
+}
+
+/// Take (and clear) what earlier pages kept, handing each payload to `send`.
+pub fn take(send: impl Fn(Batch)) {
+    let Some(storage) = js::storage() else { return };
+    let kept = stored(&storage);
+    let _ = storage.remove_item(SLOT);
+    for entry in kept.iter() {
+        // Indexing works on any value: an entry that is not an array yields no strings.
+        let entry: &Array = entry.unchecked_ref();
+        let field = |i| entry.get(i).as_string();
+        if let (Some(url), Some(id), Some(body)) = (field(0), field(1), field(3)) {
+            let events = entry.get(2).as_f64().unwrap_or(0.0) as u32;
+            send(Batch::new(url, body, events, id));
+        }
+    }
+}
