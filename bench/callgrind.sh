@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Instructions per event on the core ingest path, counted by callgrind for 100-event payloads:
-# (run with N payloads - run with 0) / (N * 100), for the path tracked since the first benchmark
-# (parse, validate, attribution) and for the whole pipeline core runs today (route + consumer).
+# Instructions counted by callgrind, (run with N - run with 0) / N: per event on the core ingest
+# path for 100-event payloads (the path tracked since the first benchmark, and the whole pipeline
+# core runs today: route + consumer), and per flag evaluation (core/benches/evaluate.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-20}
-cargo bench -p edge-exp-core --bench ingest --no-run --quiet 2>/dev/null
-bin=$(cargo bench -p edge-exp-core --bench ingest --no-run --message-format=json 2>/dev/null \
-  | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n")){try{const m=JSON.parse(l);if(m.executable&&m.target&&m.target.name==="ingest")console.log(m.executable)}catch{}}})')
+# The executable of bench target $1.
+bench_bin() {
+  cargo bench -p edge-exp-core --bench "$1" --no-run --quiet 2>/dev/null
+  cargo bench -p edge-exp-core --bench "$1" --no-run --message-format=json 2>/dev/null \
+    | BENCH="$1" node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n")){try{const m=JSON.parse(l);if(m.executable&&m.target&&m.target.name===process.env.BENCH)console.log(m.executable)}catch{}}})'
+}
+bin=$(bench_bin ingest)
 count() {
   local out; out=$(mktemp)
   MODE=$1 PAYLOADS=$N ITERS=$2 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" >/dev/null 2>&1
@@ -20,4 +24,13 @@ for mode in attribution pipeline; do
     pipeline) what="whole core pipeline (route: parse + pack + message JSON; consumer: decode + histories + shard batches)" ;;
   esac
   echo "$what: $(( (full - base) / (N * 100) )) instructions/event (callgrind, $N payloads x 100 events)"
+done
+bin=$(bench_bin evaluate)
+for mode in rules demo; do
+  base=$(count $mode 0); full=$(count $mode "$N")
+  case $mode in
+    rules) what="one flag of 10 rules x 3 clauses (the last one first asks a 10,000-key segment), no rule matching" ;;
+    demo) what="all flags of the demo environment for one context (evalx JSON)" ;;
+  esac
+  echo "evaluation, $what: $(( (full - base) / N )) instructions/evaluation (callgrind, $N evaluations)"
 done

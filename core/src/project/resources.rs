@@ -152,11 +152,13 @@ impl Project {
 
     /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated.
     pub(super) fn evaluate(&self, env: &str, context: &Value, with_reasons: bool) -> Outcome {
+        // Prerequisites may name any flag of the environment, available to the client or not.
+        let store = crate::flag::EnvironmentFlags::of(self.flags.values(), env);
         let flags: serde_json::Map<String, Value> = self
             .flags
             .values()
             .filter(|f| f.spec.client_side_availability.using_environment_id)
-            .map(|f| (f.spec.key.clone(), f.client_json(env, context, with_reasons)))
+            .map(|f| (f.spec.key.clone(), f.client_json(env, &store, context, with_reasons)))
             .collect();
         Outcome::read(Value::Object(flags))
     }

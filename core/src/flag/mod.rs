@@ -1,14 +1,20 @@
-//! Feature flags: variations, per-environment targeting (on/off, individual targets, fallthrough
-//! as a fixed variation, percentage rollout or experiment rollout), evaluation with
-//! LaunchDarkly-compatible bucketing, and the per-flag JSON LaunchDarkly's browser SDKs expect.
+//! Feature flags: variations, per-environment targeting (on/off, prerequisites, individual and
+//! context targets, rules, fallthrough as a fixed variation, percentage rollout or experiment
+//! rollout; `rules.rs`), evaluation by `core::targeting` (LaunchDarkly's semantics), and the
+//! per-flag JSON LaunchDarkly's browser SDKs expect.
 
-use crate::bucketing::{bucket, pick, WeightedVariation};
-use crate::context::valid_kind;
+mod rules;
+
+pub use crate::targeting::Reason;
+pub use rules::{Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};
+
+use crate::targeting::model::Prerequisite;
+use crate::targeting::{Detail, FlagData, Segment, Store};
 use crate::error::Error;
 use crate::fields::Fields;
 use crate::resource::{item_links, Link, Resource, Spec};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 fn invalid(m: impl Into<String>) -> Error {
@@ -37,14 +43,7 @@ fn user_kind() -> String {
     "user".into()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum RolloutKind {
-    #[default]
-    Rollout,
-    Experiment,
-}
+pub use crate::targeting::model::RolloutKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -81,13 +80,23 @@ pub enum VariationOrRollout {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnvironmentConfig {
     pub on: bool,
     pub off_variation: Option<usize>,
+    /// Flags that must serve a given variation first (else the off variation is served).
+    #[serde(default)]
+    pub prerequisites: Vec<Prerequisite>,
     #[serde(default)]
     pub targets: Vec<Target>,
+    /// Individual targets of any context kind (a `user` entry stands for `targets`' list of the
+    /// same variation, as in LaunchDarkly).
+    #[serde(default)]
+    pub context_targets: Vec<Target>,
+    /// Evaluated in order after the targets; the first whose clauses all match serves.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
     pub fallthrough: VariationOrRollout,
     #[serde(default)]
     pub track_events: bool,
@@ -100,7 +109,10 @@ impl Default for EnvironmentConfig {
         EnvironmentConfig {
             on: false,
             off_variation: Some(0),
+            prerequisites: Vec::new(),
             targets: Vec::new(),
+            context_targets: Vec::new(),
+            rules: Vec::new(),
             fallthrough: VariationOrRollout::Fixed { variation: 0 },
             track_events: false,
             track_events_fallthrough: false,
@@ -242,7 +254,7 @@ impl Spec for FlagSpec {
             None => BTreeMap::new(),
             Some(Value::Object(envs)) => envs
                 .iter()
-                .map(|(k, v)| parse_env(k, v).map(|c| (k.clone(), c)))
+                .map(|(k, v)| parse_env(&key, k, v).map(|c| (k.clone(), c)))
                 .collect::<Result<_, _>>()?,
             Some(_) => {
                 return Err(invalid(
@@ -266,63 +278,32 @@ impl Spec for FlagSpec {
 }
 
 impl FlagSpec {
-    /// Every variation index named anywhere must exist; rollouts must total 100%.
+    /// Every variation index named anywhere must exist; rollouts must total 100%; rules,
+    /// clauses and targets within their limits (`rules::check`).
     fn check_indices(&self) -> Result<(), Error> {
         let n = self.variations.len();
-        let check = |i: usize, at: String| {
-            if i < n {
-                Ok(())
-            } else {
-                Err(invalid(format!(
-                    "{at}: variation {i} does not exist (the flag has {n})"
-                )))
-            }
-        };
         for (env, c) in &self.environments {
-            if let Some(off) = c.off_variation {
-                check(off, format!("`environments.{env}.offVariation`"))?;
+            if let Some(off) = c.off_variation.filter(|off| *off >= n) {
+                return Err(invalid(format!(
+                    "`environments.{env}.offVariation`: variation {off} does not exist (the flag has {n})"
+                )));
             }
-            for (i, t) in c.targets.iter().enumerate() {
-                check(t.variation, format!("`environments.{env}.targets[{i}]`"))?;
-                if !valid_kind(&t.context_kind) {
+            for (i, t) in c.targets.iter().chain(&c.context_targets).enumerate() {
+                if t.variation >= n {
                     return Err(invalid(format!(
-                        "`environments.{env}.targets[{i}].contextKind` is not a valid context kind"
+                        "`environments.{env}.targets[{i}]`: variation {} does not exist (the flag has {n})",
+                        t.variation
                     )));
                 }
             }
-            match &c.fallthrough {
-                VariationOrRollout::Fixed { variation } => {
-                    check(*variation, format!("`environments.{env}.fallthrough`"))?
-                }
-                VariationOrRollout::Rollout { rollout } => {
-                    if rollout.variations.is_empty() {
-                        return Err(invalid(format!(
-                            "`environments.{env}.fallthrough.rollout.variations` is empty"
-                        )));
-                    }
-                    for s in &rollout.variations {
-                        check(
-                            s.variation,
-                            format!("`environments.{env}.fallthrough.rollout`"),
-                        )?;
-                    }
-                    let total: u64 = rollout.variations.iter().map(|s| u64::from(s.weight)).sum();
-                    if total != 100_000 {
-                        return Err(invalid(format!(
-                            "`environments.{env}.fallthrough.rollout` weights must add up to 100000, not {total}"
-                        )));
-                    }
-                    if !valid_kind(&rollout.context_kind) {
-                        return Err(invalid(format!("`environments.{env}.fallthrough.rollout.contextKind` is not a valid context kind")));
-                    }
-                }
-            }
+            rules::check_serve(&c.fallthrough, &format!("`environments.{env}.fallthrough`"), n)?;
+            rules::check(&self.key, env, c, n)?;
         }
         Ok(())
     }
 }
 
-fn parse_env(env: &str, v: &Value) -> Result<EnvironmentConfig, Error> {
+fn parse_env(flag_key: &str, env: &str, v: &Value) -> Result<EnvironmentConfig, Error> {
     let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
         // Accept LaunchDarkly's optional fields being absent.
@@ -330,51 +311,43 @@ fn parse_env(env: &str, v: &Value) -> Result<EnvironmentConfig, Error> {
         o.entry("fallthrough").or_insert(json!({"variation": 0}));
         o.entry("offVariation").or_insert(Value::Null);
     }
-    serde_json::from_value(v).map_err(|e| {
+    rules::check_rule_fields(env, &v)?;
+    let mut config: EnvironmentConfig = serde_json::from_value(v).map_err(|e| {
         invalid(format!(
-            "`environments.{env}` is invalid: {e} (expected on, offVariation, targets, fallthrough: {{variation}} or {{rollout: {{variations: [{{variation, weight}}], kind, seed, contextKind, bucketBy}}}})"
+            "`environments.{env}` is invalid: {e} (expected on, offVariation, prerequisites, targets, contextTargets, rules: [{{clauses: [{{contextKind, attribute, op, values, negate}}], variation or rollout}}], fallthrough: {{variation}} or {{rollout: {{variations: [{{variation, weight}}], kind, seed, contextKind, bucketBy}}}}, trackEvents, trackEventsFallthrough)"
         ))
-    })
+    })?;
+    rules::assign_rule_ids(flag_key, env, &mut config)?;
+    Ok(config)
 }
 
-/// Why a flag evaluated as it did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Reason {
-    Off,
-    TargetMatch,
-    Fallthrough {
-        #[serde(rename = "inExperiment", skip_serializing_if = "std::ops::Not::not")]
-        in_experiment: bool,
-    },
-}
+/// No other flags or segments: evaluation of a flag alone (its prerequisites fail).
+pub struct Alone;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evaluation {
-    pub value: Value,
-    pub variation: Option<usize>,
-    pub reason: Reason,
-}
-
-impl Evaluation {
-    pub fn in_experiment(&self) -> bool {
-        matches!(
-            self.reason,
-            Reason::Fallthrough {
-                in_experiment: true
-            }
-        )
+impl Store for Alone {
+    fn flag(&self, _: &str) -> Option<&FlagData> {
+        None
+    }
+    fn segment(&self, _: &str) -> Option<&Segment> {
+        None
     }
 }
 
-/// The individual context of `kind` in a context JSON (single or multi).
-fn context_of_kind<'a>(context: &'a Value, kind: &str) -> Option<&'a Map<String, Value>> {
-    let obj = context.as_object()?;
-    match obj.get("kind").and_then(Value::as_str).unwrap_or("user") {
-        "multi" => obj.get(kind)?.as_object(),
-        k if k == kind => Some(obj),
-        _ => None,
+/// The flags of one environment in the SDK data model: what a flag's prerequisites are read from.
+pub struct EnvironmentFlags(pub std::collections::HashMap<String, FlagData>);
+
+impl EnvironmentFlags {
+    pub fn of<'a>(flags: impl IntoIterator<Item = &'a Flag>, env: &str) -> Self {
+        EnvironmentFlags(flags.into_iter().map(|f| (f.spec.key.clone(), f.sdk(env))).collect())
+    }
+}
+
+impl Store for EnvironmentFlags {
+    fn flag(&self, key: &str) -> Option<&FlagData> {
+        self.0.get(key)
+    }
+    fn segment(&self, _: &str) -> Option<&Segment> {
+        None
     }
 }
 
@@ -395,74 +368,29 @@ impl Flag {
         self.spec.environments.get(env).cloned().unwrap_or_default()
     }
 
-    /// Evaluate for a context (LaunchDarkly context JSON) in an environment.
-    pub fn evaluate(&self, env: &str, context: &Value) -> Evaluation {
-        let config = self.env(env);
-        let serve = |variation: Option<usize>, reason: Reason| Evaluation {
-            value: variation
-                .and_then(|i| self.spec.variations.get(i))
-                .map(|v| v.value.clone())
-                .unwrap_or(Value::Null),
-            variation,
-            reason,
-        };
-        if !config.on {
-            return serve(config.off_variation, Reason::Off);
-        }
-        for t in &config.targets {
-            let key = context_of_kind(context, &t.context_kind)
-                .and_then(|c| c.get("key"))
-                .and_then(Value::as_str);
-            if key.is_some_and(|k| t.values.iter().any(|v| v == k)) {
-                return serve(Some(t.variation), Reason::TargetMatch);
-            }
-        }
-        match &config.fallthrough {
-            VariationOrRollout::Fixed { variation } => serve(
-                Some(*variation),
-                Reason::Fallthrough {
-                    in_experiment: false,
-                },
-            ),
-            VariationOrRollout::Rollout { rollout } => {
-                let experiment = rollout.kind == RolloutKind::Experiment;
-                let unit = context_of_kind(context, &rollout.context_kind);
-                let attribute = if experiment {
-                    "key"
-                } else {
-                    rollout.bucket_by.as_deref().unwrap_or("key")
-                };
-                let b = unit
-                    .and_then(|c| c.get(attribute))
-                    .and_then(|v| bucket(&self.spec.key, &self.salt, rollout.seed, v))
-                    .unwrap_or(0.0);
-                let slots: Vec<WeightedVariation> = rollout
-                    .variations
-                    .iter()
-                    .map(|s| WeightedVariation {
-                        variation: s.variation,
-                        weight: s.weight,
-                        untracked: s.untracked,
-                    })
-                    .collect();
-                let slot = pick(&slots, b);
-                let in_experiment =
-                    experiment && unit.is_some() && slot.is_some_and(|s| !s.untracked);
-                serve(
-                    slot.map(|s| s.variation),
-                    Reason::Fallthrough { in_experiment },
-                )
-            }
-        }
+    /// Evaluate for a context (LaunchDarkly context JSON) in an environment, with the other
+    /// flags of the environment in `store` (for prerequisites).
+    pub fn evaluate_in(&self, env: &str, store: &impl Store, context: &Value) -> Detail {
+        crate::targeting::evaluate(store, &self.sdk(env), context)
+    }
+
+    /// Evaluate a flag alone (no prerequisites can pass).
+    pub fn evaluate(&self, env: &str, context: &Value) -> Detail {
+        self.evaluate_in(env, &Alone, context)
     }
 
     /// The per-flag object of LaunchDarkly's client-side evaluation (evalx) response.
-    pub fn client_json(&self, env: &str, context: &Value, with_reasons: bool) -> Value {
+    pub fn client_json(&self, env: &str, store: &impl Store, context: &Value, with_reasons: bool) -> Value {
         let config = self.env(env);
-        let e = self.evaluate(env, context);
-        let in_experiment = e.in_experiment();
+        let e = self.evaluate_in(env, store, context);
+        let in_experiment = e.reason.in_experiment();
+        let rule_tracks = match &e.reason {
+            Reason::RuleMatch { rule_index, .. } => config.rules.get(*rule_index).is_some_and(|r| r.track_events),
+            _ => false,
+        };
         let track_events = config.track_events
             || in_experiment
+            || rule_tracks
             || (config.track_events_fallthrough && matches!(e.reason, Reason::Fallthrough { .. }));
         let mut out = json!({
             "value": e.value,
@@ -616,17 +544,17 @@ mod tests {
         );
         let e = f.evaluate("production", &json!({"key":"userKeyA"}));
         assert_eq!(e.variation, Some(0));
-        assert!(e.in_experiment());
+        assert!(e.reason.in_experiment());
         // userKeyC (0.9242641) lands in an untracked slot: served, not in the experiment.
         let f = flag(
             json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
             {"variation":0,"weight":45000},{"variation":1,"weight":45000},{"variation":2,"weight":10000,"untracked":true}]}}}),
         );
         let e = f.evaluate("production", &json!({"key":"userKeyC"}));
-        assert_eq!((e.variation, e.in_experiment()), (Some(2), false));
+        assert_eq!((e.variation, e.reason.in_experiment()), (Some(2), false));
         // A context without the rollout's kind gets bucket 0 and is not in the experiment.
         let e = f.evaluate("production", &json!({"kind":"org","key":"userKeyC"}));
-        assert_eq!((e.variation, e.in_experiment()), (Some(0), false));
+        assert_eq!((e.variation, e.reason.in_experiment()), (Some(0), false));
         assert_eq!(
             f.experiment_allocation("production"),
             Some(vec![(0, 45000), (1, 45000)])
@@ -650,7 +578,7 @@ mod tests {
             json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
             {"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}),
         );
-        let out = f.client_json("production", &json!({"key":"userKeyA"}), false);
+        let out = f.client_json("production", &Alone, &json!({"key":"userKeyA"}), false);
         assert_eq!(
             out,
             json!({"value":"a","variation":0,"version":1,"flagVersion":1,"trackEvents":true,
@@ -658,11 +586,11 @@ mod tests {
         );
         let plain = flag(json!({"on":false}));
         assert_eq!(
-            plain.client_json("production", &json!({"key":"u"}), true)["reason"],
+            plain.client_json("production", &Alone, &json!({"key":"u"}), true)["reason"],
             json!({"kind":"OFF"})
         );
         assert!(plain
-            .client_json("production", &json!({"key":"u"}), false)
+            .client_json("production", &Alone, &json!({"key":"u"}), false)
             .get("reason")
             .is_none());
     }
