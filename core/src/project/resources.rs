@@ -94,9 +94,14 @@ impl Project {
             Verb::Create { body } => {
                 let salt = body.get("salt").and_then(Value::as_str).map(str::to_owned);
                 let flag = Flag::create(project, FlagSpec::from_json(&body)?, now, salt);
+                self.check_prerequisites(&flag.spec)?;
                 create(&mut self.flags, project, flag, Record::Flag)
             }
             Verb::Patch { key, body } => {
+                // The patched flag's prerequisites are checked against the project first.
+                if let Ok(flag) = get(&self.flags, &key) {
+                    self.check_prerequisites(&flag.patched(project, &body, now)?.spec)?;
+                }
                 patch(&mut self.flags, (project, &key), &body, now, Record::Flag)
             }
             Verb::Delete { key } => self.delete_flag(key),
@@ -131,9 +136,64 @@ impl Project {
         Ok(deleted(Record::Metric(key)))
     }
 
-    /// A flag a running experiment uses cannot be deleted.
+    /// Prerequisites name flags of the project, and following them never leads back to `spec`
+    /// (per environment). Evaluation would answer a cycle `MALFORMED_FLAG`; it is refused here.
+    fn check_prerequisites(&self, spec: &FlagSpec) -> Result<(), Error> {
+        for (env, config) in &spec.environments {
+            for (i, p) in config.prerequisites.iter().enumerate() {
+                if !self.flags.contains_key(&p.key) {
+                    return Err(Error::invalid(format!(
+                        "`environments.{env}.prerequisites[{i}].key`: flag `{}` does not exist",
+                        p.key
+                    )));
+                }
+            }
+            let mut path = vec![spec.key.as_str()];
+            if let Some(cycle) = self.prerequisite_cycle(spec, env, &mut path) {
+                return Err(Error::invalid(format!(
+                    "`environments.{env}.prerequisites` would make a cycle: {cycle}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A path of prerequisites from `from` back to the flag at `path[0]`, as `a → b → a`.
+    fn prerequisite_cycle<'a>(&'a self, from: &'a FlagSpec, env: &str, path: &mut Vec<&'a str>) -> Option<String> {
+        for p in from.environments.get(env).map(|c| c.prerequisites.as_slice()).unwrap_or_default() {
+            if p.key == path[0] {
+                return Some(format!("{} → {}", path.join(" → "), p.key));
+            }
+            // A flag already on the path closes a cycle that does not pass through this flag.
+            if path.contains(&p.key.as_str()) {
+                continue;
+            }
+            let Some(next) = self.flags.get(&p.key) else { continue };
+            path.push(&next.spec.key);
+            let found = self.prerequisite_cycle(&next.spec, env, path);
+            path.pop();
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// A flag a running experiment uses, or another flag's prerequisite, cannot be deleted.
     pub(super) fn delete_flag(&mut self, key: String) -> Result<Outcome, Error> {
         get(&self.flags, &key)?;
+        let dependents: Vec<&str> = self
+            .flags
+            .values()
+            .filter(|f| f.spec.environments.values().any(|c| c.prerequisites.iter().any(|p| p.key == key)))
+            .map(|f| f.spec.key.as_str())
+            .collect();
+        if !dependents.is_empty() {
+            return Err(Error::Conflict(format!(
+                "flag `{key}` is a prerequisite of {}: remove it there first",
+                dependents.join(", ")
+            )));
+        }
         let running: Vec<&str> = self
             .experiments
             .values()

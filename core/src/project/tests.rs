@@ -192,3 +192,23 @@ fn a_list_refuses_a_query_parameter_its_resource_does_not_take() {
     let page = ok(&mut p, list("metrics", json!([["limit", "1"]])));
     assert_eq!(page.value["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn prerequisites_must_exist_never_cycle_and_keep_their_flags() {
+    let mut p = Project::default();
+    let with_prereq = |key: &str, on: &str| {
+        json!({"key": key, "environments": {"prod": {"on": true, "prerequisites": [{"key": on, "variation": 0}]}}})
+    };
+    let missing = run(&mut p, create("flags", with_prereq("a", "b"))).unwrap_err();
+    assert_eq!(missing, Error::invalid("`environments.prod.prerequisites[0].key`: flag `b` does not exist"));
+    ok(&mut p, create("flags", json!({"key": "b"})));
+    ok(&mut p, create("flags", with_prereq("a", "b")));
+    ok(&mut p, create("flags", with_prereq("c", "a")));
+    // b → c would close c → a → b → c.
+    let patch = json!([{"op": "add", "path": "/environments", "value": {"prod": {"on": true, "prerequisites": [{"key": "c", "variation": 0}]}}}]);
+    let cycle = run(&mut p, rest("flags", json!({"verb": "patch", "key": "b", "body": patch}))).unwrap_err();
+    assert_eq!(cycle, Error::invalid("`environments.prod.prerequisites` would make a cycle: b → c → a → b"));
+    assert!(p.flags["b"].spec.environments.is_empty(), "the refused patch changed nothing");
+    let used = run(&mut p, rest("flags", json!({"verb": "delete", "key": "b"}))).unwrap_err();
+    assert_eq!(used, Error::Conflict("flag `b` is a prerequisite of a: remove it there first".into()));
+}
