@@ -17,20 +17,10 @@ count() {
   MODE=$1 PAYLOADS=$N ITERS=$2 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" >/dev/null 2>&1
   awk '/^summary:/ {print $2}' "$out"; rm -f "$out"
 }
-for mode in attribution pipeline; do
-  base=$(count $mode 0); full=$(count $mode "$N")
-  case $mode in
-    attribution) what="core ingest path (parse + validate + exposure histories)" ;;
-    pipeline) what="whole core pipeline (route: parse + pack + message JSON; consumer: decode + histories + shard batches)" ;;
-  esac
-  echo "$what: $(( (full - base) / (N * 100) )) instructions/event (callgrind, $N payloads x 100 events)"
-done
+# Instructions of one unit of work of bench $bin's mode $1: (run with N - run with 0) / (N * $2).
+per_unit() { echo $(( ($(count "$1" "$N") - $(count "$1" 0)) / (N * $2) )); }
+echo "core ingest path (parse + validate + exposure histories): $(per_unit attribution 100) instructions/event (callgrind, $N payloads x 100 events)"
+echo "whole core pipeline (route: parse + pack + message JSON; consumer: decode + histories + shard batches): $(per_unit pipeline 100) instructions/event (callgrind, $N payloads x 100 events)"
 bin=$(bench_bin evaluate)
-for mode in rules demo; do
-  base=$(count $mode 0); full=$(count $mode "$N")
-  case $mode in
-    rules) what="one flag of 10 rules x 3 clauses (the last one first asks a 10,000-key segment), no rule matching" ;;
-    demo) what="all flags of the demo environment for one context (evalx JSON)" ;;
-  esac
-  echo "evaluation, $what: $(( (full - base) / N )) instructions/evaluation (callgrind, $N evaluations)"
-done
+echo "evaluation, one flag of 10 rules x 3 clauses (the last one first asks a 10,000-key segment), no rule matching: $(per_unit rules 1) instructions/evaluation (callgrind, $N evaluations)"
+echo "evaluation, all flags of the demo environment for one context (evalx JSON): $(per_unit demo 1) instructions/evaluation (callgrind, $N evaluations)"
