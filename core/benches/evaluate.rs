@@ -6,24 +6,11 @@
 //! - `demo`: everything evalx does for one context in the demo environment: each flag of
 //!   `scripts/seed.mjs`'s demo project (the demo flag, here as its REST body) to its evalx JSON.
 
-use edge_exp_core::flag::{EnvironmentFlags, Flag, FlagSpec};
+use edge_exp_core::flag::{environment_data, Flag, FlagSpec};
 use edge_exp_core::resource::Spec;
-use edge_exp_core::targeting::{evaluate, FlagData, Segment, Store};
+use edge_exp_core::targeting::{evaluate, AllData, FlagData, Segment};
 use serde_json::{json, Value};
 use std::hint::black_box;
-
-struct One {
-    segment: Segment,
-}
-
-impl Store for One {
-    fn flag(&self, _: &str) -> Option<&FlagData> {
-        None
-    }
-    fn segment(&self, key: &str) -> Option<&Segment> {
-        (key == self.segment.key).then_some(&self.segment)
-    }
-}
 
 fn rules_flag() -> FlagData {
     let rule = |i: usize| {
@@ -62,7 +49,7 @@ fn main() {
                 FlagSpec::from_json(&serde_json::from_str::<Value>(DEMO_FLAG).unwrap()).unwrap();
             let flags = vec![Flag::create("default", spec, 1, None)];
             for _ in 0..iters {
-                let store = EnvironmentFlags::of(&flags, "production");
+                let store = environment_data(&flags, "production");
                 for f in &flags {
                     black_box(f.client_json("production", &store, black_box(&context), false));
                 }
@@ -71,12 +58,14 @@ fn main() {
         _ => {
             let flag = rules_flag();
             let included: Vec<String> = (0..10_000).map(|i| format!("member-{i}")).collect();
-            let store = One {
-                segment: Segment {
-                    key: "big".into(),
-                    included,
-                    ..Segment::default()
-                },
+            let big = Segment {
+                key: "big".into(),
+                included,
+                ..Segment::default()
+            };
+            let store = AllData {
+                flags: Default::default(),
+                segments: [("big".to_owned(), big)].into(),
             };
             for _ in 0..iters {
                 black_box(evaluate(&store, &flag, black_box(&context)));

@@ -5,15 +5,14 @@
 //! (flags and segments in LaunchDarkly's SDK data model); stdout: one JSON array of
 //! `{"value", "variationIndex", "reason"}`, in order.
 
-use edge_exp_core::targeting::{evaluate, Detail, ErrorKind, FlagData, Segment, Store};
+use edge_exp_core::targeting::{evaluate, AllData, Detail, ErrorKind, Store};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::io::Read;
 
 #[derive(serde::Deserialize)]
 struct Input {
-    flags: HashMap<String, FlagData>,
-    segments: HashMap<String, Segment>,
+    #[serde(flatten)]
+    data: AllData,
     evaluations: Vec<Evaluation>,
 }
 
@@ -24,15 +23,6 @@ struct Evaluation {
     context: Value,
 }
 
-impl Store for Input {
-    fn flag(&self, key: &str) -> Option<&FlagData> {
-        self.flags.get(key)
-    }
-    fn segment(&self, key: &str) -> Option<&Segment> {
-        self.segments.get(key)
-    }
-}
-
 fn main() {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).expect("stdin");
@@ -41,8 +31,8 @@ fn main() {
         .evaluations
         .iter()
         .map(|e| {
-            let d = match input.flag(&e.flag_key) {
-                Some(flag) => evaluate(&input, flag, &e.context),
+            let d = match input.data.flag(&e.flag_key) {
+                Some(flag) => evaluate(&input.data, flag, &e.context),
                 None => Detail::error(ErrorKind::FlagNotFound),
             };
             json!({"value": d.value, "variationIndex": d.variation, "reason": d.reason})

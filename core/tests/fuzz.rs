@@ -159,11 +159,11 @@ proptest! {
         if let Ok(spec) = FlagSpec::from_json(&v) {
             let f = Flag::create("p", spec, now, None);
             let _ = f.patched("p", &w, now);
-            let _ = f.client_json("production", &edge_exp_core::flag::Alone, &w, true);
+            let _ = f.client_json("production", &edge_exp_core::targeting::AllData::default(), &w, true);
         }
         // Any flag data the SDK model reads, for any context: evaluation never panics.
         if let Ok(data) = serde_json::from_value::<edge_exp_core::targeting::FlagData>(v.clone()) {
-            let _ = edge_exp_core::targeting::evaluate(&edge_exp_core::flag::Alone, &data, &w);
+            let _ = edge_exp_core::targeting::evaluate(&edge_exp_core::targeting::AllData::default(), &data, &w);
         }
         let _ = Experiment::from_json(&v, "production", 3, now);
         let _ = parse_instructions(&v);

@@ -4,23 +4,9 @@
 //! through `core::targeting` as LaunchDarkly's SDKs must.
 
 use edge_exp_core::resource::Spec;
-use edge_exp_core::targeting::{evaluate, Detail, ErrorKind, FlagData, Segment, Store};
+use edge_exp_core::targeting::{evaluate, AllData, Detail, ErrorKind, FlagData, Store};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-
-struct Data {
-    flags: HashMap<String, FlagData>,
-    segments: HashMap<String, Segment>,
-}
-
-impl Store for Data {
-    fn flag(&self, key: &str) -> Option<&FlagData> {
-        self.flags.get(key)
-    }
-    fn segment(&self, key: &str) -> Option<&Segment> {
-        self.segments.get(key)
-    }
-}
 
 fn parse<T: serde::de::DeserializeOwned>(items: &Value) -> HashMap<String, T> {
     items
@@ -64,7 +50,7 @@ fn every_conformance_case_evaluates_as_launchdarkly_says() {
     let (mut checked, mut typed) = (0, 0);
     let mut failures = Vec::new();
     for suite in table["suites"].as_array().unwrap() {
-        let data = Data {
+        let data = AllData {
             flags: parse(&suite["flags"]),
             segments: parse(&suite["segments"]),
         };

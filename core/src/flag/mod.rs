@@ -9,7 +9,7 @@ pub use crate::targeting::Reason;
 pub use rules::{Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};
 
 use crate::targeting::model::Prerequisite;
-use crate::targeting::{Detail, FlagData, Segment, Store};
+use crate::targeting::{AllData, Detail, Store};
 use crate::error::Error;
 use crate::fields::Fields;
 use crate::resource::{item_links, Link, Resource, Spec};
@@ -279,7 +279,7 @@ impl Spec for FlagSpec {
 
 impl FlagSpec {
     /// Every variation index named anywhere must exist; rollouts must total 100%; rules,
-    /// clauses and targets within their limits (`rules::check`).
+    /// clauses and targets within their limits (`rules::check`, which checks the targets' indices).
     fn check_indices(&self) -> Result<(), Error> {
         let n = self.variations.len();
         for (env, c) in &self.environments {
@@ -287,14 +287,6 @@ impl FlagSpec {
                 return Err(invalid(format!(
                     "`environments.{env}.offVariation`: variation {off} does not exist (the flag has {n})"
                 )));
-            }
-            for (i, t) in c.targets.iter().chain(&c.context_targets).enumerate() {
-                if t.variation >= n {
-                    return Err(invalid(format!(
-                        "`environments.{env}.targets[{i}]`: variation {} does not exist (the flag has {n})",
-                        t.variation
-                    )));
-                }
             }
             rules::check_serve(&c.fallthrough, &format!("`environments.{env}.fallthrough`"), n)?;
             rules::check(&self.key, env, c, n)?;
@@ -321,33 +313,11 @@ fn parse_env(flag_key: &str, env: &str, v: &Value) -> Result<EnvironmentConfig, 
     Ok(config)
 }
 
-/// No other flags or segments: evaluation of a flag alone (its prerequisites fail).
-pub struct Alone;
-
-impl Store for Alone {
-    fn flag(&self, _: &str) -> Option<&FlagData> {
-        None
-    }
-    fn segment(&self, _: &str) -> Option<&Segment> {
-        None
-    }
-}
-
-/// The flags of one environment in the SDK data model: what a flag's prerequisites are read from.
-pub struct EnvironmentFlags(pub std::collections::HashMap<String, FlagData>);
-
-impl EnvironmentFlags {
-    pub fn of<'a>(flags: impl IntoIterator<Item = &'a Flag>, env: &str) -> Self {
-        EnvironmentFlags(flags.into_iter().map(|f| (f.spec.key.clone(), f.sdk(env))).collect())
-    }
-}
-
-impl Store for EnvironmentFlags {
-    fn flag(&self, key: &str) -> Option<&FlagData> {
-        self.0.get(key)
-    }
-    fn segment(&self, _: &str) -> Option<&Segment> {
-        None
+/// The flags of one environment in the SDK data model: what prerequisites are read from.
+pub fn environment_data<'a>(flags: impl IntoIterator<Item = &'a Flag>, env: &str) -> AllData {
+    AllData {
+        flags: flags.into_iter().map(|f| (f.spec.key.clone(), f.sdk(env))).collect(),
+        segments: Default::default(),
     }
 }
 
@@ -369,19 +339,24 @@ impl Flag {
     }
 
     /// Evaluate for a context (LaunchDarkly context JSON) in an environment, with the other
-    /// flags of the environment in `store` (for prerequisites).
+    /// flags of the same environment in `store` (for prerequisites). The flag's own SDK model is
+    /// taken from `store` when it holds this version (`environment_data` built it), else made here.
     pub fn evaluate_in(&self, env: &str, store: &impl Store, context: &Value) -> Detail {
-        crate::targeting::evaluate(store, &self.sdk(env), context)
+        match store.flag(&self.spec.key) {
+            Some(data) if data.version == self.version => crate::targeting::evaluate(store, data, context),
+            _ => crate::targeting::evaluate(store, &self.sdk(env), context),
+        }
     }
 
     /// Evaluate a flag alone (no prerequisites can pass).
     pub fn evaluate(&self, env: &str, context: &Value) -> Detail {
-        self.evaluate_in(env, &Alone, context)
+        self.evaluate_in(env, &AllData::default(), context)
     }
 
     /// The per-flag object of LaunchDarkly's client-side evaluation (evalx) response.
     pub fn client_json(&self, env: &str, store: &impl Store, context: &Value, with_reasons: bool) -> Value {
-        let config = self.env(env);
+        let default = EnvironmentConfig::default();
+        let config = self.spec.environments.get(env).unwrap_or(&default);
         let e = self.evaluate_in(env, store, context);
         let in_experiment = e.reason.in_experiment();
         let rule_tracks = match &e.reason {
@@ -578,7 +553,7 @@ mod tests {
             json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
             {"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}),
         );
-        let out = f.client_json("production", &Alone, &json!({"key":"userKeyA"}), false);
+        let out = f.client_json("production", &AllData::default(), &json!({"key":"userKeyA"}), false);
         assert_eq!(
             out,
             json!({"value":"a","variation":0,"version":1,"flagVersion":1,"trackEvents":true,
@@ -586,11 +561,11 @@ mod tests {
         );
         let plain = flag(json!({"on":false}));
         assert_eq!(
-            plain.client_json("production", &Alone, &json!({"key":"u"}), true)["reason"],
+            plain.client_json("production", &AllData::default(), &json!({"key":"u"}), true)["reason"],
             json!({"kind":"OFF"})
         );
         assert!(plain
-            .client_json("production", &Alone, &json!({"key":"u"}), false)
+            .client_json("production", &AllData::default(), &json!({"key":"u"}), false)
             .get("reason")
             .is_none());
     }

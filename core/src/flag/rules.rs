@@ -115,6 +115,7 @@ pub fn check(flag_key: &str, env: &str, c: &EnvironmentConfig, variations: usize
             if !valid_kind(&t.context_kind) {
                 return Err(invalid(format!("{}.contextKind is not a valid context kind", at(format!("{list}[{i}]")))));
             }
+            index(t.variation as i64, format!("{list}[{i}]"))?;
         }
     }
     for (i, rule) in c.rules.iter().enumerate() {
@@ -305,7 +306,7 @@ mod tests {
         let alone = flag.evaluate("production", &json!({"kind": "org", "key": "o1"}));
         assert_eq!(serde_json::to_value(&alone.reason).unwrap(), json!({"kind": "PREREQUISITE_FAILED", "prerequisiteKey": "other"}));
         let other = Flag::create("p", spec_named("other", json!({"on": true, "fallthrough": {"variation": 0}})), 1, None);
-        let store = super::super::EnvironmentFlags::of([&flag, &other], "production");
+        let store = super::super::environment_data([&flag, &other], "production");
         let e = flag.evaluate_in("production", &store, &json!({"kind": "org", "key": "o1"}));
         assert_eq!((e.variation, e.reason), (Some(2), crate::targeting::Reason::TargetMatch));
         assert!(spec(json!({"prerequisites": [{"key": "f", "variation": 0}]})).unwrap_err().contains("its own prerequisite"));

@@ -213,7 +213,7 @@ impl Project {
     /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated.
     pub(super) fn evaluate(&self, env: &str, context: &Value, with_reasons: bool) -> Outcome {
         // Prerequisites may name any flag of the environment, available to the client or not.
-        let store = crate::flag::EnvironmentFlags::of(self.flags.values(), env);
+        let store = crate::flag::environment_data(self.flags.values(), env);
         let flags: serde_json::Map<String, Value> = self
             .flags
             .values()

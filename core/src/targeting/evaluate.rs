@@ -9,11 +9,31 @@ use super::operators::Op;
 use super::reason::{ErrorKind, Reason};
 use crate::bucketing::bucket;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Where evaluation finds the flags prerequisites name and the segments clauses name.
 pub trait Store {
     fn flag(&self, key: &str) -> Option<&FlagData>;
     fn segment(&self, key: &str) -> Option<&Segment>;
+}
+
+/// An environment's flags and segments (the shape of LaunchDarkly's `/sdk/latest-all` body).
+/// Empty (`AllData::default()`): a flag evaluated alone, whose prerequisites fail.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AllData {
+    #[serde(default)]
+    pub flags: HashMap<String, FlagData>,
+    #[serde(default)]
+    pub segments: HashMap<String, Segment>,
+}
+
+impl Store for AllData {
+    fn flag(&self, key: &str) -> Option<&FlagData> {
+        self.flags.get(key)
+    }
+    fn segment(&self, key: &str) -> Option<&Segment> {
+        self.segments.get(key)
+    }
 }
 
 /// The outcome: a value (JSON null on an error: the caller's default applies), the variation

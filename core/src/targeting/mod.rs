@@ -18,6 +18,6 @@ pub mod operators;
 pub mod reason;
 mod semver;
 
-pub use evaluate::{evaluate, Detail, Store};
+pub use evaluate::{evaluate, AllData, Detail, Store};
 pub use model::{FlagData, Segment};
 pub use reason::{ErrorKind, Reason};
