@@ -168,6 +168,11 @@ async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, Ap
         // Flags: rules in `core::flag` and `core::project`, stored in the project's object.
         ["flags", project] => flags(req, env, (project, None)).await,
         ["flags", project, key] => flags(req, env, (project, Some(key))).await,
+        // Segments: one environment's, rules in `core::segment` and `core::project`.
+        ["segments", project, env_key] => segments(req, env, (project, env_key, None)).await,
+        ["segments", project, env_key, key] => {
+            segments(req, env, (project, env_key, Some(key))).await
+        }
         ["tokens"] => tokens::collection(req, env).await,
         ["tokens", id] => tokens::item(req, env, id).await,
         ["projects", project, "event-keys"] => {
@@ -203,6 +208,30 @@ async fn flags(
             verb,
         }
     })
+    .await
+}
+
+/// `/api/v2/segments/{projectKey}/{environmentKey}[/{segmentKey}]`: list and create, or get,
+/// patch (JSON Patch) and delete one segment.
+async fn segments(
+    req: &mut Request,
+    env: &Env,
+    at: (&str, &str, Option<&str>),
+) -> Result<Response, ApiError> {
+    let (project, env_key, key) = at;
+    let writes = [Method::Patch, Method::Delete];
+    let (project_key, env_name) = (project.to_owned(), env_key.to_owned());
+    rest::resource(
+        req,
+        env,
+        (Scope::Environment(project, env_key), key),
+        &writes,
+        |verb| Command::Segments {
+            project: project_key,
+            env: env_name,
+            verb,
+        },
+    )
     .await
 }
 

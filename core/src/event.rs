@@ -53,6 +53,9 @@ pub struct FeatureEvent<'a> {
     pub variation: Option<u32>,
     /// `reason.inExperiment`, when the SDK sent a reason.
     pub in_experiment: Option<bool>,
+    /// `reason.ruleId` when the reason is `RULE_MATCH`: which targeting rule served the unit
+    /// (an experiment on a rule counts only its own rule's exposures).
+    pub rule_id: Option<Cow<'a, str>>,
     pub context: Context<'a>,
 }
 
@@ -174,6 +177,7 @@ impl Event<'_> {
             Event::Feature(f) => Event::Feature(FeatureEvent {
                 flag_key: own(f.flag_key),
                 context: f.context.into_owned(),
+                rule_id: f.rule_id.map(own),
                 ..f
             }),
             Event::Conversion(c) => Event::Conversion(ConversionEvent {
@@ -327,18 +331,20 @@ pub fn parse_raw_event(item: &RawValue, now_ms: i64) -> Result<Event<'_>, EventE
         .ok_or(EventError::MissingKind)?;
     let f = Fields { obj: &obj, now_ms };
     Ok(match kind.as_ref() {
-        "feature" => Event::Feature(FeatureEvent {
-            creation_date: f.creation_date()?,
-            flag_key: f.required_str("key")?,
-            version: f.optional_int("version")?,
-            variation: f.optional_variation()?,
-            in_experiment: f.present("reason").map(|r| {
-                RawObject::parse(r)
-                    .and_then(|reason| reason.get("inExperiment").and_then(raw::as_bool))
-                    .unwrap_or(false)
-            }),
-            context: f.context()?,
-        }),
+        "feature" => {
+            let reason = f.present("reason").map(RawObject::parse);
+            let member = |name: &str| reason.as_ref().and_then(|r| r.as_ref()?.get(name));
+            let rule_match = member("kind").and_then(raw::as_str).is_some_and(|k| k == "RULE_MATCH");
+            Event::Feature(FeatureEvent {
+                creation_date: f.creation_date()?,
+                flag_key: f.required_str("key")?,
+                version: f.optional_int("version")?,
+                variation: f.optional_variation()?,
+                in_experiment: reason.as_ref().map(|_| member("inExperiment").and_then(raw::as_bool).unwrap_or(false)),
+                rule_id: member("ruleId").and_then(raw::as_str).filter(|_| rule_match),
+                context: f.context()?,
+            })
+        }
         "custom" => f.conversion(ConversionKind::Custom)?,
         "click" => f.conversion(ConversionKind::Click)?,
         "pageview" => f.conversion(ConversionKind::Pageview)?,

@@ -127,6 +127,9 @@ pub struct Iteration {
     pub metrics: Vec<MetricSnapshot>,
     pub randomization_unit: String,
     pub flag_key: String,
+    /// The targeting rule (`_id`) the iteration runs on; absent: the flag's fallthrough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
     /// How many counter shards count this iteration (chosen at its start, kept with it). Absent on
     /// iterations counted by the earlier single-object layout (`ExperimentCounter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +148,17 @@ impl Iteration {
     /// Is an event at `t` inside this iteration's window?
     pub fn contains(&self, t: i64) -> bool {
         t >= self.started_at && self.ended_at.is_none_or(|end| t <= end)
+    }
+
+    /// Was the evaluation of `f` one this iteration's experiment made? On a rule: that rule served
+    /// it inside the experiment (`RULE_MATCH` with its `ruleId`, `inExperiment: true`). On the
+    /// fallthrough: no rule served it and the SDK did not say it was outside the experiment (an
+    /// event without a reason counts, as it always has).
+    pub fn served(&self, f: &crate::event::FeatureEvent) -> bool {
+        match &self.rule_id {
+            Some(rule) => f.rule_id.as_deref() == Some(rule.as_str()) && f.in_experiment == Some(true),
+            None => f.rule_id.is_none() && f.in_experiment != Some(false),
+        }
     }
 
     /// Are events routed to this iteration at `now`? While it runs, and for [`LATE_EVENTS_MS`]
@@ -176,6 +190,10 @@ pub struct Experiment {
     #[serde(rename = "environmentKey", alias = "environment")]
     pub environment: String,
     pub flag_key: String,
+    /// The flag's targeting rule (`_id` in this environment) the experiment runs on; absent: the
+    /// fallthrough (LaunchDarkly's `iteration.flags.{flagKey}.ruleId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
     pub randomization_unit: String,
     pub treatments: Vec<Treatment>,
     pub metrics: Vec<MetricRef>,
@@ -248,6 +266,7 @@ impl Experiment {
             hypothesis: string("hypothesis")?,
             environment: environment.into(),
             flag_key,
+            rule_id: string("ruleId")?,
             randomization_unit,
             treatments,
             metrics,
@@ -305,9 +324,27 @@ impl Experiment {
             metrics: snapshots,
             randomization_unit: self.randomization_unit.clone(),
             flag_key: self.flag_key.clone(),
+            rule_id: self.rule_id.clone(),
             counter_shards: Some(self.counter_shards),
         });
         Ok(self.iterations.last().expect("just pushed"))
+    }
+
+    /// The experiment rollout of the treatments: (variation, weight of 100000), the weights
+    /// rounded from `allocationPercent` with the last one taking what rounding left.
+    pub fn rollout_weights(&self) -> Vec<(usize, u32)> {
+        let mut left: i64 = 100_000;
+        let n = self.treatments.len();
+        self.treatments
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let pct: f64 = t.allocation_percent.trim().parse().unwrap_or(0.0);
+                let w = if i + 1 == n { left } else { ((pct * 1000.0).round() as i64).clamp(0, left) };
+                left -= w;
+                (t.variation, w.max(0) as u32)
+            })
+            .collect()
     }
 
     /// Apply an `updateAnalysis` instruction.
@@ -546,7 +583,7 @@ impl CounterBatch {
                         .treatments
                         .iter()
                         .any(|t| t.variation == variation as usize);
-                    if treatment && f.in_experiment != Some(false) {
+                    if treatment && it.served(f) {
                         batch.exposures.push(UnitExposure {
                             unit,
                             at: f.creation_date,

@@ -31,8 +31,8 @@ struct Fast<'a> {
     version: Option<i64>,
     #[serde(default)]
     variation: Option<u32>,
-    #[serde(default)]
-    reason: Option<Reason>,
+    #[serde(borrow, default)]
+    reason: Option<Reason<'a>>,
     #[serde(borrow, default)]
     context: Option<FastContext<'a>>,
     #[serde(rename = "contextKeys", borrow, default)]
@@ -52,9 +52,13 @@ struct Fast<'a> {
 }
 
 #[derive(Deserialize)]
-struct Reason {
+struct Reason<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Text<'a>>,
     #[serde(rename = "inExperiment", default)]
     in_experiment: Option<bool>,
+    #[serde(rename = "ruleId", borrow, default)]
+    rule_id: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -320,6 +324,12 @@ impl<'a> Fast<'a> {
                     .reason
                     .as_ref()
                     .map(|r| r.in_experiment.unwrap_or(false)),
+                rule_id: self
+                    .reason
+                    .as_mut()
+                    .filter(|r| r.kind.as_ref().is_some_and(|k| k.0 == "RULE_MATCH"))
+                    .and_then(|r| r.rule_id.take())
+                    .map(|t| t.0),
                 context: self.context()?,
             }),
             "custom" => self.conversion(ConversionKind::Custom, now_ms)?,
@@ -359,6 +369,8 @@ mod tests {
             vec![("kind", "\"feature\""), ("creationDate", t), ("key", "\"f\""), ("version", "3"), ("variation", "1"),
                  ("value", "true"), ("reason", r#"{"kind":"FALLTHROUGH","inExperiment":true}"#), ("context", r#"{"kind":"user","key":"u","name":"x"}"#)],
             vec![("kind", "\"feature\""), ("creationDate", t), ("key", "\"f\""), ("contextKeys", r#"{"user":"u","org":"o"}"#)],
+            vec![("kind", "\"feature\""), ("creationDate", t), ("key", "\"f\""), ("variation", "0"),
+                 ("reason", r#"{"kind":"RULE_MATCH","ruleIndex":0,"ruleId":"de","inExperiment":true}"#), ("context", r#"{"key":"u"}"#)],
             vec![("kind", "\"custom\""), ("creationDate", t), ("key", "\"buy\""), ("metricValue", "2.5"), ("url", "\"\""), ("contextKeys", r#"{"user":"u"}"#)],
             vec![("kind", "\"click\""), ("creationDate", t), ("key", "\"g\""), ("url", "\"https://a/\""), ("selector", "\"b\""),
                  ("context", r#"{"kind":"multi","user":{"key":"u"},"org":{"key":"o","n":1}}"#)],
@@ -384,6 +396,8 @@ mod tests {
             r#"{"kind":"multi","multi":{"key":"x"}}"#, r#"{"user":5}"#, r#"{"user":"a","user":"b"}"#,
             r#"{"bad kind":"x"}"#, r#"{"f":{"counters":[{"count":-1}]}}"#, r#"{"f":{}}"#,
             r#"{"f":{"counters":[{"count":2.0}]}}"#, r#"{"inExperiment":"yes"}"#, r#"{"inExperiment":false}"#,
+            r#"{"kind":"RULE_MATCH","ruleId":"r1"}"#, r#"{"kind":"FALLTHROUGH","ruleId":"r1"}"#, r#"{"kind":"RULE_MATCH","ruleId":7}"#,
+            r#"{"kind":"RULE_MATCH","ruleId":"a","ruleId":"b","inExperiment":true}"#, r#"{"kind":"RULE_MATCH","ruleId":"d\u00e9"}"#,
             r#"{"kind":"user","org":{"key":"o"},"kind":"multi","user":{"key":"u"}}"#,
             r#"{"kind":"multi","user":{"key":"u"},"kind":"user","key":"k"}"#,
             r#"{"name":"n","kind":"org","key":"o","attrs":[1,{"kind":"multi"}]}"#,

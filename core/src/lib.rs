@@ -44,6 +44,7 @@ with_std! {
     pub mod raw;
     pub mod resource;
     pub mod results;
+    pub mod segment;
     pub mod stats;
     pub mod targeting;
     pub mod token;

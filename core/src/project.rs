@@ -13,6 +13,7 @@ use crate::catalog::{self, Sighting};
 use crate::error::Error;
 use crate::experiment::{Experiment, Iteration};
 use crate::flag::Flag;
+use crate::segment::Segment;
 use crate::metric::{Integration, Metric};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -32,6 +33,8 @@ pub enum Command {
         integration: Option<Integration>,
     },
     Flags { project: String, verb: Verb },
+    /// A REST verb on an environment's segments.
+    Segments { project: String, env: String, verb: Verb },
     /// A REST verb on an environment's experiments (a patch carries semantic-patch instructions).
     Experiments { project: String, env: String, verb: Verb },
     /// The click and page-view metrics as browser-SDK goals.
@@ -73,6 +76,7 @@ impl Command {
         let verb = match self {
             Command::Metrics { verb, .. }
             | Command::Flags { verb, .. }
+            | Command::Segments { verb, .. }
             | Command::Experiments { verb, .. } => verb,
             _ => return 200,
         };
@@ -89,6 +93,8 @@ impl Command {
 pub enum Record {
     Metric(String),
     Flag(String),
+    /// Keyed `{env}:{segmentKey}`.
+    Segment(String),
     /// Keyed `{env}:{experimentKey}`.
     Experiment(String),
     EventKey(String),
@@ -133,12 +139,14 @@ pub struct Route {
 pub struct Project {
     pub metrics: BTreeMap<String, Metric>,
     pub flags: BTreeMap<String, Flag>,
+    /// Keyed `{env}:{segmentKey}` (segments belong to one environment; see [`experiment_id`]).
+    pub segments: BTreeMap<String, Segment>,
     /// Keyed `{env}:{experimentKey}` (see [`experiment_id`]).
     pub experiments: BTreeMap<String, Experiment>,
     pub event_keys: BTreeMap<String, catalog::Entry>,
 }
 
-/// The storage key of an experiment: experiment keys are unique per environment.
+/// The storage key of an experiment or a segment: their keys are unique per environment.
 pub fn experiment_id(env: &str, key: &str) -> String {
     format!("{env}:{key}")
 }
@@ -152,6 +160,7 @@ impl Project {
                 self.metrics_verb(&project, verb, integration, now)
             }
             Command::Flags { project, verb } => self.flags_verb(&project, verb, now),
+            Command::Segments { project, env, verb } => self.segments_verb(&project, &env, verb, now),
             Command::Experiments { project, env, verb } => {
                 self.experiments_verb(&project, &env, verb, now)
             }
@@ -171,6 +180,7 @@ impl Project {
 
 mod experiments;
 mod resources;
+mod segments;
 #[cfg(test)]
 pub(crate) mod test_commands;
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! or a retried payload is recognised by the counters and counted once.
 
 use crate::context::{Context, Unit};
+use std::borrow::Cow;
 use crate::event::{ConversionEvent, ConversionKind, Event, FeatureEvent};
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,9 @@ pub enum QueuedEvent {
         v: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         x: Option<bool>,
+        /// The rule that served it (`reason.ruleId` of a `RULE_MATCH`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        r: Option<String>,
         u: Vec<(String, String)>,
     },
     #[serde(rename = "c")]
@@ -106,6 +110,7 @@ impl QueuedEvent {
                 t: f.creation_date,
                 v,
                 x: f.in_experiment,
+                r: f.rule_id.as_deref().map(str::to_owned),
                 u: units(&f.context),
             }),
             Event::Conversion(c) => Some(QueuedEvent::Conversion {
@@ -121,12 +126,13 @@ impl QueuedEvent {
 
     pub fn to_event(&self) -> Event<'_> {
         match self {
-            QueuedEvent::Feature { k, t, v, x, u } => Event::Feature(FeatureEvent {
+            QueuedEvent::Feature { k, t, v, x, r, u } => Event::Feature(FeatureEvent {
                 creation_date: *t,
                 flag_key: k.into(),
                 version: None,
                 variation: Some(*v),
                 in_experiment: *x,
+                rule_id: r.as_deref().map(Cow::Borrowed),
                 context: context(u),
             }),
             QueuedEvent::Conversion { c, k, t, u, m } => Event::Conversion(ConversionEvent {

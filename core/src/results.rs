@@ -147,6 +147,8 @@ pub struct MetricResults {
 pub struct ExperimentResults<'a> {
     pub experiment_key: &'a str,
     pub flag_key: &'a str,
+    /// The targeting rule (`_id`) the iteration ran on; null: the flag's fallthrough.
+    pub rule_id: Option<&'a str>,
     /// The experiment's metrics (the results are of one of them, `metric`).
     pub metrics: &'a [MetricRef],
     /// The iteration's counter shards (null: counted by the earlier single-object layout).

@@ -128,9 +128,42 @@ fn rest_body(flag: &Value) -> Value {
     json!({"key": flag["key"], "variations": variations, "environments": {"production": env}})
 }
 
+/// A REST command on project `p` (environment `production` for segments).
+fn rest(op: &str, verb: Value) -> edge_exp_core::project::Command {
+    serde_json::from_value(json!({"op": op, "project": "p", "env": "production", "verb": verb}))
+        .unwrap()
+}
+
+/// A project holding what of `segments` (SDK data) the REST API accepts, created in key order.
+fn project_with_segments(segments: &Value) -> edge_exp_core::project::Project {
+    let mut project = edge_exp_core::project::Project::default();
+    let mut keys: Vec<&String> = segments
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    for key in keys {
+        let mut body = segments[key].as_object().cloned().unwrap_or_default();
+        body.remove("salt");
+        if let Some(Value::Array(rules)) = body.get_mut("rules") {
+            for rule in rules.iter_mut().filter_map(Value::as_object_mut) {
+                if let Some(id) = rule.remove("id") {
+                    rule.insert("_id".into(), id);
+                }
+            }
+        }
+        let _refused_or_stored =
+            project.apply(rest("segments", json!({"verb": "create", "body": body})), 0);
+    }
+    project
+}
+
 /// Malformed data is refused by the REST API, naming the field: every flag of the table some case
 /// expects `MALFORMED_FLAG` from is refused, unless what is malformed lies across flags or segments
-/// (a prerequisite cycle; segments are not held yet, so a `segmentMatch` flag is refused anyway).
+/// (a prerequisite cycle, a segment naming itself through others): the project refuses those when
+/// the second resource is stored (`core/src/project/tests.rs`).
 #[test]
 fn malformed_conformance_flags_are_refused_by_the_rest_api() {
     let table: Value = serde_json::from_str(include_str!("data/ld-eval-cases.json")).unwrap();
@@ -143,7 +176,22 @@ fn malformed_conformance_flags_are_refused_by_the_rest_api() {
                     && e["expect"]["reason"]["errorKind"] == "MALFORMED_FLAG"
             });
             let body = rest_body(flag);
-            let outcome = edge_exp_core::flag::FlagSpec::from_json(&body);
+            let outcome = edge_exp_core::flag::FlagSpec::from_json(&body).and_then(|spec| {
+                // A flag naming segments is stored only if they are: through a project holding
+                // the suite's segments (those the REST API accepts).
+                if spec.environments.values().all(|c| {
+                    c.rules.iter().all(|r| {
+                        edge_exp_core::flag::segments_named(&r.clauses)
+                            .next()
+                            .is_none()
+                    })
+                }) {
+                    return Ok(());
+                }
+                project_with_segments(&suite["segments"])
+                    .apply(rest("flags", json!({"verb": "create", "body": body})), 0)
+                    .map(drop)
+            });
             let crosses = flag
                 .get("prerequisites")
                 .and_then(Value::as_array)

@@ -85,6 +85,7 @@ pub async fn results(
     let out = ExperimentResults {
         experiment_key: key,
         flag_key: &experiment.flag_key,
+        rule_id: iteration.rule_id.as_deref(),
         metrics: &experiment.metrics,
         counter_shards: iteration.counter_shards,
         counts_final: iteration.counts_final(now),

@@ -15,6 +15,7 @@ use worker::{durable_object, State, Storage};
 
 const METRIC: &str = "metric:";
 const FLAG: &str = "flag:";
+const SEGMENT: &str = "segment:";
 const EXPERIMENT: &str = "experiment:";
 const EVENT_KEY: &str = "eventkey:";
 
@@ -57,6 +58,7 @@ async fn load(storage: &Storage) -> std::result::Result<Project, ApiError> {
     Ok(Project {
         metrics: collection(storage, METRIC).await?,
         flags: collection(storage, FLAG).await?,
+        segments: collection(storage, SEGMENT).await?,
         experiments: collection(storage, EXPERIMENT).await?,
         event_keys: collection(storage, EVENT_KEY).await?,
     })
@@ -89,6 +91,7 @@ fn changes(project: &Project, changed: &[Record]) -> std::result::Result<Changes
         let (key, text) = match record {
             Record::Metric(k) => (format!("{METRIC}{k}"), text(project.metrics.get(k))?),
             Record::Flag(k) => (format!("{FLAG}{k}"), text(project.flags.get(k))?),
+            Record::Segment(k) => (format!("{SEGMENT}{k}"), text(project.segments.get(k))?),
             Record::Experiment(k) => (
                 format!("{EXPERIMENT}{k}"),
                 text(project.experiments.get(k))?,

@@ -6,7 +6,7 @@
 mod rules;
 
 pub use crate::targeting::Reason;
-pub use rules::{Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};
+pub use rules::{check_clauses, rule_id, segments_named, Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};
 
 use crate::targeting::model::Prerequisite;
 use crate::targeting::{AllData, Detail, Store};

@@ -70,8 +70,7 @@ pub fn assign_rule_ids(flag_key: &str, env: &str, config: &mut EnvironmentConfig
     for (i, rule) in config.rules.iter_mut().enumerate() {
         if rule.id.is_empty() {
             let content = serde_json::to_string(&rule.clauses).unwrap_or_default();
-            let digest = crate::credentials::digest(&format!("rule\n{flag_key}\n{env}\n{i}\n{content}"));
-            rule.id = format!("{}-{}-{}-{}-{}", &digest[..8], &digest[8..12], &digest[12..16], &digest[16..20], &digest[20..32]);
+            rule.id = rule_id(&format!("rule\n{flag_key}\n{env}\n{i}\n{content}"));
         }
     }
     for (i, rule) in config.rules.iter().enumerate() {
@@ -80,6 +79,32 @@ pub fn assign_rule_ids(flag_key: &str, env: &str, config: &mut EnvironmentConfig
         }
     }
     Ok(())
+}
+
+/// A rule ID in the UUID layout LaunchDarkly uses, from a digest of `seed`.
+pub fn rule_id(seed: &str) -> String {
+    let digest = crate::credentials::digest(seed);
+    format!("{}-{}-{}-{}-{}", &digest[..8], &digest[8..12], &digest[12..16], &digest[16..20], &digest[20..32])
+}
+
+/// A rule's clauses (of a flag or a segment; `rule`: the rule's path, as `rules[2]`): at least
+/// one, within the limits, each valid.
+pub fn check_clauses(clauses: &[Clause], rule: &str) -> Result<(), Error> {
+    if clauses.is_empty() {
+        return Err(invalid(format!("`{rule}` needs at least one clause")));
+    }
+    if clauses.len() > MAX_CLAUSES {
+        return Err(invalid(format!("`{rule}` has {} clauses; at most {MAX_CLAUSES}", clauses.len())));
+    }
+    for (j, clause) in clauses.iter().enumerate() {
+        check_clause(clause, &format!("`{rule}.clauses[{j}]`"))?;
+    }
+    Ok(())
+}
+
+/// The segment keys `segmentMatch` clauses name.
+pub fn segments_named(clauses: &[Clause]) -> impl Iterator<Item = &str> {
+    clauses.iter().filter(|c| c.op == Op::SegmentMatch).flat_map(|c| c.values.iter().filter_map(|v| v.as_str()))
 }
 
 /// Check the targeting of one environment (`variations`: how many the flag has).
@@ -120,15 +145,7 @@ pub fn check(flag_key: &str, env: &str, c: &EnvironmentConfig, variations: usize
     }
     for (i, rule) in c.rules.iter().enumerate() {
         let here = format!("rules[{i}]");
-        if rule.clauses.is_empty() {
-            return Err(invalid(format!("{} needs at least one clause", at(here))));
-        }
-        if rule.clauses.len() > MAX_CLAUSES {
-            return Err(invalid(format!("{} has {} clauses; at most {MAX_CLAUSES}", at(here), rule.clauses.len())));
-        }
-        for (j, clause) in rule.clauses.iter().enumerate() {
-            check_clause(clause, &at(format!("{here}.clauses[{j}]")))?;
-        }
+        check_clauses(&rule.clauses, &format!("environments.{env}.{here}"))?;
         check_serve(&rule.serve, &at(here.clone()), variations)?;
         if let Some(d) = &rule.description {
             let cap = crate::limits::MAX_DESCRIPTION_BYTES;
@@ -144,15 +161,16 @@ fn check_clause(clause: &Clause, at: &str) -> Result<(), Error> {
     if clause.op == Op::Unknown {
         return Err(invalid(format!("{at}.op must be one of {}", Op::ALL.map(|o| format!("`{o}`")).join(", "))));
     }
-    if clause.op == Op::SegmentMatch {
-        return Err(invalid(format!("{at}: `segmentMatch` needs segments, which this server does not hold yet")));
+    if clause.op == Op::SegmentMatch && !clause.values.iter().all(|v| v.as_str().is_some_and(crate::fields::valid_key)) {
+        return Err(invalid(format!("{at}.values: `segmentMatch` takes segment keys")));
     }
     if let Some(kind) = &clause.context_kind {
         if !valid_kind(kind) {
             return Err(invalid(format!("{at}.contextKind is not a valid context kind")));
         }
     }
-    if AttributeRef::parse(&clause.attribute, clause.context_kind.is_none()).is_none() {
+    // A `segmentMatch` clause reads no attribute (LaunchDarkly ignores what it names).
+    if clause.op != Op::SegmentMatch && AttributeRef::parse(&clause.attribute, clause.context_kind.is_none()).is_none() {
         return Err(invalid(format!(
             "{at}.attribute `{}` is not a valid attribute reference (a name, or a path like `/address/city` with `~1` for `/` and `~0` for `~`)",
             clause.attribute
@@ -324,7 +342,7 @@ mod tests {
         assert!(clause(json!({"attribute": "", "op": "in", "values": ["x"]})).contains("attribute `` is not a valid"));
         assert!(clause(json!({"attribute": "a", "op": "matches", "values": ["("]})).contains("not a valid regular expression"));
         assert!(clause(json!({"attribute": "a", "op": "in", "values": []})).contains("needs 1 to 1000 values"));
-        assert!(clause(json!({"attribute": "", "op": "segmentMatch", "values": ["s"]})).contains("needs segments"));
+        assert!(clause(json!({"attribute": "", "op": "segmentMatch", "values": [3]})).contains("`segmentMatch` takes segment keys"));
         assert!(spec(json!({"rules": [{"clauses": [], "variation": 0}]})).unwrap_err().contains("needs at least one clause"));
         assert!(spec(json!({"rules": [{"clauses": [{"attribute": "a", "op": "in", "values": [1]}], "variation": 7}]})).unwrap_err()
             .contains("rules[0]`: variation 7 does not exist"));

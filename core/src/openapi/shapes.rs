@@ -194,6 +194,38 @@ pub struct FlagPost {
     pub client_side_availability: Option<ClientSideAvailability>,
 }
 
+/// A segment as created (in one environment). LaunchDarkly's clients send `key`, `name`,
+/// `description`, `tags` and `unbounded: false`; the lists and rules may be given too, or added
+/// later by a JSON Patch.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"key": "beta-testers", "name": "Beta testers", "included": ["user-1"],
+    "rules": [{"clauses": [{"contextKind": "user", "attribute": "email", "op": "endsWith", "values": ["@example.com"]}]}]}))]
+pub struct SegmentPost {
+    pub key: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Must be false (or absent): big segments are not held here.
+    pub unbounded: Option<bool>,
+    /// At most 10,000 keys per list.
+    pub included: Option<Vec<String>>,
+    pub excluded: Option<Vec<String>>,
+    pub included_contexts: Option<Vec<crate::targeting::model::SegmentTarget>>,
+    pub excluded_contexts: Option<Vec<crate::targeting::model::SegmentTarget>>,
+    pub rules: Option<Vec<crate::segment::SegmentRule>>,
+}
+
+/// The segments of an environment.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentCollection {
+    pub items: Vec<crate::segment::SegmentRep<'static>>,
+    pub total_count: u64,
+    #[serde(rename = "_links")]
+    pub links: BTreeMap<String, Link>,
+}
+
 /// An experiment as created.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -206,6 +238,10 @@ pub struct ExperimentPost {
     pub description: Option<String>,
     pub hypothesis: Option<String>,
     pub flag_key: String,
+    /// The flag's targeting rule (its `_id` in this environment) the experiment runs on; absent:
+    /// the fallthrough. Starting an iteration makes that rule serve the experiment rollout of the
+    /// treatments; only exposures that rule served inside the experiment count.
+    pub rule_id: Option<String>,
     /// The context kind that is randomised (default `user`).
     pub randomization_unit: Option<String>,
     /// Default: every variation of the flag, the first the baseline, equal allocations.

@@ -197,6 +197,7 @@ fn project_from_examples() -> Project {
     apply(&mut p, create("metrics",
         json!({"key": "visit", "kind": "pageview", "urls": [{"kind": "exact", "url": "https://a.b/"}]})));
     let production = |command| in_env("production", command);
+    apply(&mut p, production(create("segments", example("SegmentPost"))));
     apply(&mut p, production(create("experiments", example("ExperimentPost"))));
     let start = json!({"verb": "patch", "key": "checkout-test", "body": example("ExperimentPatch")});
     apply(&mut p, production(rest("experiments", start)));
@@ -214,6 +215,8 @@ fn representations_conform_to_their_schemas() {
         ("MetricRep", rest("metrics", json!({"verb": "get", "key": "purchase"}))),
         ("FlagCollection", rest("flags", json!({"verb": "list"}))),
         ("Flag", rest("flags", json!({"verb": "get", "key": "new-checkout"}))),
+        ("SegmentCollection", production(rest("segments", json!({"verb": "list"})))),
+        ("Segment", production(rest("segments", json!({"verb": "get", "key": "beta-testers"})))),
         ("ExperimentCollection", production(rest("experiments", json!({"verb": "list"})))),
         ("Experiment", production(rest("experiments", json!({"verb": "get", "key": "checkout-test"})))),
     ];

@@ -5,7 +5,22 @@ use crate::catalog::{self, Sighting};
 use crate::error::Error;
 use crate::resource::link;
 use crate::experiment::{parse_instructions, Experiment, Instruction};
+use crate::flag::{Flag, Rollout, RolloutKind, RolloutSlot, VariationOrRollout};
 use crate::metric::Metric;
+use crate::resource::Resource;
+
+/// The rule an experiment names must be one of its flag's rules in the experiment's environment.
+fn check_rule(flag: &Flag, env: &str, rule: &str) -> Result<(), Error> {
+    let rules = flag.spec.environments.get(env).map(|c| c.rules.as_slice()).unwrap_or_default();
+    if rules.iter().any(|r| r.id == rule) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "`ruleId`: flag `{}` has no rule `{rule}` in environment `{env}` (its rules: {})",
+        flag.spec.key,
+        if rules.is_empty() { "none".to_owned() } else { rules.iter().map(|r| format!("`{}`", r.id)).collect::<Vec<_>>().join(", ") }
+    )))
+}
 use serde_json::{json, Value};
 
 impl Project {
@@ -70,6 +85,9 @@ impl Project {
             })
         })?;
         let experiment = Experiment::from_json(body, env, flag.spec.variations.len(), now)?;
+        if let Some(rule) = &experiment.rule_id {
+            check_rule(flag, env, rule)?;
+        }
         if let Some(missing) = experiment
             .metrics
             .iter()
@@ -127,6 +145,11 @@ impl Project {
             }
         }
         let id = experiment_id(env, key);
+        // Checked before anything changes: the rule the iteration runs on serves its rollout.
+        let flag_changed = match lock {
+            Some(true) => self.serve_experiment(&experiment, now)?,
+            _ => None,
+        };
         let mut changed = match lock {
             None => Vec::new(),
             Some(running) => self.mark_metrics(&experiment, |m| {
@@ -137,10 +160,54 @@ impl Project {
                 }
             }),
         };
+        changed.extend(flag_changed);
         changed.push(Record::Experiment(id.clone()));
         let value = experiment.to_rep(project);
         self.experiments.insert(id, experiment);
         Ok(Outcome { value, changed })
+    }
+
+    /// Starting an iteration makes its rule (or the fallthrough) serve the experiment rollout of
+    /// its treatments, as LaunchDarkly does; a rule already serving an experiment rollout over
+    /// exactly those variations is kept as it is (its seed and untracked share included). The
+    /// flag's record, if it changed.
+    fn serve_experiment(&mut self, e: &Experiment, now: i64) -> Result<Option<Record>, Error> {
+        let flag = self.flags.get(&e.flag_key).ok_or_else(|| Error::invalid(format!("flag `{}` no longer exists", e.flag_key)))?;
+        if let Some(rule) = &e.rule_id {
+            check_rule(flag, &e.environment, rule)?;
+        }
+        let mut spec = flag.spec.clone();
+        let config = spec.environments.entry(e.environment.clone()).or_default();
+        let serve = match &e.rule_id {
+            None => &mut config.fallthrough,
+            Some(id) => &mut config.rules.iter_mut().find(|r| &r.id == id).expect("checked above").serve,
+        };
+        let weights = e.rollout_weights();
+        let mut wanted: Vec<usize> = weights.iter().map(|(v, _)| *v).collect();
+        wanted.sort_unstable();
+        let (seed, bucket_by) = match serve {
+            VariationOrRollout::Rollout { rollout } => {
+                let mut tracked: Vec<usize> = rollout.variations.iter().filter(|s| !s.untracked).map(|s| s.variation).collect();
+                tracked.sort_unstable();
+                if rollout.kind == RolloutKind::Experiment && tracked == wanted {
+                    return Ok(None);
+                }
+                (rollout.seed, rollout.bucket_by.clone())
+            }
+            VariationOrRollout::Fixed { .. } => (None, None),
+        };
+        *serve = VariationOrRollout::Rollout {
+            rollout: Rollout {
+                kind: RolloutKind::Experiment,
+                variations: weights.into_iter().map(|(variation, weight)| RolloutSlot { variation, weight, untracked: false }).collect(),
+                seed,
+                bucket_by,
+                context_kind: e.randomization_unit.clone(),
+            },
+        };
+        let next = flag.revised(spec, now);
+        self.flags.insert(e.flag_key.clone(), next);
+        Ok(Some(Record::Flag(e.flag_key.clone())))
     }
 
     /// The experiment's metrics as they stand, and its flag, both required to start.

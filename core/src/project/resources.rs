@@ -95,12 +95,16 @@ impl Project {
                 let salt = body.get("salt").and_then(Value::as_str).map(str::to_owned);
                 let flag = Flag::create(project, FlagSpec::from_json(&body)?, now, salt);
                 self.check_prerequisites(&flag.spec)?;
+                self.check_flag_segments(&flag.spec)?;
                 create(&mut self.flags, project, flag, Record::Flag)
             }
             Verb::Patch { key, body } => {
                 // The patched flag's prerequisites are checked against the project first.
                 if let Ok(flag) = get(&self.flags, &key) {
-                    self.check_prerequisites(&flag.patched(project, &body, now)?.spec)?;
+                    let next = flag.patched(project, &body, now)?;
+                    self.check_prerequisites(&next.spec)?;
+                    self.check_flag_segments(&next.spec)?;
+                    self.check_experiment_rules(&next)?;
                 }
                 patch(&mut self.flags, (project, &key), &body, now, Record::Flag)
             }
@@ -179,6 +183,21 @@ impl Project {
         None
     }
 
+    /// A rule a running experiment runs on stays while it runs (its exposures name the rule).
+    fn check_experiment_rules(&self, flag: &Flag) -> Result<(), Error> {
+        for e in self.experiments.values().filter(|e| e.flag_key == flag.spec.key) {
+            let Some(rule) = e.running().and_then(|it| it.rule_id.as_deref()) else { continue };
+            let rules = flag.spec.environments.get(&e.environment).map(|c| c.rules.as_slice()).unwrap_or_default();
+            if !rules.iter().any(|r| r.id == rule) {
+                return Err(Error::Conflict(format!(
+                    "rule `{rule}` of flag `{}` in environment `{}` is used by running experiment `{}`: stop it first",
+                    flag.spec.key, e.environment, e.key
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// A flag a running experiment uses, or another flag's prerequisite, cannot be deleted.
     pub(super) fn delete_flag(&mut self, key: String) -> Result<Outcome, Error> {
         get(&self.flags, &key)?;
@@ -210,10 +229,17 @@ impl Project {
         Ok(deleted(Record::Flag(key)))
     }
 
+    /// The environment's flags and segments in LaunchDarkly's SDK data model (`/sdk/latest-all`).
+    pub fn sdk_data(&self, env: &str) -> crate::targeting::AllData {
+        let mut data = crate::flag::environment_data(self.flags.values(), env);
+        data.segments = self.env_segments(env).map(|s| (s.spec.key.clone(), s.sdk())).collect();
+        data
+    }
+
     /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated.
     pub(super) fn evaluate(&self, env: &str, context: &Value, with_reasons: bool) -> Outcome {
         // Prerequisites may name any flag of the environment, available to the client or not.
-        let store = crate::flag::environment_data(self.flags.values(), env);
+        let store = self.sdk_data(env);
         let flags: serde_json::Map<String, Value> = self
             .flags
             .values()

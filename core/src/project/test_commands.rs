@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 /// A REST verb on project `p`'s `metrics` or `flags`, or on environment `prod`'s `experiments`.
 pub fn rest(op: &str, verb: Value) -> Value {
     let mut command = json!({"op": op, "project": "p", "verb": verb});
-    if op == "experiments" {
+    if op == "experiments" || op == "segments" {
         command["env"] = json!("prod");
     }
     command

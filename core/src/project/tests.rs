@@ -70,7 +70,9 @@ fn an_experiment_needs_its_flag_and_metrics_and_marks_the_metrics() {
 fn a_running_iteration_locks_its_metric_and_flag_until_stopped() {
     let mut p = project();
     let started = ok(&mut p, instruct("startIteration"));
-    assert_eq!(started.changed, [Record::Metric("m".into()), Record::Experiment("prod:x".into())]);
+    // The flag's fallthrough now serves the experiment rollout.
+    assert_eq!(started.changed, [Record::Metric("m".into()), Record::Flag("f".into()), Record::Experiment("prod:x".into())]);
+    assert_eq!(p.flags["f"].experiment_allocation("prod"), Some(vec![(0, 50_000), (1, 50_000)]));
     assert!(p.metrics["m"].running_experiments.contains("prod:x"));
     let delete_metric = rest("metrics", json!({"verb": "delete", "key": "m"}));
     let delete_flag = rest("flags", json!({"verb": "delete", "key": "f"}));
@@ -211,4 +213,130 @@ fn prerequisites_must_exist_never_cycle_and_keep_their_flags() {
     assert!(p.flags["b"].spec.environments.is_empty(), "the refused patch changed nothing");
     let used = run(&mut p, rest("flags", json!({"verb": "delete", "key": "b"}))).unwrap_err();
     assert_eq!(used, Error::Conflict("flag `b` is a prerequisite of a: remove it there first".into()));
+}
+
+/// A flag `r` in `prod` with a rule for Germany (`_id` `de`) and a fixed fallthrough.
+fn project_with_rule() -> Project {
+    let mut p = Project::default();
+    ok(&mut p, create("flags", json!({"key": "r", "environments": {"prod": {"on": true, "fallthrough": {"variation": 0},
+        "rules": [{"_id": "de", "clauses": [{"contextKind": "user", "attribute": "country", "op": "in", "values": ["DE"]}], "variation": 1}]}}})));
+    ok(&mut p, create("metrics", json!({"key": "m", "kind": "custom", "eventKey": "buy"})));
+    p
+}
+
+#[test]
+fn an_experiment_on_a_rule_serves_its_rollout_there_and_keeps_the_rule() {
+    let mut p = project_with_rule();
+    let on_rule = |rule: &str| create("experiments", json!({"key": "x", "flagKey": "r", "ruleId": rule, "metrics": [{"key": "m"}]}));
+    let missing = run(&mut p, on_rule("fr")).unwrap_err();
+    assert_eq!(missing, Error::invalid("`ruleId`: flag `r` has no rule `fr` in environment `prod` (its rules: `de`)"));
+    ok(&mut p, on_rule("de"));
+    let out = ok(&mut p, instruct("startIteration"));
+    assert!(out.changed.contains(&Record::Flag("r".into())), "{:?}", out.changed);
+    assert_eq!(out.value["currentIteration"]["ruleId"], "de");
+    let flag = &p.flags["r"];
+    assert_eq!(flag.version, 2);
+    let config = &flag.spec.environments["prod"];
+    assert_eq!(config.fallthrough, crate::flag::VariationOrRollout::Fixed { variation: 0 }, "the fallthrough is untouched");
+    let crate::flag::VariationOrRollout::Rollout { rollout } = &config.rules[0].serve else { panic!("a rollout") };
+    assert_eq!(rollout.kind, crate::flag::RolloutKind::Experiment);
+    assert_eq!(rollout.variations.iter().map(|s| (s.variation, s.weight)).collect::<Vec<_>>(), [(0, 50_000), (1, 50_000)]);
+    // Evaluated: Germany is in the experiment through the rule, others fall through outside it.
+    let de = flag.evaluate("prod", &json!({"kind": "user", "key": "u1", "country": "DE"}));
+    assert!(matches!(&de.reason, crate::targeting::Reason::RuleMatch { rule_id, .. } if rule_id == "de") && de.reason.in_experiment());
+    assert!(!flag.evaluate("prod", &json!({"kind": "user", "key": "u1", "country": "FR"})).reason.in_experiment());
+    // The running experiment's rule cannot be removed; another change can be made.
+    let remove = rest("flags", json!({"verb": "patch", "key": "r", "body": [{"op": "remove", "path": "/environments/prod/rules/0"}]}));
+    assert!(matches!(run(&mut p, remove.clone()).unwrap_err(), Error::Conflict(m) if m.contains("used by running experiment `x`")));
+    ok(&mut p, rest("flags", json!({"verb": "patch", "key": "r", "body": [{"op": "replace", "path": "/name", "value": "R"}]})));
+    ok(&mut p, instruct("stopIteration"));
+    ok(&mut p, remove);
+    // Starting again with the rule gone is refused, and changes nothing.
+    let before = p.flags["r"].clone();
+    assert!(run(&mut p, instruct("startIteration")).unwrap_err().to_string().contains("has no rule `de`"));
+    assert_eq!(p.flags["r"], before);
+    assert_eq!(p.experiment("prod", "x").unwrap().iterations.len(), 1);
+}
+
+#[test]
+fn only_the_rules_own_experiment_exposures_count() {
+    use crate::event::{Event, FeatureEvent};
+    use crate::experiment::CounterBatch;
+    let mut p = project_with_rule();
+    ok(&mut p, create("experiments", json!({"key": "x", "flagKey": "r", "ruleId": "de", "metrics": [{"key": "m"}]})));
+    ok(&mut p, create("experiments", json!({"key": "y", "flagKey": "r", "metrics": [{"key": "m"}]})));
+    let on_rule = p.experiments["prod:x"].clone();
+    let mut rule_it = on_rule.clone();
+    rule_it.start(&[p.metrics["m"].clone()], NOW).unwrap();
+    let mut fall_it = p.experiments["prod:y"].clone();
+    fall_it.start(&[p.metrics["m"].clone()], NOW).unwrap();
+    let event = |unit: &'static str, rule: Option<&'static str>, x: Option<bool>| Event::Feature(FeatureEvent {
+        creation_date: NOW + 1, flag_key: "r".into(), version: None, variation: Some(1), in_experiment: x,
+        rule_id: rule.map(Into::into),
+        context: crate::context::Context { units: crate::context::Units::One(crate::context::Unit::new("user", unit)) },
+    });
+    let events = [event("de-in", Some("de"), Some(true)), event("de-out", Some("de"), Some(false)),
+        event("other-rule", Some("it"), Some(true)), event("fell", None, Some(true)), event("no-reason", None, None)];
+    let units = |it: &Experiment| CounterBatch::build(it.current().unwrap(), &events).exposures.into_iter().map(|e| e.unit).collect::<Vec<_>>();
+    assert_eq!(units(&rule_it), ["de-in"]);
+    assert_eq!(units(&fall_it), ["fell", "no-reason"]);
+}
+
+fn segment_cmd(verb: Value) -> Value {
+    json!({"op": "segments", "project": "p", "env": "prod", "verb": verb})
+}
+
+#[test]
+fn segments_are_named_by_flags_and_segments_of_their_environment() {
+    let mut p = Project::default();
+    let flag = json!({"key": "f", "environments": {"prod": {"on": true, "fallthrough": {"variation": 1},
+        "rules": [{"_id": "beta", "clauses": [{"attribute": "", "op": "segmentMatch", "values": ["testers"]}], "variation": 0}]}}});
+    let missing = run(&mut p, create("flags", flag.clone())).unwrap_err();
+    assert_eq!(missing, Error::invalid("`environments.prod.rules[0]`: segment `testers` does not exist in environment `prod`"));
+    let testers = ok(&mut p, segment_cmd(json!({"verb": "create", "body": {"key": "testers", "included": ["ann"],
+        "rules": [{"clauses": [{"contextKind": "user", "attribute": "email", "op": "endsWith", "values": ["@example.com"]}]}]}})));
+    assert_eq!(testers.changed, [Record::Segment("prod:testers".into())]);
+    assert_eq!((testers.value["version"].clone(), testers.value["_links"]["self"]["href"].clone()), (json!(1), json!("/api/v2/segments/p/prod/testers")));
+    ok(&mut p, create("flags", flag));
+    // Evaluated with the environment's segments.
+    let eval = |p: &mut Project, ctx: Value| ok(p, json!({"op": "evaluate", "env": "prod", "context": ctx, "with_reasons": true})).value["f"].clone();
+    let f = p.flags.get_mut("f").unwrap();
+    f.spec.client_side_availability.using_environment_id = true;
+    assert_eq!(eval(&mut p, json!({"key": "ann"}))["reason"], json!({"kind": "RULE_MATCH", "ruleIndex": 0, "ruleId": "beta"}));
+    assert_eq!(eval(&mut p, json!({"key": "bob", "email": "bob@example.com"}))["variation"], 0);
+    assert_eq!(eval(&mut p, json!({"key": "eve"}))["variation"], 1);
+    // Excluding a key is a patch; it bumps the version.
+    let patched = ok(&mut p, segment_cmd(json!({"verb": "patch", "key": "testers", "body": [{"op": "add", "path": "/excluded/-", "value": "bob"}]})));
+    assert_eq!(patched.value["version"], 2);
+    assert_eq!(eval(&mut p, json!({"key": "bob", "email": "bob@example.com"}))["variation"], 1);
+    // A used segment cannot be deleted; a segment of another environment is another segment.
+    let delete = segment_cmd(json!({"verb": "delete", "key": "testers"}));
+    assert_eq!(run(&mut p, delete.clone()).unwrap_err(),
+        Error::Conflict("segment `testers` is used by flag `f` in environment `prod`: remove it there first".into()));
+    let mut other_env = segment_cmd(json!({"verb": "get", "key": "testers"}));
+    other_env["env"] = json!("staging");
+    assert!(matches!(run(&mut p, other_env).unwrap_err(), Error::NotFound(_)));
+    ok(&mut p, rest("flags", json!({"verb": "patch", "key": "f", "body": [{"op": "remove", "path": "/environments/prod/rules/0"}]})));
+    assert_eq!(ok(&mut p, delete).changed, [Record::Segment("prod:testers".into())]);
+    assert!(p.segments.is_empty());
+}
+
+#[test]
+fn segments_never_make_a_cycle_or_nest_too_deep() {
+    let mut p = Project::default();
+    let naming = |key: &str, named: &str| segment_cmd(json!({"verb": "create", "body": {"key": key,
+        "rules": [{"clauses": [{"attribute": "", "op": "segmentMatch", "values": [named]}]}]}}));
+    ok(&mut p, segment_cmd(json!({"verb": "create", "body": {"key": "s0"}})));
+    for i in 1..super::segments::MAX_SEGMENT_DEPTH {
+        ok(&mut p, naming(&format!("s{i}"), &format!("s{}", i - 1)));
+    }
+    let too_deep = run(&mut p, naming("deep", &format!("s{}", super::segments::MAX_SEGMENT_DEPTH - 1))).unwrap_err();
+    assert!(too_deep.to_string().contains("nest segments more than 10 deep"), "{too_deep}");
+    // s0 naming s2 would close s2 → s1 → s0 → s2.
+    let cycle = segment_cmd(json!({"verb": "patch", "key": "s0", "body": [{"op": "add", "path": "/rules", "value":
+        [{"clauses": [{"attribute": "", "op": "segmentMatch", "values": ["s2"]}]}]}]}));
+    assert_eq!(run(&mut p, cycle).unwrap_err(), Error::invalid("`rules` would make a cycle: s0 → s2 → s1 → s0"));
+    assert!(run(&mut p, naming("me", "me")).unwrap_err().to_string().contains("cannot name itself"));
+    assert_eq!(run(&mut p, segment_cmd(json!({"verb": "delete", "key": "s0"}))).unwrap_err(),
+        Error::Conflict("segment `s0` is used by segment `s1` in environment `prod`: remove it there first".into()));
 }
