@@ -122,6 +122,33 @@ describe('segments over the REST API', () => {
     assert.deepEqual(listed.body.items.map((s) => s.key), ['staff']);
     assert.equal((await request('PATCH', segments('/staff'), { token: ctx.creds.API_READER_TOKEN, body: [] })).status, 403, 'readers cannot write');
 
+    // LaunchDarkly's semantic patch, on the segment and on the flag.
+    const semantic = { 'Content-Type': 'application/json; domain-model=launchdarkly.semanticpatch' };
+    const added = await request('PATCH', segments('/staff'), { token: W(), headers: semantic, body: { instructions: [
+      { kind: 'addIncludedTargets', values: ['carl'] }, { kind: 'removeExcludedTargets', values: ['bob'] }] } });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.deepEqual([added.body.version, added.body.included, added.body.excluded], [3, ['ann', 'carl'], []]);
+    assert.equal((await served({ kind: 'user', key: 'carl' })).variation, 0);
+    const off = await request('PATCH', api('/flags/default/staff-banner'), { token: W(), headers: semantic, body: {
+      environmentKey: 'production', comment: 'pause', instructions: [{ kind: 'turnFlagOff' }] } });
+    assert.equal(off.status, 200, JSON.stringify(off.body));
+    assert.deepEqual((await served({ kind: 'user', key: 'ann' })).reason, { kind: 'OFF' });
+    const variationIds = off.body.variations.map((v) => v._id);
+    assert.ok(variationIds.every((id) => /^[0-9a-f-]{36}$/.test(id)), `variations get IDs: ${variationIds}`);
+    const targeted = await request('PATCH', api('/flags/default/staff-banner'), { token: W(), headers: semantic, body: {
+      environmentKey: 'production', instructions: [{ kind: 'turnFlagOn' }, { kind: 'addTargets', values: ['eve'], variationId: variationIds[0] },
+        { kind: 'updateFallthroughVariationOrRollout', rolloutWeights: { [variationIds[0]]: 0, [variationIds[1]]: 100000 } }] } });
+    assert.equal(targeted.status, 200, JSON.stringify(targeted.body));
+    assert.deepEqual((await served({ kind: 'user', key: 'eve' })).reason, { kind: 'TARGET_MATCH' });
+    assert.equal((await served({ kind: 'user', key: 'zed' })).variation, 1, 'the fallthrough rollout');
+    assert.equal((await request('PATCH', api('/flags/default/staff-banner'), { token: W(), headers: semantic, body: {
+      environmentKey: 'production', instructions: [{ kind: 'turnFlagOff' }] } })).status, 200);
+    const unknown = await request('PATCH', api('/flags/default/staff-banner'), { token: W(), headers: semantic, body: {
+      environmentKey: 'production', instructions: [{ kind: 'turnFlagOn' }, { kind: 'launchRocket' }] } });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.message, /`instructions\[1\]\.kind`: `launchRocket` is not an instruction here/);
+    assert.deepEqual((await served({ kind: 'user', key: 'ann' })).reason, { kind: 'OFF' }, 'all instructions or none');
+
     const inUse = await request('DELETE', segments('/staff'), { token: W() });
     assert.equal(inUse.status, 409, JSON.stringify(inUse.body));
     assert.match(inUse.body.message, /used by flag `staff-banner`/);

@@ -45,6 +45,7 @@ with_std! {
     pub mod resource;
     pub mod results;
     pub mod segment;
+    pub mod semantic;
     pub mod stats;
     pub mod targeting;
     pub mod token;

@@ -95,10 +95,14 @@ fn operation(e: &Endpoint) -> Operation {
         .responses(responses(e));
     if let Some(body) = e.body {
         let content = ContentBuilder::new().schema(Some(schema_of(body))).build();
-        let request = RequestBodyBuilder::new()
+        let mut request = RequestBodyBuilder::new()
             .required(Some(Required::True))
-            .content("application/json", content)
-            .build();
+            .content("application/json", content);
+        if let Some(name) = e.semantic {
+            let semantic = ContentBuilder::new().schema(Some(schema_of(Body::Schema(name)))).build();
+            request = request.content("application/json; domain-model=launchdarkly.semanticpatch", semantic);
+        }
+        let request = request.build();
         op = op.request_body(Some(request));
     }
     op.build()
@@ -257,6 +261,8 @@ fn components() -> utoipa::openapi::Components {
         shapes::FlagPost,
         shapes::FlagCollection,
         shapes::SegmentPost,
+        shapes::FlagSemanticPatch,
+        shapes::SegmentSemanticPatch,
         shapes::SegmentCollection,
         shapes::TokenPost,
         shapes::TokenCollection,

@@ -66,7 +66,13 @@ pub enum Verb {
     },
     Create { body: Value },
     Get { key: String },
-    Patch { key: String, body: Value },
+    /// `semantic`: the body is LaunchDarkly's semantic patch (instructions), not a JSON Patch.
+    Patch {
+        key: String,
+        body: Value,
+        #[serde(default)]
+        semantic: bool,
+    },
     Delete { key: String },
 }
 

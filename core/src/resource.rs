@@ -104,7 +104,32 @@ pub fn patched<R: Resource>(
             current.key()
         )),
     })?;
-    let spec = R::Spec::from_json(&doc)?;
+    revise(current, &doc, now)
+}
+
+/// A semantic patch: `edit` rewrites the representation, which is then validated as a JSON
+/// Patch's result is.
+pub fn instructed<R: Resource>(
+    current: &R,
+    project: &str,
+    edit: impl FnOnce(&mut Value) -> Result<(), Error>,
+    now: i64,
+) -> Result<R, Error> {
+    let mut doc = current.to_rep(project);
+    edit(&mut doc)?;
+    patch::check_size(&doc, "after the instructions").map_err(|e| Error::PayloadTooLarge(e.to_string()))?;
+    for field in R::SERVER_FIELDS {
+        if doc.get(field) != current.to_rep(project).get(field) {
+            return Err(Error::invalid(format!("`{field}` is set by the server and cannot be changed")));
+        }
+    }
+    revise(current, &doc, now)
+}
+
+/// The resource as `doc` (its representation, changed) says: validated as a whole, the key
+/// unchanged, the resource's own change rules kept; an unchanged spec keeps the version.
+pub fn revise<R: Resource>(current: &R, doc: &Value, now: i64) -> Result<R, Error> {
+    let spec = R::Spec::from_json(doc)?;
     if spec.key() != current.key() {
         return Err(Error::invalid("`key` cannot be changed"));
     }

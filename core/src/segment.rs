@@ -183,6 +183,7 @@ fn rules(b: &Fields, key: &str) -> Result<Vec<SegmentRule>, Error> {
             let content = serde_json::to_string(&rule.clauses).unwrap_or_default();
             rule.id = crate::flag::rule_id(&format!("segment rule\n{key}\n{i}\n{content}"));
         }
+        crate::flag::assign_clause_ids(&rule.id, &mut rule.clauses);
     }
     for (i, rule) in rules.iter().enumerate() {
         if rules[..i].iter().any(|r| r.id == rule.id) {

@@ -92,12 +92,27 @@ pub async fn resource(
         (Some(k), Method::Get) => Verb::Get { key: k.into() },
         (Some(k), Method::Patch) => Verb::Patch {
             key: k.into(),
+            semantic: semantic_patch(req)?,
             body: body::json(req).await?,
         },
         (Some(k), Method::Delete) => Verb::Delete { key: k.into() },
         _ => return Err(ApiError::method_not_allowed()),
     };
     run(env, project, command(verb)).await
+}
+
+/// Is the body LaunchDarkly's semantic patch (`Content-Type: application/json;
+/// domain-model=launchdarkly.semanticpatch`)? Any other content type is a JSON Patch.
+fn semantic_patch(req: &Request) -> Result<bool, ApiError> {
+    let content_type = req
+        .headers()
+        .get("Content-Type")?
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    Ok(content_type
+        .split(';')
+        .skip(1)
+        .any(|p| p.trim().replace(' ', "") == "domain-model=launchdarkly.semanticpatch"))
 }
 
 /// Run a command on the project's object and answer with its result: 201 for a create, 204

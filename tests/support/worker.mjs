@@ -85,7 +85,7 @@ export async function request(method, url, { token, body, headers = {} } = {}) {
   await drainFor(method, url);
   const h = { ...headers };
   if (token) h.Authorization = token;
-  if (body !== undefined) h['Content-Type'] = 'application/json';
+  if (body !== undefined && !Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['Content-Type'] = 'application/json';
   const r = await fetch(url, { method, headers: h, body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)) });
   return { status: r.status, headers: r.headers, body: await parse(r) };
 }

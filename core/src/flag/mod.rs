@@ -6,7 +6,7 @@
 mod rules;
 
 pub use crate::targeting::Reason;
-pub use rules::{check_clauses, rule_id, segments_named, Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};
+pub use rules::{assign_clause_ids, check_clauses, rule_id, segments_named, Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};
 
 use crate::targeting::model::Prerequisite;
 use crate::targeting::{AllData, Detail, Store};
@@ -24,9 +24,14 @@ fn invalid(m: impl Into<String>) -> Error {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Variation {
+    /// Stable ID (generated when absent), as LaunchDarkly's semantic patch names variations by.
+    #[serde(rename = "_id", default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     pub value: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,24 +237,7 @@ impl Spec for FlagSpec {
         let mut tags = b.strings("tags")?.unwrap_or_default();
         tags.sort();
         tags.dedup();
-        let variations: Vec<Variation> = match get("variations") {
-            None => vec![
-                Variation {
-                    value: json!(true),
-                    name: None,
-                },
-                Variation {
-                    value: json!(false),
-                    name: None,
-                },
-            ],
-            Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
-                invalid("`variations` must be an array of {\"value\": any JSON, \"name\"?: string}")
-            })?,
-        };
-        if variations.len() < 2 {
-            return Err(invalid("`variations` needs at least two variations"));
-        }
+        let variations = variations(&key, get("variations"))?;
         let environments: BTreeMap<String, EnvironmentConfig> = match get("environments") {
             None => BTreeMap::new(),
             Some(Value::Object(envs)) => envs
@@ -275,6 +263,29 @@ impl Spec for FlagSpec {
         Ok(spec)
     }
 
+}
+
+/// A flag's variations (default: `true`, `false`), each with an `_id` (generated from the flag
+/// key, its place and value when absent; unique within the flag).
+fn variations(key: &str, given: Option<&Value>) -> Result<Vec<Variation>, Error> {
+    let mut variations: Vec<Variation> = match given {
+        None => serde_json::from_value(json!([{"value": true}, {"value": false}])).unwrap_or_default(),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            invalid("`variations` must be an array of {\"value\": any JSON, \"name\"?: string, \"description\"?: string, \"_id\"?: string}")
+        })?,
+    };
+    if variations.len() < 2 {
+        return Err(invalid("`variations` needs at least two variations"));
+    }
+    for (i, v) in variations.iter_mut().enumerate().filter(|(_, v)| v.id.is_empty()) {
+        v.id = rules::rule_id(&format!("variation\n{key}\n{i}\n{}", v.value));
+    }
+    for (i, v) in variations.iter().enumerate() {
+        if variations[..i].iter().any(|o| o.id == v.id) {
+            return Err(invalid(format!("`variations[{i}]._id` `{}` is used by another variation", v.id)));
+        }
+    }
+    Ok(variations)
 }
 
 impl FlagSpec {

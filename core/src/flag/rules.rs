@@ -72,6 +72,7 @@ pub fn assign_rule_ids(flag_key: &str, env: &str, config: &mut EnvironmentConfig
             let content = serde_json::to_string(&rule.clauses).unwrap_or_default();
             rule.id = rule_id(&format!("rule\n{flag_key}\n{env}\n{i}\n{content}"));
         }
+        assign_clause_ids(&rule.id, &mut rule.clauses);
     }
     for (i, rule) in config.rules.iter().enumerate() {
         if config.rules[..i].iter().any(|r| r.id == rule.id) {
@@ -79,6 +80,15 @@ pub fn assign_rule_ids(flag_key: &str, env: &str, config: &mut EnvironmentConfig
         }
     }
     Ok(())
+}
+
+/// Give every clause of the rule `rule` without `_id` one (from the rule's ID, the clause's place
+/// and content).
+pub fn assign_clause_ids(rule: &str, clauses: &mut [Clause]) {
+    for (j, clause) in clauses.iter_mut().enumerate().filter(|(_, c)| c.id.is_empty()) {
+        let content = serde_json::to_string(&*clause).unwrap_or_default();
+        clause.id = rule_id(&format!("clause\n{rule}\n{j}\n{content}"));
+    }
 }
 
 /// A rule ID in the UUID layout LaunchDarkly uses, from a digest of `seed`.

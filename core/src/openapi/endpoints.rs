@@ -74,6 +74,9 @@ pub struct Endpoint {
     pub auth: Auth,
     pub query: &'static [Param],
     pub body: Option<Body>,
+    /// Also takes LaunchDarkly's semantic patch (`application/json;
+    /// domain-model=launchdarkly.semanticpatch`), of this schema.
+    pub semantic: Option<&'static str>,
     pub ok: Reply,
     /// Other statuses of this route beyond those its auth and body imply (errors, and 304 for a
     /// route that answers `If-None-Match`).
@@ -99,6 +102,7 @@ impl Endpoint {
             auth,
             query: &[],
             body: None,
+            semantic: None,
             ok,
             statuses: &[],
         }
@@ -111,6 +115,11 @@ impl Endpoint {
 
     const fn body(mut self, body: Body) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    const fn semantic(mut self, schema: &'static str) -> Self {
+        self.semantic = Some(schema);
         self
     }
 
@@ -233,8 +242,8 @@ const RESOURCES: &[Endpoint] = &[
         reply(201, "Created", schema("Flag"))).body(Body::Schema("FlagPost")).statuses(&[404, 409]),
     get("/api/v2/flags/{projectKey}/{flagKey}", "getFlag", Reader, "Get a flag",
         reply(200, "The flag", schema("Flag"))).statuses(&[404]),
-    patch("/api/v2/flags/{projectKey}/{flagKey}", "patchFlag", Writer, "Update a flag with a JSON Patch (a `test` of `/_version` is a compare-and-set)",
-        reply(200, "Updated", schema("Flag"))).body(PATCH).statuses(&[404, 409]),
+    patch("/api/v2/flags/{projectKey}/{flagKey}", "patchFlag", Writer, "Update a flag with a JSON Patch (a `test` of `/_version` is a compare-and-set) or a semantic patch",
+        reply(200, "Updated", schema("Flag"))).body(PATCH).semantic("FlagSemanticPatch").statuses(&[404, 409]),
     delete("/api/v2/flags/{projectKey}/{flagKey}", "deleteFlag", Writer, "Delete a flag (409 while a running experiment uses it)",
         DELETED).statuses(&[404, 409]),
     get("/api/v2/segments/{projectKey}/{environmentKey}", "getSegments", Reader, "List an environment's segments",
@@ -243,8 +252,8 @@ const RESOURCES: &[Endpoint] = &[
         reply(201, "Created", schema("Segment"))).body(Body::Schema("SegmentPost")).statuses(&[404, 409]),
     get("/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}", "getSegment", Reader, "Get a segment",
         reply(200, "The segment", schema("Segment"))).statuses(&[404]),
-    patch("/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}", "patchSegment", Writer, "Update a segment with a JSON Patch (every change bumps `version`)",
-        reply(200, "Updated", schema("Segment"))).body(PATCH).statuses(&[404, 409]),
+    patch("/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}", "patchSegment", Writer, "Update a segment with a JSON Patch or a semantic patch (every change bumps `version`)",
+        reply(200, "Updated", schema("Segment"))).body(PATCH).semantic("SegmentSemanticPatch").statuses(&[404, 409]),
     delete("/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}", "deleteSegment", Writer, "Delete a segment (409 while a flag or another segment names it)",
         DELETED).statuses(&[404, 409]),
     get("/api/v2/tokens", "getTokens", Writer, "List access tokens",

@@ -216,6 +216,43 @@ pub struct SegmentPost {
     pub rules: Option<Vec<crate::segment::SegmentRule>>,
 }
 
+/// LaunchDarkly's semantic patch of a flag: instructions applied in order, all or none; the
+/// result is validated as a JSON Patch's is. With `environmentKey`: `turnFlagOn`, `turnFlagOff`;
+/// `addRule` (`clauses`, what it serves, `description`?, `ruleId`?, `beforeRuleId`?,
+/// `trackEvents`?), `removeRule` (`ruleId`), `reorderRules` (`ruleIds`),
+/// `updateRuleVariationOrRollout` (`ruleId`, what it serves), `addClauses` (`ruleId`, `clauses`),
+/// `removeClauses` (`ruleId`, `clauseIds`), `updateClause` (`ruleId`, `clauseId`, `clause`),
+/// `updateRuleDescription` (`ruleId`, `description`); `addTargets`, `removeTargets` (`values`,
+/// `variationId`, `contextKind`? default `user`); `addPrerequisite`, `updatePrerequisite` (`key`,
+/// the prerequisite flag's `variationId`), `removePrerequisite` (`key`);
+/// `updateFallthroughVariationOrRollout` (what it serves); `updateOffVariation` (`variationId`).
+/// Without: `updateName`, `updateDescription` (`value`). What an instruction serves:
+/// `variationId` (a variation's `_id`), or `rolloutWeights` (`{variationId: weight}`, total
+/// 100000) with `rolloutBucketBy`? and `rolloutContextKind`?; a `variation` index is taken in
+/// place of any `variationId`. Anything else is a 400 naming it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"environmentKey": "production", "instructions": [{"kind": "turnFlagOn"}]}))]
+pub struct FlagSemanticPatch {
+    /// Required by the instructions that change an environment.
+    pub environment_key: Option<String>,
+    pub comment: Option<String>,
+    pub instructions: Vec<BTreeMap<String, Value>>,
+}
+
+/// LaunchDarkly's semantic patch of a segment: `addIncludedTargets`, `removeIncludedTargets`,
+/// `addExcludedTargets`, `removeExcludedTargets` (`values`, `contextKind`? default `user`);
+/// `addRule` (`clauses`, `weight`?, `bucketBy`?, `rolloutContextKind`?, `description`?, `ruleId`?,
+/// `beforeRuleId`?), `removeRule`, `reorderRules`, `addClauses`, `updateRuleDescription`,
+/// `updateName`, `updateDescription`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"instructions": [{"kind": "addIncludedTargets", "values": ["user-2"]}]}))]
+pub struct SegmentSemanticPatch {
+    pub comment: Option<String>,
+    pub instructions: Vec<BTreeMap<String, Value>>,
+}
+
 /// The segments of an environment.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -39,7 +39,8 @@ impl Project {
             }
             Verb::Get { key } => Ok(Outcome::read(self.experiment(env, &key)?.to_rep(project))),
             Verb::Create { body } => self.create_experiment(project, env, &body, now),
-            Verb::Patch { key, body } => self.patch_experiment(project, env, &key, &body, now),
+            // Always a semantic patch (LaunchDarkly's experiments API takes nothing else).
+            Verb::Patch { key, body, .. } => self.patch_experiment(project, env, &key, &body, now),
             Verb::Delete { .. } => Err(Error::MethodNotAllowed(
                 "experiments cannot be deleted".into(),
             )),

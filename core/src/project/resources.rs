@@ -77,7 +77,10 @@ impl Project {
                 let metric = Metric::create(project, spec, now, integration);
                 create(&mut self.metrics, project, metric, Record::Metric)
             }
-            Verb::Patch { key, body } => {
+            Verb::Patch { semantic: true, .. } => Err(Error::invalid(
+                "metrics take a JSON Patch, not a semantic patch (as in LaunchDarkly's metrics API)",
+            )),
+            Verb::Patch { key, body, .. } => {
                 patch(&mut self.metrics, (project, &key), &body, now, Record::Metric)
             }
             Verb::Delete { key } => self.delete_metric(key),
@@ -98,15 +101,25 @@ impl Project {
                 self.check_flag_segments(&flag.spec)?;
                 create(&mut self.flags, project, flag, Record::Flag)
             }
-            Verb::Patch { key, body } => {
-                // The patched flag's prerequisites are checked against the project first.
-                if let Ok(flag) = get(&self.flags, &key) {
-                    let next = flag.patched(project, &body, now)?;
-                    self.check_prerequisites(&next.spec)?;
-                    self.check_flag_segments(&next.spec)?;
-                    self.check_experiment_rules(&next)?;
+            Verb::Patch { key, body, semantic } => {
+                let current = get(&self.flags, &key)?;
+                let next = if semantic {
+                    let flags = &self.flags;
+                    let others = |flag: &str, id: &str| flags.get(flag)?.spec.variations.iter().position(|v| v.id == id);
+                    crate::resource::instructed(current, project, |doc| crate::semantic::flag(doc, &body, &others), now)?
+                } else {
+                    current.patched(project, &body, now)?
+                };
+                // The changed flag's references are checked against the project first.
+                self.check_prerequisites(&next.spec)?;
+                self.check_flag_segments(&next.spec)?;
+                self.check_experiment_rules(&next)?;
+                let value = next.to_rep(project);
+                if next.version == current.version {
+                    return Ok(Outcome::read(value));
                 }
-                patch(&mut self.flags, (project, &key), &body, now, Record::Flag)
+                self.flags.insert(key.clone(), next);
+                Ok(Outcome { value, changed: vec![Record::Flag(key)] })
             }
             Verb::Delete { key } => self.delete_flag(key),
         }

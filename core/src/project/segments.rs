@@ -39,9 +39,13 @@ impl Project {
                 self.segments.insert(id.clone(), segment);
                 Ok(Outcome { value, changed: vec![Record::Segment(id)] })
             }
-            Verb::Patch { key, body } => {
+            Verb::Patch { key, body, semantic } => {
                 let current = self.segment(env, &key)?;
-                let next = current.patched(&at, &body, now)?;
+                let next = if semantic {
+                    crate::resource::instructed(current, &at, |doc| crate::semantic::segment(doc, &body), now)?
+                } else {
+                    current.patched(&at, &body, now)?
+                };
                 let value = next.to_rep(&at);
                 if next.version == current.version {
                     return Ok(Outcome::read(value));

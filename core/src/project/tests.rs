@@ -340,3 +340,35 @@ fn segments_never_make_a_cycle_or_nest_too_deep() {
     assert_eq!(run(&mut p, segment_cmd(json!({"verb": "delete", "key": "s0"}))).unwrap_err(),
         Error::Conflict("segment `s0` is used by segment `s1` in environment `prod`: remove it there first".into()));
 }
+
+#[test]
+fn semantic_patches_edit_flags_and_segments_through_the_same_checks() {
+    let mut p = Project::default();
+    let semantic = |op: &str, key: &str, body: Value| {
+        let mut c = json!({"op": op, "project": "p", "env": "prod", "verb": {"verb": "patch", "key": key, "body": body, "semantic": true}});
+        if op != "segments" {
+            c.as_object_mut().unwrap().remove("env");
+        }
+        c
+    };
+    ok(&mut p, segment_cmd(json!({"verb": "create", "body": {"key": "beta"}})));
+    let seg = ok(&mut p, semantic("segments", "beta", json!({"instructions": [{"kind": "addIncludedTargets", "values": ["ann"]},
+        {"kind": "addRule", "ruleId": "r", "clauses": [{"attribute": "plan", "op": "in", "values": ["pro"]}], "weight": 50000}]})));
+    assert_eq!((seg.value["version"].clone(), seg.value["included"].clone(), seg.value["rules"][0]["_id"].clone()), (json!(2), json!(["ann"]), json!("r")));
+    ok(&mut p, create("flags", json!({"key": "f"})));
+    let body = json!({"environmentKey": "prod", "instructions": [{"kind": "turnFlagOn"},
+        {"kind": "addRule", "ruleId": "beta", "clauses": [{"attribute": "segmentMatch", "op": "segmentMatch", "values": ["beta"]}], "variation": 0}]});
+    let flag = ok(&mut p, semantic("flags", "f", body));
+    assert_eq!(flag.changed, [Record::Flag("f".into())]);
+    assert_eq!(p.flags["f"].version, 2);
+    let e = p.flags["f"].evaluate_in("prod", &p.sdk_data("prod"), &json!({"key": "ann"}));
+    assert_eq!((e.variation, e.reason.in_experiment()), (Some(0), false));
+    // The result is validated like a JSON Patch's: a rule naming a missing segment is refused, and
+    // a refused patch changes nothing.
+    let missing = semantic("flags", "f", json!({"environmentKey": "prod", "instructions": [{"kind": "turnFlagOff"},
+        {"kind": "addRule", "clauses": [{"attribute": "segmentMatch", "op": "segmentMatch", "values": ["gone"]}], "variation": 1}]}));
+    assert!(run(&mut p, missing).unwrap_err().to_string().contains("segment `gone` does not exist"));
+    assert!(p.flags["f"].env("prod").on);
+    let metric = semantic("metrics", "m", json!({"instructions": [{"kind": "updateName", "value": "x"}]}));
+    assert!(run(&mut p, metric).unwrap_err().to_string().contains("metrics take a JSON Patch"));
+}

@@ -125,6 +125,10 @@ pub struct FlagRule {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Clause {
+    /// The REST API's stable ID of the clause (generated; LaunchDarkly's semantic patch names
+    /// clauses by it); evaluation does not read it.
+    #[serde(rename = "_id", default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// Absent in data written before contexts: then `attribute` is a literal name of a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_kind: Option<String>,
