@@ -44,6 +44,24 @@ describe('experiments page', () => {
     await page.click('#cancel');
   });
 
+  it('runs an experiment on a targeting rule the user picks', async () => {
+    await ok('POST', '/flags/default', { key: 'xp-rules', name: 'XP rules', environments: { production: { on: true, fallthrough: { variation: 0 },
+      rules: [{ _id: 'de', description: 'Germany', clauses: [{ contextKind: 'user', attribute: 'country', op: 'in', values: ['DE'] }], variation: 1 },
+        { _id: 'fr', clauses: [{ contextKind: 'user', attribute: 'country', op: 'in', values: ['FR'] }], variation: 1 }] } } });
+    await page.click('#create');
+    await page.fill('#name', 'XP Germany');
+    await page.selectOption('#flag', 'xp-rules');
+    const options = await page.locator('#rule option').allInnerTexts();
+    assert.deepEqual(options, ['Fallthrough (everyone no rule serves)', 'Rule 1: Germany', 'Rule 2: country in FR']);
+    await page.selectOption('#rule', 'de');
+    await page.check('#metric-choice tr[data-key="xp-buy"] input[type=checkbox]');
+    await page.click('#save');
+    await page.locator('#experiments tr[data-key="xp-germany"]').waitFor();
+    assert.match(await page.locator('#experiments tr[data-key="xp-germany"]').innerText(), /rule\s+de/);
+    const e = await ok('GET', '/projects/default/environments/production/experiments/xp-germany');
+    assert.equal(e.ruleId, 'de');
+  });
+
   it('creates, starts, shows results on the dashboard, and stops an experiment', async () => {
     await page.click('#create');
     await page.fill('#name', 'XP checkout');

@@ -131,7 +131,8 @@ describe('the snippet loses nothing silently', () => {
     assert.equal(await start(page, 'leaver', { capacity: 10000 }), true);
     const before = await burstAndLeave(page, log, 'burst-leave');
     assert.deepEqual(before, { queued: BURST + 2, dropped: 0, sent: 0 }, 'identify, feature and the burst were queued');
-    assert.equal(await countedExactly('burst-leave', BURST), BURST, 'every event of the burst counted once');
+    const got = await countedExactly('burst-leave', BURST);
+    assert.equal(got, BURST, `every event of the burst counted once; the next page's figures ${JSON.stringify(await page.evaluate(() => window.edge.stats()))}, its outbox ${await page.evaluate(() => (localStorage.getItem('edge-exp:outbox') || '').length)} chars; console:\n${log.join('\n')}`);
     assert.ok(!log.some((l) => l.includes('could not send')), log.join('\n'));
     noPageErrors(log);
     await page.close();
@@ -194,7 +195,8 @@ describe('the snippet loses nothing silently', () => {
     assert.ok(kept.kept > 0, 'what did not fit the keep-alive budget was kept');
     assert.equal(kept.after, null, 'and taken again when the page was shown');
     assert.equal(kept.stats.dropped, 0);
-    assert.equal(await countedExactly('burst-hidden', BURST), BURST);
+    const got = await countedExactly('burst-hidden', BURST);
+    assert.equal(got, BURST, `figures ${JSON.stringify(await page.evaluate(() => window.edge.stats()))}, outbox ${await page.evaluate(() => (localStorage.getItem('edge-exp:outbox') || '').length)} chars; console:\n${log.join('\n')}`);
     noPageErrors(log);
     await page.close();
   });

@@ -1,4 +1,4 @@
-// Shared by the management pages (metrics, experiments, live events): the API token, calls to
+// Shared by the management pages (metrics, flags, experiments, live events): the API token, calls to
 // this origin's REST API, small DOM helpers and an announcer for screen readers.
 //
 // The token is typed by the user, kept in this tab's sessionStorage (never in a URL, never
@@ -71,7 +71,7 @@ export async function signIn(token) {
   return session.role;
 }
 
-const PAGES = [['/dashboard.html', 'Results'], ['/metrics.html', 'Metrics'], ['/experiments.html', 'Experiments'],
+const PAGES = [['/dashboard.html', 'Results'], ['/metrics.html', 'Metrics'], ['/flags.html', 'Flags'], ['/experiments.html', 'Experiments'],
   ['/live.html', 'Live events'], ['/', 'Demo shop']];
 
 /** Is `href` this page? (Static assets are served without `.html` too.) */

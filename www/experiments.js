@@ -23,7 +23,8 @@ function row(e) {
   cell.append(running ? act('stopIteration', 'Stop') : act('startIteration', 'Start'), ' ',
     el('a', { href: `/dashboard.html#experiment=${encodeURIComponent(e.key)}` }, 'Results'));
   return el('tr', { dataset: { key: e.key } },
-    el('td', {}, e.name || e.key), el('td', {}, el('code', {}, e.key)), el('td', {}, e.flagKey), el('td', {}, status(e)),
+    el('td', {}, e.name || e.key), el('td', {}, el('code', {}, e.key)), el('td', {}, e.flagKey),
+    el('td', {}, e.ruleId ? el('span', {}, 'rule ', el('code', {}, e.ruleId)) : 'fallthrough'), el('td', {}, status(e)),
     el('td', {}, e.metrics.map((m) => `${m.key}${m.primary ? ' (primary)' : ''}`).join(', ')),
     el('td', {}, e.analysis ?? 'bayesian'), cell);
 }
@@ -47,7 +48,22 @@ async function iteration(e, kind, cell) {
 }
 
 // ---- the create dialog ----
+/** What a rule says, in a line: its description, else its clauses. */
+function ruleLabel(rule, i) {
+  const clauses = rule.clauses.map((c) => `${c.negate ? 'not ' : ''}${c.op === 'segmentMatch' ? 'in segment' : `${c.attribute} ${c.op}`} ${c.values.join(', ')}`);
+  return `Rule ${i + 1}: ${rule.description || clauses.join(' and ')}`;
+}
+
+/** The rules of the chosen flag in this environment, and the fallthrough, to run the experiment on. */
+function ruleOptions() {
+  const flag = state.flags.find((f) => f.key === $('flag').value);
+  const rules = flag?.environments?.[$('env').value.trim() || 'production']?.rules ?? [];
+  $('rule').replaceChildren(el('option', { value: '' }, 'Fallthrough (everyone no rule serves)'),
+    ...rules.map((r, i) => el('option', { value: r._id }, ruleLabel(r, i))));
+}
+
 function treatmentRows() {
+  ruleOptions();
   const flag = state.flags.find((f) => f.key === $('flag').value);
   const variations = flag?.variations ?? [];
   const share = variations.length ? (100 / variations.length).toFixed(2).replace(/\.?0+$/, '') : '0';
@@ -108,6 +124,7 @@ async function save(ev) {
   const body = { key: $('key').value.trim(), name: $('name').value.trim(), flagKey: $('flag').value,
     randomizationUnit: $('randomization').value, treatments: treatments(), metrics, analysis: $('analysis').value };
   if ($('hypothesis').value.trim()) body.hypothesis = $('hypothesis').value.trim();
+  if ($('rule').value) body.ruleId = $('rule').value;
   try {
     const created = await api('POST', envPath(), body);
     $('editor').close();
