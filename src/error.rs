@@ -20,6 +20,7 @@ impl ApiError {
             Error::PayloadTooLarge(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
         }
     }
 
@@ -36,6 +37,10 @@ impl ApiError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError(Error::Internal(message.into()))
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError(Error::Unavailable(message.into()))
     }
 }
 

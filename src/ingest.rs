@@ -79,6 +79,7 @@ pub fn stats() -> IngestStats {
     let mut stats = STATS.with(|s| s.borrow().clone());
     stats.wasm_memory_bytes = wasm_memory_bytes();
     stats.skipped_records = crate::store::skipped_records();
+    stats.flag_reads = crate::store::published::figures();
     stats
 }
 

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::http::{empty, error, json, with_cors, with_date};
 use crate::routes::events::Source;
 use crate::routes::rest::{self, Scope};
+use crate::routes::server_sdk::{self, Item};
 use crate::routes::{attribution, auth, events, experiments, metrics, sdk, tokens};
 use crate::store::config::{self, Role, Tenant};
 use crate::store::shards;
@@ -69,6 +70,8 @@ fn no_route(method: &Method, segs: &[&str]) -> ApiError {
 async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
     match segs {
         ["api", "v2", rest @ ..] => api(req, env, rest).await,
+        ["sdk", "latest-all" | "latest-flags" | "latest-segments" | "poll" | "stream", ..]
+        | ["all"] => server(req, env, segs).await,
         ["sdk", rest @ ..] => browser_sdk(req, env, rest).await,
         _ => ingest_and_service(req, env, segs).await,
     }
@@ -146,6 +149,20 @@ fn number(segment: &str) -> Result<u32, ApiError> {
             "`{segment}` is not a whole number"
         )))
     })
+}
+
+/// LaunchDarkly's server SDKs' flag delivery (`routes::server_sdk`).
+async fn server(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
+    match segs {
+        ["sdk", "latest-all"] => server_sdk::latest_all(req, env).await,
+        ["sdk", "latest-flags", key] => server_sdk::latest_item(req, env, Item::Flag, key).await,
+        ["sdk", "latest-segments", key] => {
+            server_sdk::latest_item(req, env, Item::Segment, key).await
+        }
+        ["sdk", "poll" | "stream"] => server_sdk::fdv2_fallback(),
+        ["all"] => server_sdk::stream_all(req, env).await,
+        _ => Err(no_route(&req.method(), segs)),
+    }
 }
 
 /// LaunchDarkly's browser SDK routes under `/sdk/`.

@@ -42,6 +42,11 @@ pub enum Error {
     #[serde(rename = "internal_error")]
     #[error("{0}")]
     Internal(String),
+    /// Not ready yet, or a transient failure the caller should retry (an SDK retries a 503
+    /// where it gives up for good on most 4xx).
+    #[serde(rename = "service_unavailable")]
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Error {
@@ -68,6 +73,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Internal(_) => "internal_error",
+            Error::Unavailable(_) => "service_unavailable",
         }
     }
 
@@ -82,7 +88,8 @@ impl Error {
             | Error::MethodNotAllowed(m)
             | Error::PayloadTooLarge(m)
             | Error::UnsupportedMediaType(m)
-            | Error::Internal(m) => m,
+            | Error::Internal(m)
+            | Error::Unavailable(m) => m,
         }
     }
 }
@@ -134,6 +141,7 @@ mod tests {
             Error::PayloadTooLarge("g".into()),
             Error::UnsupportedMediaType("h".into()),
             Error::Internal("i".into()),
+            Error::Unavailable("u".into()),
         ];
         for e in all {
             let body = serde_json::to_value(&e).unwrap();

@@ -39,6 +39,7 @@ with_std! {
     pub mod metric;
     pub mod patch;
     pub mod project;
+    pub mod publish;
     pub mod query;
     pub mod queued;
     pub mod raw;

@@ -233,6 +233,7 @@ fn meaning(status: u16) -> &'static str {
         409 => "Conflict: the key exists, the resource is in use, or a version check failed",
         413 => "Body over its limit",
         415 => "Unsupported Content-Encoding or Content-Type",
+        503 => "Not available right now: retry (SDKs do)",
         _ => "Error",
     }
 }
@@ -274,6 +275,7 @@ fn components() -> utoipa::openapi::Components {
         crate::feed::FeedPage,
         shapes::EventKeyPage,
         crate::queued::IngestStats,
+        crate::queued::FlagReads,
     ];
     let unique: BTreeMap<String, RefOr<Schema>> = schemas.into_iter().collect();
     ComponentsBuilder::new()

@@ -56,6 +56,24 @@ pub struct IngestStats {
     pub max_refused_body_bytes_read: u64,
     /// This isolate's wasm linear memory (the Worker's and its objects' Rust heap), in bytes.
     pub wasm_memory_bytes: u64,
+    /// How this isolate's reads of published flag data (evalx, goals, server SDK routes) were
+    /// answered.
+    pub flag_reads: FlagReads,
+}
+
+/// Reads of published documents by one isolate.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlagReads {
+    /// Answered from the isolate's copy.
+    pub cached_reads: u64,
+    /// Pointer reads from KV (revalidations).
+    pub pointer_reads: u64,
+    /// Bodies read from KV and parsed.
+    pub body_reads: u64,
+    /// Reads that asked the project's Durable Object (a document never published).
+    pub object_calls: u64,
 }
 
 /// One event as queued: only what attribution and counting read.

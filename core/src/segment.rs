@@ -230,7 +230,6 @@ impl Segment {
         let s = &self.spec;
         sdk::Segment {
             key: s.key.clone(),
-            version: self.version,
             included: s.included.clone(),
             excluded: s.excluded.clone(),
             included_contexts: s.included_contexts.clone(),
@@ -240,13 +239,16 @@ impl Segment {
                 .iter()
                 .map(|r| sdk::SegmentRule {
                     id: r.id.clone(),
-                    clauses: Some(r.clauses.clone()),
+                    clauses: Some(r.clauses.iter().map(crate::flag::rules::sdk_clause).collect()),
                     weight: r.weight.map(i64::from),
                     bucket_by: r.bucket_by.clone(),
                     rollout_context_kind: r.rollout_context_kind.clone(),
                 })
                 .collect(),
             salt: self.salt.clone(),
+            unbounded: false,
+            version: self.version,
+            deleted: false,
         }
     }
 

@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod percentiles;
 pub mod rest;
 pub mod sdk;
+pub mod server_sdk;
 pub mod tokens;

@@ -1,4 +1,5 @@
-//! Browser SDK routes (public client-side ID, CORS):
+//! Browser SDK routes (public client-side ID, CORS), answered in the isolate from the published
+//! documents (`store::published`), with no Durable Object on the path:
 //! - `GET /sdk/goals/{clientSideId}` — the project's click and page-view metrics as goals, in the
 //!   format LaunchDarkly's browser SDK fetches; an ETag over the body, 304 on `If-None-Match`.
 //! - `GET /sdk/evalx/{clientSideId}/contexts/{base64url(context)}` and
@@ -8,11 +9,8 @@ use crate::error::ApiError;
 use crate::http::{empty, header, json};
 use crate::routes::auth;
 use crate::routes::body;
-use crate::store::projects::ProjectStore;
-use crate::store::ObjectClass;
+use crate::store::published::{self, Doc};
 use base64::Engine;
-use edge_exp_core::credentials::digest;
-use edge_exp_core::project::Command;
 use edge_exp_core::query::EvalxQuery;
 use edge_exp_core::Context;
 use edge_exp_core::Error;
@@ -49,12 +47,8 @@ pub async fn evalx(
         .map_err(|e| ApiError(Error::BadRequest(format!("invalid context: {e}"))))?;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
-    let command = Command::Evaluate {
-        env: tenant.env,
-        context,
-        with_reasons,
-    };
-    let flags: serde_json::Value = ProjectStore::call(env, &tenant.project, &command).await?;
+    let data = published::read(env, &Doc::sdk(&tenant)).await?;
+    let flags = edge_exp_core::publish::evalx(&data.data, &context, with_reasons);
     Ok(json(200, &flags))
 }
 
@@ -63,17 +57,24 @@ pub async fn goals(req: &Request, env: &Env, client_side_id: &str) -> Result<Res
         return Err(ApiError::method_not_allowed());
     }
     let tenant = auth::client_side_id(env, client_side_id).await?;
-    let goals: serde_json::Value =
-        ProjectStore::call(env, &tenant.project, &Command::Goals).await?;
-    let etag = format!("\"{}\"", &digest(&goals.to_string())[..32]);
+    let goals = published::read(
+        env,
+        &Doc::Goals {
+            project: tenant.project,
+        },
+    )
+    .await?;
+    let etag = goals.pointer.etag.as_str();
     let mut resp =
         if header(req, "If-None-Match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
             empty(304)
         } else {
-            json(200, &goals)
+            let mut resp = Response::ok(goals.body.to_string())?;
+            resp.headers_mut().set("Content-Type", "application/json")?;
+            resp
         };
     let headers = resp.headers_mut();
-    headers.set("ETag", &etag)?;
+    headers.set("ETag", etag)?;
     headers.set("Cache-Control", "public, max-age=0, must-revalidate")?;
     Ok(resp)
 }

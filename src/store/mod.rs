@@ -9,8 +9,10 @@ pub mod histories;
 pub mod kv_batch;
 pub mod payloads;
 pub mod projects;
+pub mod published;
 pub mod shards;
 pub mod sql;
+pub mod streams;
 
 use crate::error::ApiError;
 use edge_exp_core::Error;

@@ -3,38 +3,146 @@
 //! storage is transactional, so every command is a read-modify-write without races. The object
 //! only loads the model, calls [`Project::apply`] (where every rule lives) and persists the
 //! records the outcome names, in one storage call for the writes and one for the deletes.
+//!
+//! It is also the one publisher of what the SDK routes read (`published`): after a command that
+//! changed flags or segments it publishes each environment's SDK data (and after a metric change,
+//! the goals) to KV with the next version, and tells the environment's stream object; a
+//! publication that fails is retried by the object's alarm.
 
+use super::published::{self, Doc};
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::project::{Command, Project, Record};
+use edge_exp_core::publish::{self, Publication};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
-use worker::{durable_object, State, Storage};
+use std::collections::{BTreeMap, BTreeSet};
+use worker::{durable_object, DurableObject, Env, Request, Response, State, Storage};
 
 const METRIC: &str = "metric:";
 const FLAG: &str = "flag:";
 const SEGMENT: &str = "segment:";
 const EXPERIMENT: &str = "experiment:";
 const EVENT_KEY: &str = "eventkey:";
+const PUBLICATION: &str = "publication";
+/// When a failed publication is tried again.
+const RETRY_MS: i64 = 2_000;
 
-#[durable_object(fetch)]
+#[durable_object(alarm)]
 pub struct ProjectStore {
     state: State,
+    env: Env,
     /// Loaded on the first command; dropped (reloaded next time) if a write fails.
     project: RefCell<Option<Project>>,
+    /// The project's key (the object's name), as every request names it.
+    key: RefCell<String>,
 }
 
-super::object_class!(ProjectStore, "PROJECT_STORE", Command, [project]);
+impl super::ObjectClass for ProjectStore {
+    const BINDING: &'static str = "PROJECT_STORE";
+    type Command = Command;
+
+    async fn call<T: DeserializeOwned>(
+        env: &Env,
+        name: &str,
+        command: &Command,
+    ) -> Result<T, ApiError> {
+        let ask = serde_json::json!({"project": name, "what": {"Command": command}});
+        super::call_object(env, Self::BINDING, name, &ask).await
+    }
+}
+
+/// What the object is asked, naming its project: a command of the model, or to publish a
+/// document no reader found (`Some(env)`: its SDK data; `None`: the goals).
+#[derive(Deserialize)]
+struct Ask {
+    project: String,
+    what: What,
+}
+
+#[derive(Serialize, Deserialize)]
+enum What {
+    Command(Command),
+    Publish(Option<String>),
+}
+
+impl DurableObject for ProjectStore {
+    fn new(state: State, env: Env) -> Self {
+        ProjectStore {
+            state,
+            env,
+            project: RefCell::default(),
+            key: RefCell::default(),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        super::serve(req, async |ask: Ask| {
+            *self.key.borrow_mut() = ask.project;
+            match ask.what {
+                What::Command(command) => self.execute(command).await,
+                What::Publish(env) => Ok(serde_json::to_value(self.publish_on_demand(env).await?)?),
+            }
+        })
+        .await
+    }
+
+    async fn alarm(&self) -> worker::Result<Response> {
+        if let Err(e) = self.publish_pending().await {
+            worker::console_error!("publication retry failed: {:?}", e.0);
+            self.retry_later().await?;
+        }
+        Response::empty()
+    }
+}
+
+/// What the object has published: the version counter, each document's last two versions and
+/// its ETag, the environments it publishes for, and documents whose publication failed.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PublicationState {
+    /// The project's key, for the alarm (which is not told it).
+    #[serde(default)]
+    project: String,
+    revision: u64,
+    docs: BTreeMap<String, Published>,
+    envs: BTreeSet<String>,
+    #[serde(default)]
+    pending: BTreeSet<String>,
+    #[serde(default)]
+    pending_goals: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Published {
+    versions: Vec<u64>,
+    etag: String,
+}
 
 impl ProjectStore {
-    async fn execute(&self, command: Command) -> std::result::Result<Value, ApiError> {
-        let storage = self.state.storage();
+    /// Ask the project `project` to publish a document no reader has found: `env`'s SDK data, or
+    /// (`None`) the goals. Answers the publication.
+    pub async fn publish(
+        env: &Env,
+        project: &str,
+        env_key: Option<&str>,
+    ) -> Result<Publication, ApiError> {
+        let ask = serde_json::json!({"project": project, "what": What::Publish(env_key.map(str::to_owned))});
+        super::call_object(env, <Self as super::ObjectClass>::BINDING, project, &ask).await
+    }
+
+    async fn model(&self) -> Result<(), ApiError> {
         if self.project.borrow().is_none() {
-            let loaded = load(&storage).await?;
+            let loaded = load(&self.state.storage()).await?;
             *self.project.borrow_mut() = Some(loaded);
         }
+        Ok(())
+    }
+
+    async fn execute(&self, command: Command) -> std::result::Result<Value, ApiError> {
+        let storage = self.state.storage();
+        self.model().await?;
         let (outcome, changes) = {
             let mut guard = self.project.borrow_mut();
             let project = guard
@@ -49,8 +157,166 @@ impl ProjectStore {
             *self.project.borrow_mut() = None;
             return Err(e);
         }
+        self.publish_changes(&outcome.changed).await?;
         Ok(outcome.value)
     }
+
+    /// After a command: mark what it changed for publication, then publish. A failure is not
+    /// the command's (it is stored): the alarm publishes again.
+    async fn publish_changes(&self, changed: &[Record]) -> Result<(), ApiError> {
+        let flags = changed.iter().any(|r| matches!(r, Record::Flag(_)));
+        let goals = changed.iter().any(|r| matches!(r, Record::Metric(_)));
+        let segment_envs: Vec<String> = changed
+            .iter()
+            .filter_map(|r| match r {
+                Record::Segment(k) => k.split_once(':').map(|(env, _)| env.to_owned()),
+                _ => None,
+            })
+            .collect();
+        if !flags && !goals && segment_envs.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.publication_state().await?;
+        if flags {
+            let envs = self.known_envs(&state);
+            state.pending.extend(envs);
+        }
+        state.pending.extend(segment_envs);
+        state.pending_goals |= goals;
+        self.save(&state).await?;
+        if let Err(e) = self.publish_pending().await {
+            worker::console_error!("publication failed, retried by the alarm: {:?}", e.0);
+            self.retry_later().await?;
+        }
+        Ok(())
+    }
+
+    /// Every environment the project publishes for: those published before, and those any flag
+    /// configures or any segment belongs to.
+    fn known_envs(&self, state: &PublicationState) -> BTreeSet<String> {
+        let mut envs = state.envs.clone();
+        if let Some(p) = self.project.borrow().as_ref() {
+            envs.extend(
+                p.flags
+                    .values()
+                    .flat_map(|f| f.spec.environments.keys().cloned()),
+            );
+            envs.extend(
+                p.segments
+                    .keys()
+                    .filter_map(|k| k.split_once(':').map(|(e, _)| e.to_owned())),
+            );
+        }
+        envs
+    }
+
+    /// Publish every pending document, saving the state after each.
+    async fn publish_pending(&self) -> Result<(), ApiError> {
+        self.model().await?;
+        let mut state = self.publication_state().await?;
+        while let Some(env) = state.pending.first().cloned() {
+            self.publish_doc(&mut state, Some(&env)).await?;
+            state.pending.remove(&env);
+            self.save(&state).await?;
+        }
+        if state.pending_goals {
+            self.publish_doc(&mut state, None).await?;
+            state.pending_goals = false;
+            self.save(&state).await?;
+        }
+        Ok(())
+    }
+
+    /// A reader found no pointer: publish the document if it never was (or changed), else
+    /// answer what was published (KV has not carried it to the reader's location yet).
+    async fn publish_on_demand(&self, env: Option<String>) -> Result<Publication, ApiError> {
+        self.model().await?;
+        let mut state = self.publication_state().await?;
+        let publication = self.publish_doc(&mut state, env.as_deref()).await?;
+        self.save(&state).await?;
+        Ok(publication)
+    }
+
+    /// Publish one document with the next version, unless its body is what was last published.
+    async fn publish_doc(
+        &self,
+        state: &mut PublicationState,
+        env: Option<&str>,
+    ) -> Result<Publication, ApiError> {
+        let (doc, body) = {
+            let guard = self.project.borrow();
+            let project = guard
+                .as_ref()
+                .ok_or_else(|| ApiError::internal("project model not loaded"))?;
+            let name = self.key.borrow().clone();
+            match env {
+                Some(e) => (
+                    Doc::Sdk {
+                        project: name,
+                        env: e.to_owned(),
+                    },
+                    publish::latest_all(&project.sdk_data(e)),
+                ),
+                None => (Doc::Goals { project: name }, goals_body(project)?),
+            }
+        };
+        let key = doc.key();
+        let etag = publish::etag(&body);
+        if let Some(done) = state.docs.get(&key).filter(|d| d.etag == etag) {
+            let version = done.versions.last().copied().unwrap_or_default();
+            return Ok(Publication {
+                pointer: publish::Pointer { version, etag },
+                body,
+            });
+        }
+        state.revision += 1;
+        let publication = Publication::new(state.revision, body);
+        let entry = state.docs.entry(key).or_default();
+        let stale = (entry.versions.len() >= 2).then(|| entry.versions.remove(0));
+        published::write(&self.env, &doc, &publication, stale).await?;
+        entry.versions.push(publication.pointer.version);
+        entry.etag = publication.pointer.etag.clone();
+        if let Doc::Sdk { project, env } = &doc {
+            state.envs.insert(env.clone());
+            super::streams::notify(&self.env, project, env, &publication).await;
+        }
+        Ok(publication)
+    }
+
+    async fn publication_state(&self) -> Result<PublicationState, ApiError> {
+        // JSON text, as every record of this object.
+        let text: Option<String> = self.state.storage().get(PUBLICATION).await?;
+        let mut state: PublicationState = text
+            .and_then(|t| super::parse_stored(PUBLICATION, &t))
+            .unwrap_or_default();
+        if self.key.borrow().is_empty() {
+            *self.key.borrow_mut() = state.project.clone();
+        }
+        state.project = self.key.borrow().clone();
+        Ok(state)
+    }
+
+    async fn save(&self, state: &PublicationState) -> Result<(), ApiError> {
+        self.state
+            .storage()
+            .put(PUBLICATION, serde_json::to_string(state)?)
+            .await?;
+        Ok(())
+    }
+
+    async fn retry_later(&self) -> worker::Result<()> {
+        self.state
+            .storage()
+            .set_alarm(std::time::Duration::from_millis(RETRY_MS as u64))
+            .await
+    }
+}
+
+/// The goals document: the project's click and page-view metrics as LaunchDarkly's browser SDK
+/// reads them.
+fn goals_body(project: &Project) -> Result<String, ApiError> {
+    let goals = project.clone().apply(Command::Goals, now_ms())?.value;
+    Ok(goals.to_string())
 }
 
 /// The model from storage: every record under each collection's prefix.

@@ -3,7 +3,7 @@
 //! rollout; `rules.rs`), evaluation by `core::targeting` (LaunchDarkly's semantics), and the
 //! per-flag JSON LaunchDarkly's browser SDKs expect.
 
-mod rules;
+pub(crate) mod rules;
 
 pub use crate::targeting::Reason;
 pub use rules::{assign_clause_ids, check_clauses, rule_id, segments_named, Rule, MAX_CLAUSES, MAX_CLAUSE_VALUES, MAX_PATTERN_BYTES, MAX_PREREQUISITES, MAX_RULES, MAX_TARGET_VALUES};

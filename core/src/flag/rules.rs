@@ -260,9 +260,9 @@ impl Flag {
     /// This flag in one environment, in LaunchDarkly's SDK data model.
     pub fn sdk(&self, env: &str) -> FlagData {
         let c = self.env(env);
+        let availability = self.spec.client_side_availability;
         FlagData {
             key: self.spec.key.clone(),
-            version: self.version,
             on: c.on,
             prerequisites: c.prerequisites.iter().map(|p| Prerequisite { key: p.key.clone(), variation: p.variation }).collect(),
             targets: c.targets.iter().map(sdk_target).collect(),
@@ -271,9 +271,9 @@ impl Flag {
                 .rules
                 .iter()
                 .map(|r| sdk::FlagRule {
-                    id: r.id.clone(),
-                    clauses: Some(r.clauses.clone()),
                     serve: sdk_serve(&r.serve),
+                    id: r.id.clone(),
+                    clauses: Some(r.clauses.iter().map(sdk_clause).collect()),
                     track_events: r.track_events,
                     description: None,
                 })
@@ -281,11 +281,24 @@ impl Flag {
             fallthrough: sdk_serve(&c.fallthrough),
             off_variation: c.off_variation.map(|v| v as i64),
             variations: self.spec.variations.iter().map(|v| v.value.clone()).collect(),
+            client_side_availability: sdk::ClientSide {
+                using_mobile_key: availability.using_mobile_key,
+                using_environment_id: availability.using_environment_id,
+            },
+            client_side: availability.using_environment_id,
             salt: self.salt.clone(),
             track_events: c.track_events,
             track_events_fallthrough: c.track_events_fallthrough,
+            debug_events_until_date: None,
+            version: self.version,
+            deleted: false,
         }
     }
+}
+
+/// A clause as the SDKs read it: without the REST API's `_id`, which evaluation never reads.
+pub(crate) fn sdk_clause(c: &sdk::Clause) -> sdk::Clause {
+    sdk::Clause { id: String::new(), ..c.clone() }
 }
 
 #[cfg(test)]

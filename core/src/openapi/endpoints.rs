@@ -215,6 +215,16 @@ const INGEST: &[Endpoint] = &[
         reply(200, "Flag key → value", map_of("FlagValue"))).query(&[WITH_REASONS]).statuses(&[400]),
     report("/sdk/evalx/{clientSideId}/context", "reportFlagValues", ClientSideId, "Every flag available to the client-side ID, evaluated for the context in the body",
         reply(200, "Flag key → value", map_of("FlagValue"))).query(&[WITH_REASONS]).body(Body::Schema("Context")),
+    get("/sdk/latest-all", "getServerSdkData", SdkKey, "The environment's flags and segments in LaunchDarkly's server-side SDK data model, `{\"flags\": {…}, \"segments\": {…}}` (server SDKs' polling; ETag: a 304 answers If-None-Match; gzip when asked)",
+        reply(200, "Flags and segments by key", None)).statuses(&[304, 400, 503]),
+    get("/sdk/latest-flags/{flagKey}", "getServerSdkFlag", SdkKey, "One flag in the server-side SDK data model",
+        reply(200, "The flag", None)).statuses(&[404, 503]),
+    get("/sdk/latest-segments/{segmentKey}", "getServerSdkSegment", SdkKey, "One segment in the server-side SDK data model",
+        reply(200, "The segment", None)).statuses(&[404, 503]),
+    get("/all", "streamServerSdkData", SdkKey, "Server-sent events for server SDKs (`text/event-stream`): `put` with every flag and segment, then `patch` and `delete` on every change, a `:` heartbeat every 30 s",
+        reply(200, "The event stream", None)).statuses(&[400, 503]),
+    get("/sdk/poll", "getFdv2Poll", Public, "LaunchDarkly's newer delivery protocol, not served: 503 with `x-ld-fd-fallback: true`, on which SDKs use `/sdk/latest-all` and `/all` (also `/sdk/stream`)",
+        reply(503, "Use the routes above", None)),
 ];
 
 /// Metrics, flags and tokens.

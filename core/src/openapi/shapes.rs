@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 pub struct ErrorBody {
     /// `invalid_request` (400), `unauthorized` (401), `forbidden` (403), `not_found` (404),
     /// `method_not_allowed` (405), `conflict` or `optimistic_locking_error` (409),
-    /// `payload_too_large` (413), `unsupported_media_type` (415), `internal_error` (500).
+    /// `payload_too_large` (413), `unsupported_media_type` (415), `internal_error` (500), `service_unavailable` (503).
     pub code: String,
     /// What is wrong, naming the field or resource.
     pub message: String,

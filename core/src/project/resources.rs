@@ -249,16 +249,9 @@ impl Project {
         data
     }
 
-    /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated.
+    /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated over
+    /// the environment's published data (prerequisites may name any flag of the environment).
     pub(super) fn evaluate(&self, env: &str, context: &Value, with_reasons: bool) -> Outcome {
-        // Prerequisites may name any flag of the environment, available to the client or not.
-        let store = self.sdk_data(env);
-        let flags: serde_json::Map<String, Value> = self
-            .flags
-            .values()
-            .filter(|f| f.spec.client_side_availability.using_environment_id)
-            .map(|f| (f.spec.key.clone(), f.client_json(env, &store, context, with_reasons)))
-            .collect();
-        Outcome::read(Value::Object(flags))
+        Outcome::read(crate::publish::evalx(&self.sdk_data(env), context, with_reasons))
     }
 }

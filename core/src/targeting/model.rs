@@ -7,19 +7,20 @@ use super::operators::Op;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A flag as the SDKs read it. Serialised in the order and with every field LaunchDarkly's
+/// own writer emits (the strictest SDK, Rust's, refuses a payload missing any of them), which is
+/// what `/sdk/latest-all`, the `/all` stream and the edge SDKs' KV value carry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FlagData {
     pub key: String,
-    #[serde(default)]
-    pub version: u64,
     #[serde(default)]
     pub on: bool,
     #[serde(default)]
     pub prerequisites: Vec<Prerequisite>,
     #[serde(default)]
     pub targets: Vec<Target>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_targets: Vec<Target>,
     #[serde(default)]
     pub rules: Vec<FlagRule>,
@@ -30,11 +31,33 @@ pub struct FlagData {
     #[serde(default)]
     pub variations: Vec<Value>,
     #[serde(default)]
+    pub client_side_availability: ClientSide,
+    /// The older form of `clientSideAvailability.usingEnvironmentId` (SDKs read either).
+    #[serde(default)]
+    pub client_side: bool,
+    #[serde(default)]
     pub salt: String,
     #[serde(default)]
     pub track_events: bool,
     #[serde(default)]
     pub track_events_fallthrough: bool,
+    /// Never set here (no debug events); written as `null`, which the SDKs require.
+    #[serde(default)]
+    pub debug_events_until_date: Option<u64>,
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// Which client-side credentials may evaluate a flag, as the SDKs read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSide {
+    #[serde(default)]
+    pub using_mobile_key: bool,
+    #[serde(default)]
+    pub using_environment_id: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,14 +130,14 @@ pub struct WeightedVariation {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlagRule {
+    #[serde(flatten)]
+    pub serve: VariationOrRollout,
     /// Stable ID (the REST API generates it); evaluation reasons name it.
     #[serde(default, rename = "id", alias = "_id")]
     pub id: String,
     /// `None` (absent): the rule matches nothing, as in LaunchDarkly's SDKs.
     #[serde(default)]
     pub clauses: Option<Vec<Clause>>,
-    #[serde(flatten)]
-    pub serve: VariationOrRollout,
     #[serde(default)]
     pub track_events: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,8 +169,6 @@ pub struct Clause {
 pub struct Segment {
     pub key: String,
     #[serde(default)]
-    pub version: u64,
-    #[serde(default)]
     pub included: Vec<String>,
     #[serde(default)]
     pub excluded: Vec<String>,
@@ -156,9 +177,16 @@ pub struct Segment {
     #[serde(default)]
     pub excluded_contexts: Vec<SegmentTarget>,
     #[serde(default)]
-    pub rules: Vec<SegmentRule>,
-    #[serde(default)]
     pub salt: String,
+    #[serde(default)]
+    pub rules: Vec<SegmentRule>,
+    /// Big segments (a separate store) are refused by the REST API: always `false` here.
+    #[serde(default)]
+    pub unbounded: bool,
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
