@@ -51,6 +51,13 @@ if ! .venv/bin/python -c "import launchdarkly_api, sys; sys.exit(launchdarkly_ap
   .venv/bin/pip install --quiet --disable-pip-version-check "launchdarkly-api==$LD_API_VERSION"
 fi
 
+# LaunchDarkly's Python server SDK, for the flag delivery test.
+LD_SERVER_SDK_VERSION=9.20.0
+if ! .venv/bin/python -c "import ldclient.version as v, sys; sys.exit(v.VERSION != '$LD_SERVER_SDK_VERSION')" 2>/dev/null; then
+  step "installing launchdarkly-server-sdk $LD_SERVER_SDK_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "launchdarkly-server-sdk==$LD_SERVER_SDK_VERSION"
+fi
+
 if [ "$WANT_BROWSER" = 1 ] && ! command -v chromium >/dev/null; then
   step "installing Debian's chromium (headless browser tests)"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -1,11 +1,12 @@
 // Payloads produced by LaunchDarkly's own Node server SDK, sent to the Worker through a recording
-// pass-through proxy (so the test sees each request and the Worker's answer to it).
+// pass-through proxy (so the test sees each request and the Worker's answer to it). The SDK gets
+// its flag from the Worker itself (streaming in one run, polling in the other), no flag files.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { init, integrations } from '@launchdarkly/node-server-sdk';
-import { useWorker, uid, firstVariation } from './support/worker.mjs';
+import { init } from '@launchdarkly/node-server-sdk';
+import { useWorker, uid, firstVariation, request } from './support/worker.mjs';
 
 const ctx = useWorker();
 
@@ -37,10 +38,9 @@ function recordingProxy(target) {
 }
 
 for (const compression of [false, true]) {
-  describe(`@launchdarkly/node-server-sdk events${compression ? ' (gzip)' : ''}`, () => {
+  describe(`@launchdarkly/node-server-sdk events${compression ? ' (gzip, flags by polling)' : ' (flags by streaming)'}`, () => {
     const proxy = recordingProxy(() => ctx.base);
     let client;
-    const td = new integrations.TestData();
     const users = Array.from({ length: 20 }, () => uid('ld'));
     const served = new Map();
 
@@ -48,13 +48,17 @@ for (const compression of [false, true]) {
       await new Promise((r) => proxy.server.listen(0, '127.0.0.1', r));
       const { port } = proxy.server.address();
       // An experiment rollout: every evaluation is "in experiment", so the SDK sends full
-      // feature events (exposures) as it would for a LaunchDarkly experiment.
-      await td.usePreconfiguredFlag({
-        key: 'sdk-experiment', version: 5, on: true, salt: 'salt', variations: [false, true], offVariation: 0,
-        fallthrough: { rollout: { kind: 'experiment', seed: 61, variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } },
-      });
+      // feature events (exposures) as it would for a LaunchDarkly experiment. Made once for both
+      // runs (the second finds it: 409).
+      const made = await request('POST', `${ctx.base}/api/v2/flags/default`, { token: ctx.creds.API_TOKEN, body: {
+        key: 'sdk-experiment', variations: [{ value: false }, { value: true }],
+        environments: { production: { on: true, offVariation: 0,
+          fallthrough: { rollout: { kind: 'experiment', seed: 61, variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } } } } } });
+      assert.ok([201, 409].includes(made.status), JSON.stringify(made.body));
       client = init(ctx.creds.SDK_KEY, {
-        updateProcessor: td.getFactory(),
+        baseUri: ctx.base,
+        streamUri: ctx.base,
+        stream: !compression,
         eventsUri: `http://127.0.0.1:${port}`,
         sendEvents: true,
         enableEventCompression: compression,

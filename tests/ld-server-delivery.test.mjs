@@ -5,7 +5,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { init } from '@launchdarkly/node-server-sdk';
-import { request, uid, useWorker } from './support/worker.mjs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../scripts/wrangler-dev.mjs';
+import { firstVariation, request, uid, useWorker } from './support/worker.mjs';
 
 const ctx = useWorker();
 const api = (path) => `${ctx.base}/api/v2${path}`;
@@ -233,3 +236,21 @@ describe('the server SDK routes', () => {
   });
 });
 
+
+describe("LaunchDarkly's Python server SDK (launchdarkly-server-sdk) streaming and polling from the Worker", () => {
+  before(setup);
+
+  it('initialises both ways, evaluates as evalx does, and its exposures are recorded', async () => {
+    const python = join(ROOT, '.venv', 'bin', 'python');
+    const script = join(ROOT, 'tests', 'python', 'ld_server_sdk_check.py');
+    const r = spawnSync(python, [script, ctx.base, ctx.creds.SDK_KEY, ctx.creds.CLIENT_SIDE_ID, 'srv-exp'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    const exposed = Object.entries(JSON.parse(r.stdout.trim().split('\n').pop()));
+    assert.ok(exposed.length > 100, `in-experiment evaluations: ${exposed.length}`);
+    for (const [key, variation] of exposed.slice(0, 20)) {
+      const fv = await firstVariation(ctx, { flag: 'srv-exp', key });
+      assert.equal(fv.status, 200, JSON.stringify(fv.body));
+      assert.equal(fv.body.variation, variation, key);
+    }
+  });
+});
