@@ -23,6 +23,19 @@ pub fn json_of<T: serde::Serialize>(status: u16, body: &T) -> Result<Response, A
     Ok(json_text(status, serde_json::to_vec(body)?))
 }
 
+/// A published JSON document under its ETag: 304 when `If-None-Match` names it, else the body.
+pub fn json_with_etag(req: &Request, etag: &str, body: &str) -> Response {
+    let matches =
+        header(req, "If-None-Match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if matches {
+        empty(304)
+    } else {
+        json_text(200, body.as_bytes().to_vec())
+    };
+    set(resp.headers_mut(), "ETag", etag);
+    resp
+}
+
 fn json_text(status: u16, text: Vec<u8>) -> Response {
     let mut resp = Response::builder().with_status(status).fixed(text);
     set(resp.headers_mut(), "Content-Type", "application/json");

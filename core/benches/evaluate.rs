@@ -50,9 +50,11 @@ fn main() {
             let flags = vec![Flag::create("default", spec, 1, None)];
             for _ in 0..iters {
                 let store = environment_data(&flags, "production");
-                for f in &flags {
-                    black_box(f.client_json("production", &store, black_box(&context), false));
-                }
+                black_box(edge_exp_core::publish::evalx(
+                    &store,
+                    black_box(&context),
+                    false,
+                ));
             }
         }
         _ => {

@@ -158,6 +158,11 @@ pub fn experiment_id(env: &str, key: &str) -> String {
 }
 
 impl Project {
+    /// The click and page-view metrics as LaunchDarkly's browser SDK reads goals.
+    pub fn goals(&self) -> Vec<crate::matcher::Goal> {
+        self.metrics.values().filter_map(Metric::goal).collect()
+    }
+
     /// Apply one command at `now` (Unix ms).
     pub fn apply(&mut self, command: Command, now: i64) -> Result<Outcome, Error> {
         let read = |value: Value| Ok(Outcome::read(value));
@@ -170,7 +175,7 @@ impl Project {
             Command::Experiments { project, env, verb } => {
                 self.experiments_verb(&project, &env, verb, now)
             }
-            Command::Goals => read(json!(self.metrics.values().filter_map(Metric::goal).collect::<Vec<_>>())),
+            Command::Goals => read(json!(self.goals())),
             Command::Evaluate { env, context, with_reasons } => {
                 Ok(self.evaluate(&env, &context, with_reasons))
             }

@@ -159,7 +159,7 @@ proptest! {
         if let Ok(spec) = FlagSpec::from_json(&v) {
             let f = Flag::create("p", spec, now, None);
             let _ = f.patched("p", &w, now);
-            let _ = f.client_json("production", &edge_exp_core::targeting::AllData::default(), &w, true);
+            let _ = edge_exp_core::publish::client_flag(&edge_exp_core::targeting::AllData::default(), &f.sdk("production"), &w, true);
         }
         // Any flag data the SDK model reads, for any context: evaluation never panics.
         if let Ok(data) = serde_json::from_value::<edge_exp_core::targeting::FlagData>(v.clone()) {

@@ -6,7 +6,7 @@
 //!   `REPORT /sdk/evalx/{clientSideId}/context` — every flag evaluated for the context.
 
 use crate::error::ApiError;
-use crate::http::{empty, header, json};
+use crate::http::{json, json_with_etag};
 use crate::routes::auth;
 use crate::routes::body;
 use crate::store::published::{self, Doc};
@@ -64,17 +64,8 @@ pub async fn goals(req: &Request, env: &Env, client_side_id: &str) -> Result<Res
         },
     )
     .await?;
-    let etag = goals.pointer.etag.as_str();
-    let mut resp =
-        if header(req, "If-None-Match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-            empty(304)
-        } else {
-            let mut resp = Response::ok(goals.body.to_string())?;
-            resp.headers_mut().set("Content-Type", "application/json")?;
-            resp
-        };
-    let headers = resp.headers_mut();
-    headers.set("ETag", etag)?;
-    headers.set("Cache-Control", "public, max-age=0, must-revalidate")?;
+    let mut resp = json_with_etag(req, &goals.pointer.etag, &goals.body);
+    resp.headers_mut()
+        .set("Cache-Control", "public, max-age=0, must-revalidate")?;
     Ok(resp)
 }

@@ -10,7 +10,7 @@
 //! valid key is 503, which every SDK retries (a 403 or 404 would make most stop for good).
 
 use crate::error::ApiError;
-use crate::http::{empty, header, json};
+use crate::http::{header, json, json_with_etag};
 use crate::routes::auth;
 use crate::store::config::Tenant;
 use crate::store::published::{self, Cached, Doc};
@@ -63,20 +63,13 @@ fn refuse_filter(req: &Request) -> Result<(), ApiError> {
 
 pub async fn latest_all(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let (_, doc) = published_data(req, env).await.map_err(transient)?;
-    let etag = doc.pointer.etag.as_str();
-    let mut resp =
-        if header(req, "If-None-Match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-            empty(304)
-        } else {
-            let mut resp = Response::ok(doc.body.to_string())?;
-            resp.headers_mut().set("Content-Type", "application/json")?;
-            if header(req, "Accept-Encoding").is_some_and(|v| v.contains("gzip")) {
-                // The runtime compresses a body whose response names an encoding.
-                resp.headers_mut().set("Content-Encoding", "gzip")?;
-            }
-            resp
-        };
-    resp.headers_mut().set("ETag", etag)?;
+    let mut resp = json_with_etag(req, &doc.pointer.etag, &doc.body);
+    if resp.status_code() == 200
+        && header(req, "Accept-Encoding").is_some_and(|v| v.contains("gzip"))
+    {
+        // The runtime compresses a body whose response names an encoding.
+        resp.headers_mut().set("Content-Encoding", "gzip")?;
+    }
     Ok(resp)
 }
 

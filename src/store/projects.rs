@@ -257,7 +257,10 @@ impl ProjectStore {
                     },
                     publish::latest_all(&project.sdk_data(e)),
                 ),
-                None => (Doc::Goals { project: name }, goals_body(project)?),
+                None => (
+                    Doc::Goals { project: name },
+                    serde_json::to_string(&project.goals())?,
+                ),
             }
         };
         let key = doc.key();
@@ -310,13 +313,6 @@ impl ProjectStore {
             .set_alarm(std::time::Duration::from_millis(RETRY_MS as u64))
             .await
     }
-}
-
-/// The goals document: the project's click and page-view metrics as LaunchDarkly's browser SDK
-/// reads them.
-fn goals_body(project: &Project) -> Result<String, ApiError> {
-    let goals = project.clone().apply(Command::Goals, now_ms())?.value;
-    Ok(goals.to_string())
 }
 
 /// The model from storage: every record under each collection's prefix.

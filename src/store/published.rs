@@ -157,7 +157,7 @@ fn parsed(doc: &Doc, pointer: Pointer, body: String, now: i64) -> Result<Cached,
 }
 
 /// Publish: the body under its version, then the pointer; the body `stale` (two versions back)
-/// is deleted. This isolate's copy is replaced at once.
+/// is deleted. This isolate forgets its copy, so its next read is the new version.
 pub async fn write(
     env: &Env,
     doc: &Doc,

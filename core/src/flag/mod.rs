@@ -364,36 +364,6 @@ impl Flag {
         self.evaluate_in(env, &AllData::default(), context)
     }
 
-    /// The per-flag object of LaunchDarkly's client-side evaluation (evalx) response.
-    pub fn client_json(&self, env: &str, store: &impl Store, context: &Value, with_reasons: bool) -> Value {
-        let default = EnvironmentConfig::default();
-        let config = self.spec.environments.get(env).unwrap_or(&default);
-        let e = self.evaluate_in(env, store, context);
-        let in_experiment = e.reason.in_experiment();
-        let rule_tracks = match &e.reason {
-            Reason::RuleMatch { rule_index, .. } => config.rules.get(*rule_index).is_some_and(|r| r.track_events),
-            _ => false,
-        };
-        let track_events = config.track_events
-            || in_experiment
-            || rule_tracks
-            || (config.track_events_fallthrough && matches!(e.reason, Reason::Fallthrough { .. }));
-        let mut out = json!({
-            "value": e.value,
-            "variation": e.variation,
-            "version": self.version,
-            "flagVersion": self.version,
-            "trackEvents": track_events,
-        });
-        if in_experiment {
-            out["trackReason"] = json!(true);
-        }
-        if with_reasons || in_experiment {
-            out["reason"] = json!(e.reason);
-        }
-        out
-    }
-
     /// Allocation of an experiment rollout in an environment: (variation, weight) of tracked slots.
     pub fn experiment_allocation(&self, env: &str) -> Option<Vec<(usize, u32)>> {
         match self.env(env).fallthrough {
@@ -564,7 +534,7 @@ mod tests {
             json!({"on":true,"fallthrough":{"rollout":{"kind":"experiment","seed":61,"variations":[
             {"variation":0,"weight":50000},{"variation":1,"weight":50000}]}}}),
         );
-        let out = f.client_json("production", &AllData::default(), &json!({"key":"userKeyA"}), false);
+        let out = crate::publish::client_flag(&AllData::default(), &f.sdk("production"), &json!({"key":"userKeyA"}), false);
         assert_eq!(
             out,
             json!({"value":"a","variation":0,"version":1,"flagVersion":1,"trackEvents":true,
@@ -572,11 +542,10 @@ mod tests {
         );
         let plain = flag(json!({"on":false}));
         assert_eq!(
-            plain.client_json("production", &AllData::default(), &json!({"key":"u"}), true)["reason"],
+            crate::publish::client_flag(&AllData::default(), &plain.sdk("production"), &json!({"key":"u"}), true)["reason"],
             json!({"kind":"OFF"})
         );
-        assert!(plain
-            .client_json("production", &AllData::default(), &json!({"key":"u"}), false)
+        assert!(crate::publish::client_flag(&AllData::default(), &plain.sdk("production"), &json!({"key":"u"}), false)
             .get("reason")
             .is_none());
     }
