@@ -284,6 +284,17 @@ pub async fn delete_token(env: &Env, id: &str) -> Result<bool, ApiError> {
     Ok(true)
 }
 
+/// The environment's public client-side ID (LaunchDarkly's edge SDKs name their KV key by it).
+pub async fn client_side_id_of(
+    env: &Env,
+    project: &str,
+    env_key: &str,
+) -> Result<Option<String>, ApiError> {
+    let record: Option<EnvironmentRecord> =
+        cached(&kv(env, CONFIG_KV)?, &format!("env:{project}:{env_key}")).await?;
+    Ok(record.map(|r| r.client_side_id))
+}
+
 /// Does this project/environment exist?
 pub async fn environment_exists(env: &Env, project: &str, env_key: &str) -> Result<bool, ApiError> {
     let record: Option<EnvironmentRecord> =

@@ -112,6 +112,18 @@ struct PublicationState {
     pending: BTreeSet<String>,
     #[serde(default)]
     pending_goals: bool,
+    /// What each environment's LaunchDarkly edge key (`LD-Env-{clientSideId}`) holds, when the
+    /// `LD_KV` namespace is bound; environments whose copy waits for KV's one write a second.
+    #[serde(default)]
+    edge: BTreeMap<String, EdgeCopy>,
+    #[serde(default)]
+    pending_edge: BTreeSet<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct EdgeCopy {
+    etag: String,
+    written_at: i64,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -224,6 +236,42 @@ impl ProjectStore {
             state.pending_goals = false;
             self.save(&state).await?;
         }
+        // Edge copies that waited: the current publication (unchanged: no new version).
+        for env in std::mem::take(&mut state.pending_edge) {
+            self.publish_doc(&mut state, Some(&env)).await?;
+            self.save(&state).await?;
+        }
+        Ok(())
+    }
+
+    /// Copy a publication to the edge SDKs' key, at most once a second per key (KV's limit): a
+    /// copy due sooner waits for the alarm, which writes the latest one.
+    async fn copy_to_edge(
+        &self,
+        state: &mut PublicationState,
+        project: &str,
+        env: &str,
+        publication: &Publication,
+    ) -> Result<(), ApiError> {
+        if !published::edge_bound(&self.env) {
+            return Ok(());
+        }
+        let now = now_ms();
+        let copy = state.edge.entry(env.to_owned()).or_default();
+        if copy.etag == publication.pointer.etag {
+            return Ok(());
+        }
+        if now - copy.written_at < published::EDGE_WRITE_INTERVAL_MS {
+            state.pending_edge.insert(env.to_owned());
+            self.retry_later().await?;
+            return Ok(());
+        }
+        if published::write_edge(&self.env, project, env, &publication.body).await? {
+            *copy = EdgeCopy {
+                etag: publication.pointer.etag.clone(),
+                written_at: now,
+            };
+        }
         Ok(())
     }
 
@@ -267,10 +315,14 @@ impl ProjectStore {
         let etag = publish::etag(&body);
         if let Some(done) = state.docs.get(&key).filter(|d| d.etag == etag) {
             let version = done.versions.last().copied().unwrap_or_default();
-            return Ok(Publication {
+            let publication = Publication {
                 pointer: publish::Pointer { version, etag },
                 body,
-            });
+            };
+            if let Doc::Sdk { project, env } = &doc {
+                self.copy_to_edge(state, project, env, &publication).await?;
+            }
+            return Ok(publication);
         }
         state.revision += 1;
         let publication = Publication::new(state.revision, body);
@@ -282,6 +334,7 @@ impl ProjectStore {
         if let Doc::Sdk { project, env } = &doc {
             state.envs.insert(env.clone());
             super::streams::notify(&self.env, project, env, &publication).await;
+            self.copy_to_edge(state, project, env, &publication).await?;
         }
         Ok(publication)
     }

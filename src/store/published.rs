@@ -26,6 +26,10 @@ use std::rc::Rc;
 use worker::Env;
 
 pub const FLAGS_KV: &str = "FLAGS";
+/// Optional: a KV namespace the user's other Workers bind, for LaunchDarkly's edge SDKs.
+pub const LD_EDGE_KV: &str = "LD_KV";
+/// KV takes at most one write a second to one key.
+pub const EDGE_WRITE_INTERVAL_MS: i64 = 1_000;
 /// How long this isolate serves its copy before it compares the pointer again.
 pub const REVALIDATE_MS: i64 = 1_000;
 
@@ -188,4 +192,28 @@ pub async fn write(
     )?;
     CACHE.with(|c| c.borrow_mut().insert(doc.clone(), Rc::new(cached)));
     Ok(())
+}
+
+/// Is the edge SDKs' namespace bound?
+pub fn edge_bound(env: &Env) -> bool {
+    env.kv(LD_EDGE_KV).is_ok()
+}
+
+/// Write an environment's SDK data where LaunchDarkly's edge SDKs (Cloudflare, and any reader of
+/// the same key) read it: `LD-Env-{clientSideId}` = the `/sdk/latest-all` body. `false` if the
+/// environment has no client-side ID (nothing to name the key by).
+pub async fn write_edge(
+    env: &Env,
+    project: &str,
+    env_key: &str,
+    body: &str,
+) -> Result<bool, ApiError> {
+    let Some(id) = super::config::client_side_id_of(env, project, env_key).await? else {
+        return Ok(false);
+    };
+    kv(env, LD_EDGE_KV)?
+        .put(&format!("LD-Env-{id}"), body)?
+        .execute()
+        .await?;
+    Ok(true)
 }

@@ -30,7 +30,10 @@ export async function drain(base, timeoutMs = 60_000) {
 const DERIVED = /\/results(\?|$)|\/first-variation\//;
 const drainFor = (method, url) => (method === 'GET' && DERIVED.test(url) ? drain(new URL(url).origin) : null);
 
-/** Registers before/after hooks; the returned object is filled in once the Worker answers. */
+/**
+ * Registers before/after hooks; the returned object is filled in once the Worker answers: `base`
+ * (its URL), `creds`, `dir` (its state directory, for tests that read what it persisted).
+ */
 export function useWorker() {
   const ctx = { base: '', creds: devVars() };
   let worker;
@@ -40,6 +43,7 @@ export function useWorker() {
     // FAULT_INJECTION: the consumer honours `X-Edge-Exp-Fault: redeliver` (forced queue redelivery).
     worker = await startWorker({ persistTo: dir, vars: { FAULT_INJECTION: '1' } });
     ctx.base = worker.base;
+    ctx.dir = dir;
   });
   after(async () => {
     await worker?.stop();
