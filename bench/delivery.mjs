@@ -3,7 +3,8 @@
 //   (which republishes the environment) against the same change with one flag;
 // - evalx requests/s at 32 concurrent clients, as a ratio to `/healthz` on the same Worker, and
 //   Durable Object calls per 1,000 evaluations (the isolate's `flagReads` figures);
-// - stream fan-out: 100 open `/all` streams, time from a REST change to each stream's `patch`.
+// - stream fan-out: 100 open `/all` streams, time from a REST change to each stream's `patch`;
+//   the same for 200 browser streams (`/eval`, one context each), with the KV pointer reads they make.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ const FLAGS = Number(process.env.BENCH_FLAGS || 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const CLIENTS = 32;
 const STREAMS = 100;
+const BROWSER_STREAMS = 200;
 const creds = devVars();
 const dir = mkdtempSync(join(tmpdir(), 'edge-exp-bench-delivery-'));
 const worker = await startWorker({ persistTo: dir });
@@ -40,6 +42,30 @@ async function changeTime(key, n = 20) {
     times.push(performance.now() - t);
   }
   return pct(times, 0.5);
+}
+
+/** Open `n` event streams, wait for each one's first event, change `key`'s flag, and return each
+ * stream's time from the change to its `patch`. */
+async function fanOut(n, connect, key, onOpen = async () => {}) {
+  const streams = await Promise.all(Array.from({ length: n }, async (_, i) => {
+    const r = await connect(i);
+    const reader = r.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('\n\n')) text += decoder.decode((await reader.read()).value);
+    return { reader, decoder };
+  }));
+  await onOpen();
+  const t0 = performance.now();
+  const arrivals = Promise.all(streams.map(async ({ reader, decoder }) => {
+    let text = '';
+    while (!text.includes('event: patch')) text += decoder.decode((await reader.read()).value);
+    return performance.now() - t0;
+  }));
+  await api('PATCH', `/flags/default/${key}`, [{ op: 'replace', path: '/environments/production/on', value: false }]);
+  const times = await arrivals;
+  await Promise.all(streams.map(({ reader }) => reader.cancel()));
+  return times;
 }
 
 async function rate(url, init) {
@@ -78,25 +104,17 @@ try {
   console.log(`Durable Object calls per 1,000 evaluations: ${(1000 * (after.objectCalls - before.objectCalls) / Math.max(1, evaluations)).toFixed(2)} (pointer reads per 1,000: ${(1000 * (after.pointerReads - before.pointerReads) / Math.max(1, evaluations)).toFixed(1)})`);
 
   // Fan-out: streams open, then one change; each stream's time to its patch.
-  const streams = await Promise.all(Array.from({ length: STREAMS }, async () => {
-    const controller = new AbortController();
-    const r = await fetch(`${base}/all`, { headers: { Authorization: creds.SDK_KEY }, signal: controller.signal });
-    const reader = r.body.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    while (!text.includes('\n\n')) text += decoder.decode((await reader.read()).value);
-    return { controller, reader, decoder };
-  }));
-  const t0 = performance.now();
-  const arrivals = Promise.all(streams.map(async ({ reader, decoder }) => {
-    let text = '';
-    while (!text.includes('event: patch')) text += decoder.decode((await reader.read()).value);
-    return performance.now() - t0;
-  }));
-  await api('PATCH', '/flags/default/bench-f1', [{ op: 'replace', path: '/environments/production/on', value: false }]);
-  const times = await arrivals;
-  console.log(`stream fan-out, ${STREAMS} open /all streams, REST change → patch: p50 ${pct(times, 0.5).toFixed(1)} ms, p99 ${pct(times, 0.99).toFixed(1)} ms (${FLAGS} flags published)`);
-  for (const s of streams) s.controller.abort();
+  const serverTimes = await fanOut(STREAMS, () => fetch(`${base}/all`, { headers: { Authorization: creds.SDK_KEY } }), 'bench-f1');
+  console.log(`stream fan-out, ${STREAMS} open /all streams, REST change → patch: p50 ${pct(serverTimes, 0.5).toFixed(1)} ms, p99 ${pct(serverTimes, 0.99).toFixed(1)} ms (${FLAGS} flags published)`);
+  // Browser streams: each one its own context, held by the isolate that took it.
+  let kvPerSecond = 0;
+  const idle = async () => {
+    const held = await ops();
+    await new Promise((r) => setTimeout(r, 5000));
+    kvPerSecond = ((await ops()).pointerReads - held.pointerReads) / 5;
+  };
+  const browserTimes = await fanOut(BROWSER_STREAMS, (i) => fetch(`${base}/eval/${creds.CLIENT_SIDE_ID}/${context(i, 0)}`), 'bench-f2', idle);
+  console.log(`browser stream fan-out, ${BROWSER_STREAMS} open /eval streams (one context each), REST change → patch: p50 ${pct(browserTimes, 0.5).toFixed(1)} ms, p99 ${pct(browserTimes, 0.99).toFixed(1)} ms; published-pointer reads (KV) while they idle: ${kvPerSecond.toFixed(1)}/s for all of them together (each compares every second)`);
 } finally {
   await worker.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ use crate::http::{empty, error, json, with_cors, with_date};
 use crate::routes::events::Source;
 use crate::routes::rest::{self, Scope};
 use crate::routes::server_sdk::{self, Item};
-use crate::routes::{attribution, auth, events, experiments, metrics, sdk, tokens};
+use crate::routes::{attribution, auth, client_stream, events, experiments, metrics, sdk, tokens};
 use crate::store::config::{self, Role, Tenant};
 use crate::store::shards;
 use edge_exp_core::project::Command;
@@ -41,7 +41,10 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
 
 /// Routes called from web pages (public client-side ID, no secret): they get CORS.
 fn is_browser_route(segs: &[&str]) -> bool {
-    matches!(segs, ["events", "bulk" | "diagnostic", _] | ["sdk", ..])
+    matches!(
+        segs,
+        ["events", "bulk" | "diagnostic", _] | ["sdk", ..] | ["eval", ..] | ["ping", _]
+    )
 }
 
 fn post_only(method: &Method) -> Result<(), ApiError> {
@@ -73,6 +76,7 @@ async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Respons
         ["sdk", "latest-all" | "latest-flags" | "latest-segments" | "poll" | "stream", ..]
         | ["all"] => server(req, env, segs).await,
         ["sdk", rest @ ..] => browser_sdk(req, env, rest).await,
+        ["eval" | "ping", ..] => browser_stream(req, env, segs).await,
         _ => ingest_and_service(req, env, segs).await,
     }
 }
@@ -174,6 +178,22 @@ async fn browser_sdk(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Resp
         }
         ["evalx", client_side_id, "context"] => sdk::evalx(req, env, client_side_id, None).await,
         _ => Err(no_route(&req.method(), &[&["sdk"], rest].concat())),
+    }
+}
+
+/// LaunchDarkly's browser SDKs' streams (`routes::client_stream`).
+async fn browser_stream(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
+    let method = req.method();
+    match (segs, &method) {
+        (["eval", client_side_id, encoded], Method::Get) => {
+            client_stream::eval(req, env, client_side_id, Some(encoded)).await
+        }
+        (["eval", client_side_id], Method::Report) => {
+            client_stream::eval(req, env, client_side_id, None).await
+        }
+        (["ping", client_side_id], Method::Get) => client_stream::ping(env, client_side_id).await,
+        (["eval", _, _] | ["eval", _] | ["ping", _], _) => Err(ApiError::method_not_allowed()),
+        _ => Err(no_route(&method, segs)),
     }
 }
 

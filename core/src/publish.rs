@@ -4,6 +4,8 @@
 //! between two publications, and client-side evaluation (evalx) over the published data, so that
 //! every reader evaluates exactly what the SDKs are sent.
 
+pub mod client_stream;
+
 use crate::targeting::reason::Reason;
 use crate::targeting::{evaluate, AllData, FlagData, Segment, Store};
 use serde::{Deserialize, Serialize};
@@ -155,13 +157,16 @@ pub fn client_flag(store: &impl Store, flag: &FlagData, context: &Value, with_re
 
 /// evalx: every flag available to the public client-side ID, evaluated for a context.
 pub fn evalx(data: &AllData, context: &Value, with_reasons: bool) -> Value {
-    let flags: serde_json::Map<String, Value> = data
-        .flags
+    Value::Object(evalx_map(data, context, with_reasons))
+}
+
+/// evalx as a map of flag key to its evaluation (what a browser stream compares).
+pub fn evalx_map(data: &AllData, context: &Value, with_reasons: bool) -> serde_json::Map<String, Value> {
+    data.flags
         .values()
         .filter(|f| f.client_side_availability.using_environment_id)
         .map(|f| (f.key.clone(), client_flag(data, f, context, with_reasons)))
-        .collect();
-    Value::Object(flags)
+        .collect()
 }
 
 #[cfg(test)]

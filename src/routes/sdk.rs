@@ -16,14 +16,12 @@ use edge_exp_core::Context;
 use edge_exp_core::Error;
 use worker::{Env, Method, Request, Response};
 
-/// Evaluate every flag for a context. `encoded`: the base64url context of the GET form; `None`
-/// for REPORT, whose body is the context.
-pub async fn evalx(
+/// The context of a browser SDK request. `encoded`: the base64url context of the GET form;
+/// `None` for REPORT, whose body is the context.
+pub async fn context_of(
     req: &mut Request,
-    env: &Env,
-    client_side_id: &str,
     encoded: Option<&str>,
-) -> Result<Response, ApiError> {
+) -> Result<serde_json::Value, ApiError> {
     let context: serde_json::Value = match (req.method(), encoded) {
         (Method::Get, Some(encoded)) => {
             let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -45,6 +43,17 @@ pub async fn evalx(
     };
     Context::from_context(&context)
         .map_err(|e| ApiError(Error::BadRequest(format!("invalid context: {e}"))))?;
+    Ok(context)
+}
+
+/// Evaluate every flag for a context (`context_of`).
+pub async fn evalx(
+    req: &mut Request,
+    env: &Env,
+    client_side_id: &str,
+    encoded: Option<&str>,
+) -> Result<Response, ApiError> {
+    let context = context_of(req, encoded).await?;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
     let data = published::read(env, &Doc::sdk(&tenant)).await?;

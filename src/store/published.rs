@@ -184,13 +184,9 @@ pub async fn write(
     if let Some(version) = stale {
         store.delete(&format!("{key}#{version}")).await?;
     }
-    let cached = parsed(
-        doc,
-        publication.pointer.clone(),
-        publication.body.clone(),
-        now_ms(),
-    )?;
-    CACHE.with(|c| c.borrow_mut().insert(doc.clone(), Rc::new(cached)));
+    // The writer is the project's object, whose isolate rarely serves reads: forgetting costs
+    // one KV read there, parsing the body it just wrote would cost every publication.
+    CACHE.with(|c| c.borrow_mut().remove(doc));
     Ok(())
 }
 

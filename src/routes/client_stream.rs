@@ -1,0 +1,158 @@
+//! LaunchDarkly's browser streaming routes, served by the isolate that takes the request:
+//! - `GET /eval/{clientSideId}/{base64url(context)}` and `REPORT /eval/{clientSideId}` (the
+//!   context as the body): a `put` of every flag evaluated for the context, then a `patch` or
+//!   `delete` whenever an evaluation changes (`core::publish::client_stream`);
+//! - `GET /ping/{clientSideId}`: a `ping` whenever the environment's flags change, on which the
+//!   SDK fetches evalx again.
+//!
+//! No Durable Object holds these streams: every open page would otherwise be on one object. Each
+//! stream wakes every [`CHECK_MS`] and compares the environment's published version through the
+//! isolate's copy (`store::published`: a cache hit, or one KV read a second per isolate), so a
+//! change reaches an open page within [`CHECK_MS`] plus the published data's staleness bound.
+//! A wake-up that finds nothing new costs microseconds of CPU; the stream's wall time is not
+//! billed. A heartbeat comment every [`HEARTBEAT_MS`] keeps proxies and the SDK's 5-minute read
+//! timeout from closing it.
+
+use crate::error::ApiError;
+use crate::http::now_ms;
+use crate::routes::{auth, sdk};
+use crate::store::published::{self, Doc};
+use edge_exp_core::publish::client_stream::ClientStream;
+use edge_exp_core::publish::evalx_map;
+use edge_exp_core::query::EvalxQuery;
+use futures_util::stream;
+use serde_json::Value;
+use std::time::Duration;
+use worker::{Delay, Env, Headers, Request, Response};
+
+/// How often an open stream compares the published version.
+pub const CHECK_MS: u64 = 1_000;
+/// How often an idle stream gets a heartbeat comment.
+pub const HEARTBEAT_MS: i64 = 30_000;
+
+/// What a stream sends when the flags change.
+enum Kind {
+    /// Evaluations for one context (`/eval`).
+    Eval {
+        context: Value,
+        with_reasons: bool,
+        sent: ClientStream,
+    },
+    /// A `ping` (`/ping`).
+    Ping,
+}
+
+struct Open {
+    env: Env,
+    doc: Doc,
+    version: u64,
+    kind: Kind,
+    last_write: i64,
+    first: Option<String>,
+}
+
+/// `/eval/{clientSideId}[/{context}]`.
+pub async fn eval(
+    req: &mut Request,
+    env: &Env,
+    client_side_id: &str,
+    encoded: Option<&str>,
+) -> Result<Response, ApiError> {
+    let context = sdk::context_of(req, encoded).await?;
+    let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
+    let tenant = auth::client_side_id(env, client_side_id).await?;
+    let doc = Doc::sdk(&tenant);
+    let data = published::read(env, &doc).await?;
+    let (sent, put) = ClientStream::open(&evalx_map(&data.data, &context, with_reasons));
+    let kind = Kind::Eval {
+        context,
+        with_reasons,
+        sent,
+    };
+    respond(env, doc, data.pointer.version, kind, put)
+}
+
+/// `/ping/{clientSideId}`.
+pub async fn ping(env: &Env, client_side_id: &str) -> Result<Response, ApiError> {
+    let tenant = auth::client_side_id(env, client_side_id).await?;
+    let doc = Doc::sdk(&tenant);
+    let version = published::read(env, &doc).await?.pointer.version;
+    // A ping at the start: the SDK fetches what it may have missed while it was disconnected.
+    respond(
+        env,
+        doc,
+        version,
+        Kind::Ping,
+        "event: ping\ndata: \n\n".into(),
+    )
+}
+
+fn respond(
+    env: &Env,
+    doc: Doc,
+    version: u64,
+    kind: Kind,
+    first: String,
+) -> Result<Response, ApiError> {
+    let open = Open {
+        env: env.clone(),
+        doc,
+        version,
+        kind,
+        last_write: now_ms(),
+        first: Some(first),
+    };
+    let body = stream::unfold(open, |mut open| async move {
+        let chunk = next_chunk(&mut open).await;
+        Some((Ok::<Vec<u8>, worker::Error>(chunk.into_bytes()), open))
+    });
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/event-stream; charset=utf-8")?;
+    headers.set("Cache-Control", "no-cache")?;
+    headers.set("X-Accel-Buffering", "no")?;
+    Ok(Response::from_stream(body)?.with_headers(headers))
+}
+
+/// Wait for something to send: the first event, a change, or a heartbeat.
+async fn next_chunk(open: &mut Open) -> String {
+    if let Some(first) = open.first.take() {
+        return first;
+    }
+    loop {
+        Delay::from(Duration::from_millis(CHECK_MS)).await;
+        let now = now_ms();
+        let events = changes(open).await;
+        if !events.is_empty() {
+            open.last_write = now;
+            return events;
+        }
+        if now - open.last_write >= HEARTBEAT_MS {
+            open.last_write = now;
+            return ":\n\n".into();
+        }
+    }
+}
+
+/// The events a new publication brings this stream (empty if none, or if the data could not
+/// be read this time: the next wake-up tries again).
+async fn changes(open: &mut Open) -> String {
+    let data = match published::read(&open.env, &open.doc).await {
+        Ok(data) if data.pointer.version != open.version => data,
+        Ok(_) => return String::new(),
+        Err(e) => {
+            worker::console_error!("browser stream could not read flags: {:?}", e.0);
+            return String::new();
+        }
+    };
+    open.version = data.pointer.version;
+    match &mut open.kind {
+        Kind::Eval {
+            context,
+            with_reasons,
+            sent,
+        } => sent
+            .update(&evalx_map(&data.data, context, *with_reasons))
+            .concat(),
+        Kind::Ping => "event: ping\ndata: \n\n".into(),
+    }
+}
