@@ -2,7 +2,10 @@
 // 1. renames the wasm's imports (`./edge-exp_bg.js` / `__wbg_fetch_21015a0a4570ab44`, ~45 bytes
 //    each, mostly random hashes that gzip cannot compress) to short names, in the wasm's import
 //    section and in the JS glue's import object alike;
-// 2. minifies the JS glue with esbuild (same ES module exports).
+// 2. replaces wasm-bindgen's loader (async and sync initialisation, deprecated-argument and MIME
+//    warnings) with a smaller one that keeps its default export: `await init()` loads
+//    `edge-exp_bg.wasm` next to the glue, or the URL, Response, bytes or module given;
+// 3. minifies the JS glue with esbuild (same ES module exports but `initSync`).
 // Usage: node scripts/shrink-snippet.mjs <dir> <name>   (files <name>.js and <name>_bg.wasm)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,6 +123,29 @@ for (const [old, short] of renames) {
   if (hits !== 1) throw new Error(`import ${old} found ${hits} times in the glue`);
   js = js.replace(pattern, short);
 }
+// The loader: everything from wasm-bindgen's `__wbg_load` to the end of the module.
+const loaderStart = js.indexOf('async function __wbg_load(');
+const loaderEnd = 'export { initSync, __wbg_init as default };';
+if (loaderStart < 0 || !js.trimEnd().endsWith(loaderEnd)) throw new Error('wasm-bindgen loader not found: check the glue of this wasm-bindgen version');
+js = js.slice(0, loaderStart) + `
+let __wbg_init_promise;
+function __wbg_init(input) {
+    return __wbg_init_promise ??= (async () => {
+        input = await (input?.module_or_path ?? input ?? new URL('${name}_bg.wasm', import.meta.url));
+        if (typeof input === 'string' || input instanceof URL || input instanceof Request) input = await fetch(input);
+        const imports = __wbg_get_imports();
+        const loaded = input instanceof Response
+            // A server that does not send application/wasm: compile from the bytes instead.
+            ? await WebAssembly.instantiateStreaming(input.clone(), imports)
+                .catch(async () => WebAssembly.instantiate(await input.arrayBuffer(), imports))
+            : await WebAssembly.instantiate(input, imports);
+        return loaded instanceof WebAssembly.Instance
+            ? __wbg_finalize_init(loaded, input)
+            : __wbg_finalize_init(loaded.instance, loaded.module);
+    })().catch((e) => { __wbg_init_promise = undefined; throw e; });
+}
+export { __wbg_init as default };
+`;
 const minified = transformSync(js, { minify: true, format: 'esm', target: 'es2020' }).code;
 
 writeFileSync(wasmPath, newWasm);

@@ -1,18 +1,24 @@
-//! Callbacks from JavaScript into the snippet without Rust closures or an async runtime.
+//! Callbacks from JavaScript into the snippet without Rust closures, an async runtime or an
+//! exported class.
 //!
-//! A [`Callback`] is an exported class instance whose `handleEvent` runs one [`Action`] (what
-//! each action does is `dispatch.rs`); [`callback`] binds that method into a plain JavaScript
-//! function usable as an event listener, a timer, a promise reaction or a `history` method.
-//! Promise chains (fetch → JSON → store; post → retry) are built from these, so the wasm carries
-//! no executor, wakers or closure shims. A leaf module: the modules that schedule actions
-//! (sending, goals, state) depend on it, and it on none of them.
+//! A callback is the wasm export [`crate::dispatch::handle`] itself, bound (`Function#bind`) to an
+//! [`Action`] and one number: a plain JavaScript function usable as an event listener, a timer, a
+//! promise reaction or a `history` method, that holds no Rust memory (nothing to free when the
+//! page drops it). What each action does is `dispatch.rs`; the number is whatever the action
+//! needs (a post's attempt number, a delay, which `history` method). Promise chains (fetch →
+//! JSON → store; post → retry) are built from these. A leaf module: the modules that schedule
+//! actions (sending, goals, state) depend on it, and it on none of them.
 
-use crate::batch::Batch;
 use crate::js::{self, PromiseExt};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+/// The name of the export every callback is bound from (`dispatch::handle`'s `js_name`).
+pub const EXPORT: &str = "__h";
+
+/// What a callback does (its number is the first argument the export is bound to).
+#[derive(Clone, Copy)]
 pub enum Action {
     /// A fetch `Response` → its JSON if the status is OK, else `null`.
     Json,
@@ -22,14 +28,14 @@ pub enum Action {
     Loaded,
     /// Flags loaded by `identify`.
     Identified,
-    /// The answer (a `Response`, or `null` on a network error) to an events post.
-    Posted(Batch),
-    /// The retry of an events post, after its delay.
-    Resend(Batch),
+    /// The answer (a `Response`, or `null` on a network error) to the events post of attempt `n`.
+    Posted,
+    /// The retry of the post whose attempt `n` failed, after its delay.
+    Resend,
     /// The answers of a flush's posts → `true` if every one was accepted.
     Every,
-    /// A promise executor `(resolve) => setTimeout(resolve, ms)`.
-    Sleep(i32),
+    /// A promise executor `(resolve) => setTimeout(resolve, n)`.
+    Sleep,
     /// Flush now (the timer, or a full queue).
     Flush,
     /// `pagehide` / `visibilitychange`: flush with a keep-alive request if the page is going away.
@@ -38,28 +44,41 @@ pub enum Action {
     Click,
     /// `popstate` / `hashchange`.
     Navigated,
-    /// A wrapped `history.pushState` / `replaceState`: the original, then a navigation check.
-    History(Function),
+    /// A wrapped `history` method (`n`: which one): the original, then a navigation check.
+    History,
 }
 
-#[wasm_bindgen]
-pub struct Callback {
-    pub(crate) action: Action,
+impl Action {
+    /// The action a callback was bound to (`None` for a number no callback is bound to).
+    pub fn from_number(n: u32) -> Option<Action> {
+        use Action::*;
+        [
+            Json, Null, Loaded, Identified, Posted, Resend, Every, Sleep, Flush, Leaving, Click,
+            Navigated, History,
+        ]
+        .get(n as usize)
+        .copied()
+    }
 }
 
-/// A JavaScript function that runs `action`: `Callback#handleEvent` bound to a new instance.
-pub fn callback(action: Action) -> Function {
-    let handler = JsValue::from(Callback { action });
-    let method: Function = js::get(&handler, "handleEvent").unchecked_into();
-    method.bind0(&handler)
+/// A JavaScript function that runs `action` with `n`: the export bound to both.
+pub fn callback(action: Action, n: u32) -> Function {
+    let handle: Function = js::get(&wasm_bindgen::exports(), EXPORT).unchecked_into();
+    handle
+        .bind2(
+            &JsValue::NULL,
+            &JsValue::from(action as u32),
+            &JsValue::from(n),
+        )
+        .unchecked_into()
 }
 
 /// `promise` settles after `ms` milliseconds (a timer, no closure).
-pub fn sleep(ms: i32) -> js_sys::Promise {
-    js::promise(&callback(Action::Sleep(ms)))
+pub fn sleep(ms: u32) -> js_sys::Promise {
+    js::promise(&callback(Action::Sleep, ms))
 }
 
 /// `promise.then(f)` with the function for `action`.
-pub fn then(promise: &js_sys::Promise, action: Action) -> js_sys::Promise {
-    promise.then_call(&callback(action))
+pub fn then(promise: &js_sys::Promise, action: Action, n: u32) -> js_sys::Promise {
+    promise.then_call(&callback(action, n))
 }

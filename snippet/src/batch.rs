@@ -30,6 +30,9 @@ pub struct Batch {
     /// Posted as a keep-alive request (it outlives the page).
     pub keepalive: bool,
     pub retried: bool,
+    /// The number of its latest attempt (each post is a new one): the answer to an earlier
+    /// attempt finds no batch and decides nothing.
+    pub attempt: u32,
 }
 
 impl Batch {
@@ -41,6 +44,7 @@ impl Batch {
             events,
             keepalive: false,
             retried: false,
+            attempt: 0,
         }
     }
 }

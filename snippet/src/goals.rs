@@ -126,12 +126,26 @@ pub fn clicked(event: &JsValue) {
 /// Wrap `history[name]` so single-page navigations are noticed.
 fn wrap_history(history: &JsValue, name: &str) {
     let original = get(history, name);
-    if original.is_function() {
-        js::set(
-            history,
-            name,
-            &callback(Action::History(original.unchecked_into())),
-        );
+    if let Some(n) = crate::state::keep_original(&original) {
+        js::set(history, name, &callback(Action::History, n));
+    }
+}
+
+/// A wrapped `history` method was called: the original (kept as number `n`) with the page's
+/// arguments, then a page view if the URL changed. What the original throws is thrown on.
+pub fn history_called(n: u32, a: &JsValue, b: &JsValue, c: &JsValue) -> JsValue {
+    let Some(original) = crate::state::original(n) else {
+        return JsValue::UNDEFINED;
+    };
+    let history = js::window().map_or(JsValue::UNDEFINED, |w| {
+        w.history().map_or(JsValue::UNDEFINED, JsValue::from)
+    });
+    match original.call3(&history, a, b, c) {
+        Ok(result) => {
+            location_changed();
+            result
+        }
+        Err(e) => wasm_bindgen::throw_val(e),
     }
 }
 
@@ -150,8 +164,8 @@ fn listen() {
         wrap_history(&history, "pushState");
         wrap_history(&history, "replaceState");
     }
-    let navigated = callback(Action::Navigated);
-    let leaving = callback(Action::Leaving);
+    let navigated = callback(Action::Navigated, 0);
+    let leaving = callback(Action::Leaving, 0);
     let _ = window.add_event_listener_with_callback("pagehide", &leaving);
     let _ = window.add_event_listener_with_callback("popstate", &navigated);
     let _ = window.add_event_listener_with_callback("hashchange", &navigated);
@@ -159,7 +173,7 @@ fn listen() {
         // Capture phase: seen even if the page stops propagation.
         let _ = document.add_event_listener_with_callback_and_bool(
             "click",
-            &callback(Action::Click),
+            &callback(Action::Click, 0),
             true,
         );
         let _ = document.add_event_listener_with_callback("visibilitychange", &leaving);

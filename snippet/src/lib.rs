@@ -12,8 +12,8 @@
 //! URL matching is `edge_exp_core::matcher`, shared with the Worker.
 //!
 //! Built for size (every visitor downloads it): `no_std` on wasm (no formatting or unwinding
-//! machinery), no async runtime (JavaScript promises are chained with [`action::Callback`]
-//! handlers instead of Rust futures and closures), JavaScript objects for events (the browser's
+//! machinery), no async runtime (JavaScript promises are chained with [`action::callback`]
+//! functions instead of Rust futures and closures), JavaScript objects for events (the browser's
 //! own `JSON.stringify` instead of serde).
 
 #![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
@@ -77,7 +77,7 @@ pub fn init(client_side_id: JsValue, context: JsValue, options: JsValue) -> Prom
         &state::load_flags(),
         &net::fetch_json("GET", &goals_url, None),
     );
-    js::all(&loads).then_call(&callback(Action::Loaded))
+    js::all(&loads).then_call(&callback(Action::Loaded, 0))
 }
 
 /// A flag's value for the current context, or `default`. Sends a `feature` event for flags that
@@ -175,7 +175,7 @@ pub fn identify(context: JsValue) -> Promise {
         error("identify: call init() first");
         return resolved(&JsValue::FALSE);
     }
-    state::load_flags().then_call(&callback(Action::Identified))
+    state::load_flags().then_call(&callback(Action::Identified, 0))
 }
 
 /// Send the queued events now. Resolves to `true` if they were accepted.

@@ -40,8 +40,8 @@ pub fn fetch_json(method: &str, url: &str, body: Option<&JsValue>) -> Promise {
         set_str(&headers, "Content-Type", "application/json");
     }
     fetch(url, &request(method, body, &headers, false))
-        .then_call(&callback(Action::Json))
-        .catch_call(&callback(Action::Null))
+        .then_call(&callback(Action::Json, 0))
+        .catch_call(&callback(Action::Null, 0))
 }
 
 /// A response's JSON (a promise) if it is a successful response, else `null`.

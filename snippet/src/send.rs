@@ -56,79 +56,77 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
 /// Post a payload, with keep-alive if it fits the budget (else it is owed until answered): a
 /// promise of `true` once accepted, `false` once given up.
 pub fn post(mut batch: Batch) -> Promise {
-    with_state(|s| {
+    let attempt = with_state(|s| {
         batch.keepalive = s.reserve_keepalive(batch.body.len());
-        if !batch.keepalive {
-            s.owed.push(batch.clone());
-        }
-    });
+        s.attempts += 1;
+        s.attempts
+    })
+    .unwrap_or(0);
+    batch.attempt = attempt;
     let headers = js::object();
     set_str(&headers, "Content-Type", "application/json");
     set_str(&headers, "X-LaunchDarkly-Event-Schema", "4");
     set_str(&headers, "X-LaunchDarkly-Payload-ID", &batch.id);
     let body = JsValue::from_str(&batch.body);
     let init = request("POST", Some(&body), &headers, batch.keepalive);
-    fetch(&batch.url, &init)
-        .catch_call(&callback(Action::Null))
-        .then_call(&callback(Action::Posted(batch)))
+    let answer = fetch(&batch.url, &init)
+        .catch_call(&callback(Action::Null, 0))
+        .then_call(&callback(Action::Posted, attempt));
+    with_state(|s| s.posts.push(batch));
+    answer
 }
 
-/// The retry of a payload, unless the page handed it on meanwhile.
-pub fn resend(batch: &Batch) -> JsValue {
-    if with_state(|s| s.settle(batch)) == Some(true) {
-        post(batch.clone()).into()
-    } else {
-        JsValue::FALSE
+/// The retry of the payload whose attempt `attempt` failed, unless the page handed it on
+/// meanwhile.
+pub fn resend(attempt: u32) -> JsValue {
+    match with_state(|s| s.take_post(attempt)).flatten() {
+        Some(batch) => post(batch).into(),
+        None => JsValue::FALSE,
     }
 }
 
-/// What to do with the answer to a post (a `Response`, or `null` after a network error).
-pub fn answered(batch: &Batch, response: &JsValue) -> JsValue {
+/// What to do with the answer to attempt `attempt` (a `Response`, or `null` after a network
+/// error).
+pub fn answered(attempt: u32, response: &JsValue) -> JsValue {
     let status = if response.is_object() {
         response.unchecked_ref::<Response>().status()
     } else {
         0
     };
     let ok = (200..300).contains(&status);
-    let decides = with_state(|s| {
+    // `None`: handed on at exit (that copy decides), or the client is gone.
+    let retry = with_state(|s| {
+        let mut batch = s.take_post(attempt)?;
         if batch.keepalive {
             s.keepalive_bytes = s.keepalive_bytes.saturating_sub(batch.body.len());
-            true
-        } else {
-            s.settle(batch)
         }
-    });
-    // An ordinary post handed on at exit (posted again or kept): that copy decides.
-    if decides != Some(true) {
-        return JsValue::from_bool(ok);
-    }
-    match status {
-        200..=299 => {
-            with_state(|s| s.sent += batch.events);
-        }
-        // LaunchDarkly's rule: retry network errors, 5xx, 400, 408 and 429 once (after a second,
-        // with the same payload ID); stop on other 4xx. The payload is owed while it waits.
-        0 | 400 | 408 | 429 | 500.. if !batch.retried => {
-            let mut again = batch.clone();
-            again.retried = true;
-            with_state(|s| s.owed.push(again.clone()));
-            return action::then(&action::sleep(1000), Action::Resend(again)).into();
-        }
-        0 | 400 | 408 | 429 | 500.. => {
-            warn("could not send events (dropped after one retry)");
-            with_state(|s| s.dropped += batch.events);
-        }
-        _ => {
-            error(
-                "events refused (HTTP 4xx): check the client-side ID; no more events will be sent",
-            );
-            with_state(|s| {
+        match status {
+            200..=299 => s.sent += batch.events,
+            // LaunchDarkly's rule: retry network errors, 5xx, 400, 408 and 429 once (after a
+            // second, with the same payload ID); stop on other 4xx. It is owed while it waits.
+            0 | 400 | 408 | 429 | 500.. if !batch.retried => {
+                batch.retried = true;
+                batch.keepalive = false;
+                s.posts.push(batch);
+                return Some(attempt);
+            }
+            0 | 400 | 408 | 429 | 500.. => {
+                warn("could not send events (dropped after one retry)");
+                s.dropped += batch.events;
+            }
+            _ => {
+                error("events refused (HTTP 4xx): check the client-side ID; no more events will be sent");
                 s.dropped += batch.events;
                 s.disabled = true;
-            });
+            }
         }
+        None
+    })
+    .flatten();
+    match retry {
+        Some(n) => action::then(&action::sleep(1000), Action::Resend, n).into(),
+        None => JsValue::from_bool(ok),
     }
-    JsValue::from_bool(ok)
 }
 
 /// Send everything queued: a promise of `true` once every payload is accepted (`true` at once
@@ -141,7 +139,7 @@ pub fn flush() -> Promise {
     for batch in batches {
         posts.push(&post(batch));
     }
-    js::all(&posts).then_call(&callback(Action::Every))
+    js::all(&posts).then_call(&callback(Action::Every, 0))
 }
 
 /// Post what earlier pages kept for this one.
@@ -160,7 +158,14 @@ pub fn leaving(event: &JsValue) {
         send_outbox();
         return;
     }
-    let owed = with_state(|s| core::mem::take(&mut s.owed));
+    // What is not posted with keep-alive: ordinary posts in flight, posts waiting for a retry.
+    let owed = with_state(|s| {
+        let (owed, kept): (Vec<Batch>, Vec<Batch>) = core::mem::take(&mut s.posts)
+            .into_iter()
+            .partition(|b| !b.keepalive);
+        s.posts = kept;
+        owed
+    });
     let (Some(mut owed), Some(queued)) = (owed, take_batches()) else {
         return;
     };
@@ -187,7 +192,10 @@ pub fn start_timer() {
         return;
     };
     let handle = window
-        .set_interval_with_callback_and_timeout_and_arguments_0(&callback(Action::Flush), interval)
+        .set_interval_with_callback_and_timeout_and_arguments_0(
+            &callback(Action::Flush, 0),
+            interval,
+        )
         .ok();
     with_state(|s| s.timer = handle);
 }

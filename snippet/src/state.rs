@@ -65,8 +65,11 @@ pub struct State {
     pub flush_due: bool,
     /// Bytes of keep-alive bodies in flight (the browser allows 64 KiB per page, all together).
     pub keepalive_bytes: usize,
-    /// Payloads a page exit would lose: ordinary posts in flight, posts waiting for their retry.
-    pub owed: Vec<Batch>,
+    /// Every payload posted and not yet answered, or waiting for its retry. Those not posted with
+    /// keep-alive are what a page exit would lose.
+    pub posts: Vec<Batch>,
+    /// The last post's attempt number.
+    pub attempts: u32,
     pub dropped: u32,
     pub sent: u32,
     /// Set after a 401/403/404 from the events route: like LaunchDarkly's SDKs, stop sending.
@@ -80,6 +83,8 @@ pub struct State {
 struct Page {
     state: RefCell<Option<State>>,
     listening: Cell<bool>,
+    /// The `history` methods the page's wrappers call (`keep_original`).
+    originals: RefCell<Vec<js_sys::Function>>,
 }
 
 // SAFETY: wasm32-unknown-unknown without the atomics feature runs the snippet on the page's one
@@ -89,7 +94,20 @@ unsafe impl Sync for Page {}
 static PAGE: Page = Page {
     state: RefCell::new(None),
     listening: Cell::new(false),
+    originals: RefCell::new(Vec::new()),
 };
+
+/// Keep a function the page's wrapper will call; its number. `None` if it is not a function.
+pub fn keep_original(f: &JsValue) -> Option<u32> {
+    let mut kept = PAGE.originals.try_borrow_mut().ok()?;
+    kept.push(f.clone().dyn_into().ok()?);
+    Some(kept.len() as u32 - 1)
+}
+
+/// The function kept as number `n`.
+pub fn original(n: u32) -> Option<js_sys::Function> {
+    PAGE.originals.try_borrow().ok()?.get(n as usize).cloned()
+}
 
 /// Run `f` on the state if the client is initialised. `None` also if the state is already in use
 /// further up the stack (a re-entrant call from a synchronous event), so nothing can panic.
@@ -241,7 +259,8 @@ impl State {
             queued_bytes: 0,
             flush_due: false,
             keepalive_bytes: 0,
-            owed: Vec::new(),
+            posts: Vec::new(),
+            attempts: 0,
             dropped: 0,
             sent: 0,
             disabled: false,
@@ -282,7 +301,7 @@ impl State {
         if !self.flush_due && (full || self.queued_bytes >= FLUSH_BYTES) {
             self.flush_due = true;
             // After this call returns: the flush needs the state this call is holding.
-            let _ = action::then(&js::resolved(&JsValue::NULL), Action::Flush);
+            let _ = action::then(&js::resolved(&JsValue::NULL), Action::Flush, 0);
         }
     }
 
@@ -295,14 +314,11 @@ impl State {
         fits
     }
 
-    /// No longer owe `batch` (answered, retried or handed on). `false` if it was not owed: it
-    /// was handed on at exit meanwhile, and the answer to this attempt no longer decides it.
-    pub fn settle(&mut self, batch: &Batch) -> bool {
-        let owed = self.owed.iter().position(|o| o.id == batch.id);
-        if let Some(i) = owed {
-            self.owed.swap_remove(i);
-        }
-        owed.is_some()
+    /// Take the post of attempt `attempt` out of those in flight (`None`: it was handed on at
+    /// exit, and its answer decides nothing).
+    pub fn take_post(&mut self, attempt: u32) -> Option<Batch> {
+        let i = self.posts.iter().position(|p| p.attempt == attempt)?;
+        Some(self.posts.swap_remove(i))
     }
 
     /// A `feature` event, for flags that track events (experiments).

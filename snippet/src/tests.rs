@@ -309,3 +309,48 @@ fn options_drop_trailing_slashes_and_bad_numbers() {
     assert_eq!(o.capacity, 100);
     assert!(o.send_events_on_all_flags);
 }
+
+#[wasm_bindgen_test]
+fn callbacks_are_the_export_bound_to_their_action() {
+    use crate::action::{callback, Action};
+    let null = callback(Action::Null, 0).call1(&JsValue::NULL, &JsValue::from(7));
+    assert!(null.unwrap().is_null(), "a rejection becomes null");
+    let answers = js_sys::Array::of2(&JsValue::TRUE, &JsValue::TRUE);
+    let every = callback(Action::Every, 0).call1(&JsValue::NULL, &answers);
+    assert_eq!(every.unwrap(), JsValue::TRUE);
+    answers.push(&JsValue::FALSE);
+    let every = callback(Action::Every, 0).call1(&JsValue::NULL, &answers);
+    assert_eq!(
+        every.unwrap(),
+        JsValue::FALSE,
+        "one refused post: not every one accepted"
+    );
+    // A number no action has does nothing.
+    let handle: js_sys::Function =
+        get(&wasm_bindgen::exports(), crate::action::EXPORT).unchecked_into();
+    let none = handle.call2(&JsValue::NULL, &JsValue::from(99), &JsValue::from(0));
+    assert!(none.unwrap().is_undefined());
+}
+
+#[wasm_bindgen_test]
+fn a_wrapped_history_method_calls_the_original_and_throws_what_it_throws() {
+    use crate::action::{callback, Action};
+    let calls = js_sys::Array::new();
+    let ok = js_sys::Function::new_with_args("a", "this.push(a); return 'done'");
+    let n = state::keep_original(&ok.bind(&calls)).unwrap();
+    let wrapped = callback(Action::History, n);
+    assert_eq!(
+        wrapped.call1(&JsValue::NULL, &JsValue::from(1)).unwrap(),
+        JsValue::from_str("done")
+    );
+    assert_eq!(calls.length(), 1);
+    let throws = js_sys::Function::new_no_args("throw new TypeError('page error')");
+    let n = state::keep_original(&throws).unwrap();
+    let err = callback(Action::History, n)
+        .call0(&JsValue::NULL)
+        .unwrap_err();
+    assert!(
+        err.is_instance_of::<js_sys::TypeError>(),
+        "the page's own exception, unchanged"
+    );
+}

@@ -1,0 +1,11 @@
+/work/main/target-old/wasm32-unknown-unknown/snippet/deps/lol_alloc-c69546d070a43cac.d: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/free_list_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/locked_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/single_threaded_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/trivial_allocators.rs
+
+/work/main/target-old/wasm32-unknown-unknown/snippet/deps/liblol_alloc-c69546d070a43cac.rlib: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/free_list_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/locked_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/single_threaded_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/trivial_allocators.rs
+
+/work/main/target-old/wasm32-unknown-unknown/snippet/deps/liblol_alloc-c69546d070a43cac.rmeta: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/free_list_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/locked_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/single_threaded_allocator.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/trivial_allocators.rs
+
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/lib.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/free_list_allocator.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/locked_allocator.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/single_threaded_allocator.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lol_alloc-0.4.1/src/trivial_allocators.rs:
