@@ -5,7 +5,9 @@
 // 2. replaces wasm-bindgen's loader (async and sync initialisation, deprecated-argument and MIME
 //    warnings) with a smaller one that keeps its default export: `await init()` loads
 //    `edge-exp_bg.wasm` next to the glue, or the URL, Response, bytes or module given;
-// 3. minifies the JS glue with esbuild (same ES module exports but `initSync`).
+// 3. passes strings to the wasm with `TextEncoder#encode` alone (wasm-bindgen's ASCII loop,
+//    `encodeInto` path and its polyfill are for speed on long strings; ours are short);
+// 4. minifies the JS glue with esbuild (same ES module exports but `initSync`).
 // Usage: node scripts/shrink-snippet.mjs <dir> <name>   (files <name>.js and <name>_bg.wasm)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,6 +125,23 @@ for (const [old, short] of renames) {
   if (hits !== 1) throw new Error(`import ${old} found ${hits} times in the glue`);
   js = js.replace(pattern, short);
 }
+/** Replace the top-level block of `js` that starts with `start` (up to its closing `}` line). */
+function replaceBlock(js, start, replacement) {
+  const at = js.indexOf(start);
+  const end = js.indexOf('\n}\n', at);
+  if (at < 0 || end < 0) throw new Error(`glue block not found: ${start}`);
+  return js.slice(0, at) + replacement + js.slice(end + 3);
+}
+js = replaceBlock(js, 'function passStringToWasm0(', `function passStringToWasm0(arg, malloc) {
+    const buf = cachedTextEncoder.encode(arg);
+    const ptr = malloc(buf.length, 1) >>> 0;
+    getUint8ArrayMemory0().set(buf, ptr);
+    WASM_VECTOR_LEN = buf.length;
+    return ptr;
+}
+`);
+js = replaceBlock(js, "if (!('encodeInto' in cachedTextEncoder)) {", '');
+
 // The loader: everything from wasm-bindgen's `__wbg_load` to the end of the module.
 const loaderStart = js.indexOf('async function __wbg_load(');
 const loaderEnd = 'export { initSync, __wbg_init as default };';

@@ -43,7 +43,7 @@ extern "C" {
     pub fn test(this: &Pattern, text: &str) -> bool;
 }
 
-/// Promise chaining with plain JavaScript functions (our [`crate::action::Callback`]s).
+/// Promise chaining with plain JavaScript functions (our [`crate::action::callback`]s).
 pub trait PromiseExt {
     fn then_call(&self, f: &Function) -> Promise;
     fn catch_call(&self, f: &Function) -> Promise;
