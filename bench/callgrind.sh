@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions counted by callgrind, (run with N - run with 0) / N: per event on the core ingest
 # path for 100-event payloads (the path tracked since the first benchmark, and the whole pipeline
-# core runs today: route + consumer), and per flag evaluation (core/benches/evaluate.rs).
+# core runs today: route + consumer), per flag evaluation (core/benches/evaluate.rs), and per
+# request for the bot classification (core/benches/bots.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-20}
@@ -24,3 +25,7 @@ echo "whole core pipeline (route: parse + pack + message JSON; consumer: decode 
 bin=$(bench_bin evaluate)
 echo "evaluation, one flag of 10 rules x 3 clauses (the last one first asks a 10,000-key segment), no rule matching: $(per_unit rules 1) instructions/evaluation (callgrind, $N evaluations)"
 echo "evaluation, all flags of the demo environment for one context (evalx JSON): $(per_unit demo 1) instructions/evaluation (callgrind, $N evaluations)"
+bin=$(bench_bin bots)
+echo "bot classification of a browser request (user agent never seen: every list entry, look-around check and regex runs): $(per_unit person 1) instructions/request (callgrind, $N requests)"
+echo "bot classification of a crawler's request (Googlebot, never seen): $(per_unit crawler 1) instructions/request (callgrind, $N requests)"
+echo "bot classification of a user agent the isolate has seen (its cache): $(per_unit cached 1) instructions/request (callgrind, $N requests)"

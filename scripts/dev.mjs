@@ -5,7 +5,7 @@ import { ROOT, devVars, startWorker } from './wrangler-dev.mjs';
 import { seed } from './seed.mjs';
 
 const port = Number(process.env.PORT || 8787);
-const worker = await startWorker({ port, persistTo: join(ROOT, '.wrangler', 'state'), quiet: false });
+const worker = await startWorker({ port, persistTo: join(ROOT, '.wrangler', 'state'), quiet: false, vars: { BOT_FILTER: 'on' } });
 const creds = devVars();
 await seed(worker.base, creds);
 console.log(`

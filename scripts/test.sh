@@ -11,6 +11,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The snippet's `no_std` library as it ships (its tests link std, so lint the library alone).
 (cd snippet && cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings)
+echo "== the crawler table is current against npm isbot"
+node scripts/bot-patterns.mjs --check
 echo "== module import cycles (snippet)"
 node scripts/module-cycles.mjs snippet/src
 echo "== native tests"

@@ -35,13 +35,17 @@ export function freePort() {
  * Start `wrangler dev`. Options: port (default: a free one), persistTo (state directory),
  * quiet (hide wrangler's output unless it fails), vars (extra Worker vars, e.g. the tests'
  * FAULT_INJECTION hook). Resolves to { base, port, stop, output }.
+ *
+ * The bot filter is off (BOT_FILTER=off) unless `vars` says otherwise: the tests and benchmarks
+ * send from Node (user agent `node`) and headless Chromium (`HeadlessChrome`), both bots by
+ * their user agent. tests/bots.test.mjs turns it on for its environment.
  */
 export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {} } = {}) {
   port ??= await freePort();
   const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
     '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info'];
   if (persistTo) args.push('--persist-to', persistTo);
-  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  for (const [k, v] of Object.entries({ BOT_FILTER: 'off', ...vars })) args.push('--var', `${k}:${v}`);
   const child = spawn('npx', args, {
     cwd: ROOT,
     // No network here: don't let Miniflare fetch request.cf data from Cloudflare (we don't use it).

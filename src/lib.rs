@@ -1,6 +1,7 @@
 //! The Cloudflare Worker: a thin adapter from HTTP + Workers KV to `edge-exp-core`.
 //! Entry point only; routing lives in `router`.
 
+mod bots;
 mod error;
 mod http;
 mod ingest;

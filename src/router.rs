@@ -298,6 +298,7 @@ async fn environment(
             experiments::results(req, env, project, env_key, key).await
         }
         ["events", "recent"] => crate::routes::feed::recent(req, env, project, env_key).await,
+        ["bot-filter"] => crate::routes::bot_filter::route(req, env, project, env_key).await,
         _ => {
             let prefix = ["api", "v2", "projects", project, "environments", env_key];
             Err(no_route(&req.method(), &[&prefix[..], rest].concat()))

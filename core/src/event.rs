@@ -151,6 +151,9 @@ pub struct EventsAccepted {
     /// The payload ID was seen with the same body: the first answer, not counted again.
     #[serde(default)]
     pub duplicate: Option<bool>,
+    /// The request came from a bot (`core::bots`): its valid events were dropped, none counted.
+    #[serde(default)]
+    pub excluded: Option<crate::bots::Excluded>,
 }
 
 /// The outcome of parsing one payload.

@@ -23,6 +23,7 @@ with_std! {
     pub mod analysis;
     pub mod attribution;
     pub mod body;
+    pub mod bots;
     pub mod bucketing;
     pub mod catalog;
     pub mod context;

@@ -76,6 +76,7 @@ fn add_operation(item: &mut PathItem, method: Method, op: Operation) {
         Method::Post => &mut item.post,
         Method::Patch => &mut item.patch,
         Method::Delete => &mut item.delete,
+        Method::Put => &mut item.put,
         Method::Report => {
             let value = serde_json::to_value(&op).expect("an operation serialises");
             let ext = item.extensions.get_or_insert_with(Default::default);
@@ -276,6 +277,10 @@ fn components() -> utoipa::openapi::Components {
         shapes::EventKeyPage,
         crate::queued::IngestStats,
         crate::queued::FlagReads,
+        crate::bots::BotCounts,
+        crate::bots::BotFilter,
+        crate::bots::Tiers,
+        crate::bots::Excluded,
     ];
     let unique: BTreeMap<String, RefOr<Schema>> = schemas.into_iter().collect();
     ComponentsBuilder::new()

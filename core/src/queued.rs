@@ -59,6 +59,8 @@ pub struct IngestStats {
     /// How this isolate's reads of published flag data (evalx, goals, server SDK routes) were
     /// answered.
     pub flag_reads: FlagReads,
+    /// What the bot filter did on this isolate's browser requests.
+    pub bots: crate::bots::BotCounts,
 }
 
 /// Reads of published documents by one isolate.

@@ -20,6 +20,7 @@ use crate::store::published::{self, Doc};
 use edge_exp_core::publish::client_stream::ClientStream;
 use edge_exp_core::publish::evalx_map;
 use edge_exp_core::query::EvalxQuery;
+use edge_exp_core::targeting::AllData;
 use futures_util::stream;
 use serde_json::Value;
 use std::time::Duration;
@@ -36,6 +37,8 @@ enum Kind {
     Eval {
         context: Value,
         with_reasons: bool,
+        /// A bot's stream (`crate::bots`): its evaluations ask for nothing to be recorded.
+        bot: bool,
         sent: ClientStream,
     },
     /// A `ping` (`/ping`).
@@ -62,14 +65,31 @@ pub async fn eval(
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
+    let bot = crate::bots::classify(req, env, &tenant).await?.is_some();
     let data = published::read(env, &doc).await?;
-    let (sent, put) = ClientStream::open(&evalx_map(&data.data, &context, with_reasons));
+    let evaluations = evaluate(&data.data, &context, with_reasons, bot);
+    let (sent, put) = ClientStream::open(&evaluations);
     let kind = Kind::Eval {
         context,
         with_reasons,
+        bot,
         sent,
     };
     respond(env, doc, data.pointer.version, kind, put)
+}
+
+/// The context's evaluations; a bot's (classified when the stream opened) record nothing.
+fn evaluate(
+    data: &AllData,
+    context: &serde_json::Value,
+    with_reasons: bool,
+    bot: bool,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut flags = evalx_map(data, context, with_reasons);
+    if bot {
+        crate::bots::untrack(&mut flags, with_reasons);
+    }
+    flags
 }
 
 /// `/ping/{clientSideId}`.
@@ -149,9 +169,10 @@ async fn changes(open: &mut Open) -> String {
         Kind::Eval {
             context,
             with_reasons,
+            bot,
             sent,
         } => sent
-            .update(&evalx_map(&data.data, context, *with_reasons))
+            .update(&evaluate(&data.data, context, *with_reasons, *bot))
             .concat(),
         Kind::Ping => "event: ping\ndata: \n\n".into(),
     }

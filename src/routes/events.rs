@@ -3,12 +3,14 @@
 //! Body → decode (gzip, 1 MiB) → payload-ID check → `core::parse_batch` (bad events reported, good
 //! ones kept) → the counted events onto the ingest queue (`crate::ingest`) → 202 with
 //! `{"accepted": n, "rejected": [...], "queuedMessages": m}`. Attribution histories and counts
-//! are written by the queue consumer.
+//! are written by the queue consumer. A bot's browser payload (`crate::bots`) is answered
+//! `{"accepted": 0, ..., "excluded": {"reason", "events"}}` with nothing queued or written.
 
 use crate::error::ApiError;
 use crate::http::{header, json_of, now_ms};
 use crate::ingest;
 use crate::store::{self, config::Tenant, feed, payloads};
+use edge_exp_core::bots::{BotReason, Excluded};
 use edge_exp_core::catalog;
 use edge_exp_core::event::{Batch, ConversionKind, EventsAccepted};
 use edge_exp_core::feed::FeedEntry;
@@ -65,6 +67,12 @@ pub async fn ingest(
     let body = decode_body(raw, header(req, "Content-Encoding").as_deref())?;
 
     let now = now_ms();
+    // Before any KV access: a bot's payload touches no store at all.
+    if source == Source::Browser {
+        if let Some(reason) = crate::bots::classify(req, env, tenant).await? {
+            return excluded(&parse(&body, now, source)?, &reason);
+        }
+    }
     let payloads_kv = store::kv(env, store::PAYLOADS_KV)?;
     let payload_id = header(req, "X-LaunchDarkly-Payload-ID")
         .map(|id| id.trim().to_owned())
@@ -102,6 +110,7 @@ pub async fn ingest(
         rejected: batch.rejected,
         queued_messages: None,
         duplicate: None,
+        excluded: None,
     };
     if let Some(key) = &payload_key {
         let seen = payloads::Seen {
@@ -113,6 +122,23 @@ pub async fn ingest(
     let answer = EventsAccepted {
         queued_messages: Some(queued as u64),
         ..summary
+    };
+    json_of(202, &answer)
+}
+
+/// The answer to a bot's payload: its bad events reported as for anyone, its valid ones dropped
+/// and counted, nothing queued, remembered or put in the feed (no write of any kind for a bot).
+fn excluded(batch: &Batch<'_>, reason: &BotReason) -> Result<Response, ApiError> {
+    crate::bots::dropped(batch.events.len());
+    let answer = EventsAccepted {
+        accepted: 0,
+        rejected: batch.rejected.clone(),
+        queued_messages: Some(0),
+        duplicate: None,
+        excluded: Some(Excluded {
+            reason: reason.to_string(),
+            events: batch.events.len() as u64,
+        }),
     };
     json_of(202, &answer)
 }

@@ -4,6 +4,7 @@
 pub mod attribution;
 pub mod auth;
 pub mod body;
+pub mod bot_filter;
 pub mod client_stream;
 pub mod event_keys;
 pub mod events;

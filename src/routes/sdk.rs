@@ -3,7 +3,8 @@
 //! - `GET /sdk/goals/{clientSideId}` — the project's click and page-view metrics as goals, in the
 //!   format LaunchDarkly's browser SDK fetches; an ETag over the body, 304 on `If-None-Match`.
 //! - `GET /sdk/evalx/{clientSideId}/contexts/{base64url(context)}` and
-//!   `REPORT /sdk/evalx/{clientSideId}/context` — every flag evaluated for the context.
+//!   `REPORT /sdk/evalx/{clientSideId}/context` — every flag evaluated for the context; for a
+//!   bot's request (`crate::bots`), with nothing asking the SDK to send an exposure.
 
 use crate::error::ApiError;
 use crate::http::{json, json_with_etag};
@@ -56,9 +57,14 @@ pub async fn evalx(
     let context = context_of(req, encoded).await?;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
+    let bot = crate::bots::classify(req, env, &tenant).await?;
     let data = published::read(env, &Doc::sdk(&tenant)).await?;
-    let flags = edge_exp_core::publish::evalx(&data.data, &context, with_reasons);
-    Ok(json(200, &flags))
+    let mut flags = edge_exp_core::publish::evalx_map(&data.data, &context, with_reasons);
+    if bot.is_some() {
+        // Bucketed as anyone is; nothing of it recorded (`core::bots::untracked`).
+        crate::bots::untrack(&mut flags, with_reasons);
+    }
+    Ok(json(200, &serde_json::Value::Object(flags)))
 }
 
 pub async fn goals(req: &Request, env: &Env, client_side_id: &str) -> Result<Response, ApiError> {

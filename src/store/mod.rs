@@ -1,5 +1,6 @@
 //! Storage adapters over Workers KV. Each module owns one kind of record.
 
+pub mod bot_filter;
 pub mod config;
 pub mod counters;
 pub mod exposures;

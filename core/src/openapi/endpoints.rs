@@ -27,6 +27,7 @@ pub enum Method {
     Post,
     Patch,
     Delete,
+    Put,
     /// HTTP REPORT (LaunchDarkly's client-side evaluation with the context in the body). OpenAPI
     /// 3.1 has no field for it: the operation is written under the path's `x-report` extension.
     Report,
@@ -141,6 +142,9 @@ const fn patch(path: &'static str, id: &'static str, auth: Auth, summary: &'stat
 }
 const fn delete(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
     Endpoint::new(Method::Delete, path, id, auth, summary, ok)
+}
+const fn put(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
+    Endpoint::new(Method::Put, path, id, auth, summary, ok)
 }
 const fn report(path: &'static str, id: &'static str, auth: Auth, summary: &'static str, ok: Reply) -> Endpoint {
     Endpoint::new(Method::Report, path, id, auth, summary, ok)
@@ -306,6 +310,10 @@ const EXPERIMENTS: &[Endpoint] = &[
         reply(200, "Feed entries, newest first", schema("FeedPage"))).query(&[
             param("limit", Integer, "1 to 100, default 20"),
         ]).statuses(&[400, 404]),
+    get(env_path!("/bot-filter"), "getBotFilter", Reader, "The environment's bot filter: which signals keep bots out of its experiments (the deployment's default, `BOT_FILTER`, until one is written)",
+        reply(200, "The filter in force", schema("BotFilter"))).statuses(&[400, 404]),
+    put(env_path!("/bot-filter"), "putBotFilter", Writer, "Replace the environment's bot filter (unknown fields refused); every isolate uses it within 30 s plus KV propagation",
+        reply(200, "The filter now in force", schema("BotFilter"))).body(Body::Schema("BotFilter")).statuses(&[400, 404]),
     get("/api/v2/projects/{projectKey}/event-keys", "getEventKeys", Reader, "Custom event keys and goal keys received in the last 30 days (to choose a metric's event key)",
         reply(200, "Most recently seen first", schema("EventKeyPage"))).query(&[
             param("search", Text, "Substring of the key, case-insensitive"),

@@ -1,0 +1,44 @@
+//! Bot classification cost per request (`core::bots::classify`, default filter), run under
+//! callgrind by `bench/callgrind.sh` (ITERS=0 and ITERS=N; the difference per request is
+//! printed), in three modes (`MODE`):
+//! - `person`: a desktop Chrome user agent never seen by the isolate (every list entry, the
+//!   look-around checks and the regular expressions run: a person is the slowest verdict);
+//! - `crawler`: Googlebot, never seen;
+//! - `cached`: the same Chrome user agent again (what most requests are: the isolate's cache).
+//!
+//! "Never seen" user agents differ by a counter appended to them (its formatting is counted).
+
+use edge_exp_core::bots::{classify, BotFilter, Signals};
+use std::hint::black_box;
+
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+fn main() {
+    let iters: usize = std::env::var("ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let filter = BotFilter::default();
+    // The regular expressions are compiled once per isolate: before the counted loop.
+    black_box(classify(
+        &filter,
+        &Signals {
+            user_agent: Some("warm-up"),
+            ..Signals::default()
+        },
+    ));
+    let mode = std::env::var("MODE").unwrap_or_else(|_| "person".into());
+    for i in 0..iters {
+        let agent = match mode.as_str() {
+            "crawler" => format!("{GOOGLEBOT} {i}"),
+            "cached" => CHROME.to_owned(),
+            _ => format!("{CHROME} {i}"),
+        };
+        let signals = Signals {
+            user_agent: Some(&agent),
+            ..Signals::default()
+        };
+        black_box(classify(&filter, black_box(&signals)));
+    }
+}

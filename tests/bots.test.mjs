@@ -1,0 +1,183 @@
+// Bots kept out of experiments, end to end against `wrangler dev`. Every other test file runs
+// with the bot filter off (scripts/wrangler-dev.mjs: they send from Node and headless Chromium,
+// both bots by their user agent); this one turns it on for the seed environment through the REST
+// API, then: a crawler's, an AI agent's, a signed agent's, a Cloudflare-verified bot's (request.cf
+// set per request with Miniflare's MF-CF-Blob header) and headless Chromium's requests record
+// nothing (no exposure asked for, no event counted, no first-variation record) and show up in the
+// excluded counts, while the same requests with a real browser's profile are counted.
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { useWorker, post, request, firstVariation, uid, drain } from './support/worker.mjs';
+import { useBrowser } from './support/browser.mjs';
+import { seed } from '../scripts/seed.mjs';
+
+const ctx = useWorker();
+const FILTER = '/api/v2/projects/default/environments/production/bot-filter';
+const RESULTS = '/api/v2/projects/default/environments/production/experiments/demo-headline-test/results';
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const GOOGLEBOT = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+const GPTBOT = 'Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)';
+
+/** The bots' requests: [name, headers, reason code]. */
+const BOTS = [
+  ['Googlebot', { 'User-Agent': GOOGLEBOT }, 'ua'],
+  ['GPTBot', { 'User-Agent': GPTBOT }, 'ua'],
+  ['curl', { 'User-Agent': 'curl/8.5.0' }, 'ua'],
+  ['an empty user agent', { 'User-Agent': '' }, 'ua_empty'],
+  ['a Web Bot Auth agent', { 'User-Agent': CHROME, 'Signature-Agent': '"https://chatgpt.com"' }, 'web_bot_auth'],
+  ['a Cloudflare-verified crawler', { 'User-Agent': CHROME, 'MF-CF-Blob': JSON.stringify({ verifiedBotCategory: 'Search Engine Crawler' }) },
+    'cf_verified:Search Engine Crawler'],
+  ['a low Bot Management score', { 'User-Agent': CHROME, 'MF-CF-Blob': JSON.stringify({ botManagement: { score: 2, verifiedBot: false, corporateProxy: false } }) },
+    'cf_score'],
+];
+
+const api = (method, path, body, token = ctx.creds.API_TOKEN) => request(method, `${ctx.base}${path}`, { token, body });
+const evalx = async (key, headers) => {
+  const encoded = Buffer.from(JSON.stringify({ kind: 'user', key })).toString('base64url');
+  const r = await fetch(`${ctx.base}/sdk/evalx/${ctx.creds.CLIENT_SIDE_ID}/contexts/${encoded}`, { headers });
+  assert.equal(r.status, 200);
+  return (await r.json())['demo-headline'];
+};
+const events = (key, variation, at = Date.now()) => [
+  { kind: 'feature', key: 'demo-headline', context: { kind: 'user', key }, creationDate: at, variation, value: 'x', default: 'd', version: 1 },
+  { kind: 'pageview', key: 'demo-checkout-view', context: { kind: 'user', key }, creationDate: at + 1, url: 'https://shop.example/checkout' },
+];
+const results = async (metric = 'demo-checkout-view') => {
+  const r = await api('GET', `${RESULTS}?metric=${metric}`, undefined, ctx.creds.API_READER_TOKEN);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.variations;
+};
+const total = (rows, field) => rows.reduce((n, v) => n + v[field], 0);
+const botFigures = async () => (await api('GET', '/api/v2/ops/ingest', undefined, ctx.creds.API_READER_TOKEN)).body.bots;
+
+describe('bot filter', () => {
+  const chrome = useBrowser(() => seed(ctx.base, ctx.creds));
+
+  before(async () => {
+    const r = await api('GET', FILTER, undefined, ctx.creds.API_READER_TOKEN);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.enabled, false, 'the test Worker starts with BOT_FILTER=off');
+    const on = await api('PUT', FILTER, {});
+    assert.equal(on.status, 200, JSON.stringify(on.body));
+  });
+
+  it('is configured per environment, on by default with every tier, refusing what it does not implement', async () => {
+    const r = await api('GET', FILTER, undefined, ctx.creds.API_READER_TOKEN);
+    assert.deepEqual(r.body, {
+      enabled: true, tiers: { cloudflare: true, webBotAuth: true, userAgent: true }, minHumanScore: 30,
+      excludeVerifiedCategories: 'all', allowUserAgents: [], denyUserAgents: [],
+    });
+    for (const [body, named] of [[{ tiers: { snippet: true } }, 'snippet'], [{ rate: {} }, 'rate'],
+      [{ excludeVerifiedCategories: ['Robots'] }, 'Robots'], [{ minHumanScore: 0 }, 'minHumanScore']]) {
+      const bad = await api('PUT', FILTER, body);
+      assert.equal(bad.status, 400, JSON.stringify(body));
+      assert.match(bad.body.message, new RegExp(named));
+    }
+    assert.equal((await api('PUT', FILTER, {}, ctx.creds.API_READER_TOKEN)).status, 403, 'a reader cannot change it');
+    assert.equal((await api('GET', '/api/v2/projects/default/environments/nope/bot-filter')).status, 404);
+  });
+
+  it('serves bots the same variation but asks their SDK to record nothing', async () => {
+    const key = uid('crawled');
+    const person = await evalx(key, { 'User-Agent': CHROME });
+    assert.equal(person.trackEvents, true);
+    assert.equal(person.reason.inExperiment, true);
+    for (const [name, headers] of BOTS) {
+      const bot = await evalx(key, headers);
+      assert.equal(bot.variation, person.variation, `${name}: bucketed as anyone (no cloaking)`);
+      assert.equal(bot.trackEvents, false, name);
+      assert.equal(bot.trackReason, undefined, name);
+      assert.equal(bot.reason, undefined, `${name}: no reason, so no inExperiment`);
+    }
+  });
+
+  it("drops a bot's events before anything is written, and counts the person's", async () => {
+    const before = await botFigures();
+    const sent = BOTS.map(([name, headers, reason]) => ({ name, reason, key: uid('bot'), headers }));
+    for (const bot of sent) {
+      const r = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, events(bot.key, 1),
+        { ...bot.headers, 'X-LaunchDarkly-Payload-ID': uid('p') });
+      assert.equal(r.status, 202, bot.name);
+      assert.deepEqual({ accepted: r.body.accepted, queued: r.body.queuedMessages, excluded: r.body.excluded },
+        { accepted: 0, queued: 0, excluded: { reason: bot.reason, events: 2 } }, bot.name);
+    }
+    const human = uid('human');
+    const counted = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, events(human, 1), { 'User-Agent': CHROME });
+    assert.equal(counted.body.accepted, 2);
+    assert.equal(counted.body.excluded, undefined);
+    // A LaunchDarkly server SDK's user agent looks like a bot's, but server routes are never classified.
+    const server = uid('server');
+    const sdk = await post(`${ctx.base}/bulk`, events(server, 0), { Authorization: ctx.creds.SDK_KEY, 'User-Agent': 'NodeJSClient/9.7.1' });
+    assert.equal(sdk.body.accepted, 2);
+    await drain(ctx.base);
+
+    const rows = await results();
+    assert.equal(total(rows, 'exposedUnits'), 2, 'the browser person and the server SDK context, no bot');
+    assert.equal(total(rows, 'conversions'), 2);
+    for (const bot of sent) {
+      const fv = await firstVariation(ctx, { flag: 'demo-headline', key: bot.key });
+      assert.equal(fv.status, 404, `${bot.name}: no first-variation record`);
+    }
+    assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: human })).body.variation, 1);
+    const after = await botFigures();
+    assert.equal(after.droppedEvents - before.droppedEvents, 2 * BOTS.length);
+    for (const [, , reason] of BOTS) {
+      assert.ok((after.byReason[reason] ?? 0) > (before.byReason[reason] ?? 0), `counted under ${reason}`);
+    }
+    const feed = await api('GET', '/api/v2/projects/default/environments/production/events/recent?limit=100', undefined, ctx.creds.API_READER_TOKEN);
+    const keys = JSON.stringify(feed.body);
+    assert.ok(keys.includes(human), 'the person is in the live feed');
+    assert.ok(sent.every((b) => !keys.includes(b.key)), 'no bot is');
+  });
+
+  it('records nothing of headless Chromium on the demo shop, and counts a real browser profile', async () => {
+    const beforeFigures = await botFigures();
+    const visit = async (options) => {
+      const context = await chrome.browser.newContext(options);
+      const page = await context.newPage();
+      const answers = [];
+      let posts = 0;
+      page.on('request', (r) => { if (r.url().includes('/events/bulk/') && r.method() === 'POST') posts += 1; });
+      page.on('response', (r) => {
+        if (r.url().includes('/events/bulk/') && r.request().method() === 'POST') answers.push(r.json());
+      });
+      await page.goto(`${ctx.base}/`);
+      await page.waitForSelector('body[data-ready="true"]');
+      const visitor = await page.locator('#visitor').innerText();
+      const variation = Number(await page.locator('#variation').innerText());
+      await page.click('#buy .label');
+      await page.evaluate(() => window.edge.flush());
+      // Every post the page made has its answer.
+      for (let i = 0; i < 100 && (posts === 0 || answers.length < posts); i++) await new Promise((r) => setTimeout(r, 50));
+      const bodies = await Promise.all(answers);
+      await context.close();
+      return { visitor, variation, answers: bodies };
+    };
+    const clicks = async () => {
+      await drain(ctx.base);
+      return results('demo-buy-click');
+    };
+
+    const before = await clicks();
+    const headless = await visit({});
+    assert.ok(headless.answers.length >= 1, 'the page sent its events');
+    for (const a of headless.answers) {
+      assert.equal(a.accepted, 0);
+      assert.equal(a.excluded.reason, 'ua', 'HeadlessChrome in the user agent');
+    }
+    const mid = await clicks();
+    assert.deepEqual(mid, before, 'headless Chromium changed no count');
+    assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: headless.visitor })).status, 404);
+
+    const person = await visit({ userAgent: CHROME });
+    assert.ok(person.answers.length >= 1);
+    assert.ok(person.answers.every((a) => a.excluded === undefined && a.accepted >= 1));
+    const after = await clicks();
+    const shown = (rows) => rows.find((v) => v.variation === person.variation);
+    assert.equal(shown(after).exposedUnits, shown(before).exposedUnits + 1, 'the real browser profile is counted');
+    assert.equal(total(after, 'exposedUnits'), total(before, 'exposedUnits') + 1);
+    assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: person.visitor })).body.variation, person.variation);
+    const figures = await botFigures();
+    assert.ok(figures.untrackedEvaluations > beforeFigures.untrackedEvaluations, "the headless page's evalx was untracked");
+  });
+});
