@@ -24,8 +24,7 @@ pub async fn route(
         env: env_key.into(),
     };
     if method == Method::Put {
-        let text = body::json(req).await?;
-        let filter = BotFilter::parse(serde_json::to_string(&text)?.as_bytes())?;
+        let filter = BotFilter::parse(body::json(req).await?)?;
         bot_filter::write(env, &tenant, filter).await?;
     }
     json_of(200, &*bot_filter::read(env, &tenant).await?)

@@ -149,9 +149,9 @@ const MAX_LIST_ENTRIES: usize = 100;
 const MAX_ENTRY_BYTES: usize = 200;
 
 impl BotFilter {
-    /// The filter as written by the REST API: parsed, checked, lists lower-cased.
-    pub fn parse(body: &[u8]) -> Result<BotFilter, Error> {
-        let mut filter: BotFilter = serde_json::from_slice(body)
+    /// The filter as written by the REST API (its JSON body): read, checked, lists lower-cased.
+    pub fn parse(body: serde_json::Value) -> Result<BotFilter, Error> {
+        let mut filter: BotFilter = serde_json::from_value(body)
             .map_err(|e| Error::invalid(format!("invalid bot filter: {e}")))?;
         filter.check()?;
         for list in [&mut filter.allow_user_agents, &mut filter.deny_user_agents] {

@@ -3,6 +3,11 @@ use serde_json::json;
 
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
+/// `BotFilter::parse` of a JSON text.
+fn parse(body: &[u8]) -> Result<BotFilter, Error> {
+    BotFilter::parse(serde_json::from_slice(body).unwrap())
+}
+
 fn ua(user_agent: &str) -> Option<String> {
     let s = Signals { user_agent: Some(user_agent), ..Signals::default() };
     classify(&BotFilter::default(), &s).map(|r| r.to_string())
@@ -95,7 +100,7 @@ fn cloudflare_verdicts_and_what_they_never_mean() {
 
 #[test]
 fn a_verified_bot_of_a_kept_category_is_kept_whatever_its_user_agent() {
-    let f = BotFilter::parse(br#"{"excludeVerifiedCategories": ["AI Crawler"]}"#).unwrap();
+    let f = parse(br#"{"excludeVerifiedCategories": ["AI Crawler"]}"#).unwrap();
     let uptime = Signals {
         user_agent: Some("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"),
         verified_bot_category: Some("Monitoring & Analytics"),
@@ -123,23 +128,23 @@ fn web_bot_auth_headers_mark_a_signed_agent() {
 
 #[test]
 fn tiers_switch_off_and_lists_allow_and_deny() {
-    let off = BotFilter::parse(br#"{"enabled": false}"#).unwrap();
+    let off = parse(br#"{"enabled": false}"#).unwrap();
     assert_eq!(classify(&off, &Signals::default()), None);
-    let no_ua = BotFilter::parse(br#"{"tiers": {"userAgent": false}}"#).unwrap();
+    let no_ua = parse(br#"{"tiers": {"userAgent": false}}"#).unwrap();
     assert_eq!(classify(&no_ua, &Signals { user_agent: Some("curl/8.5.0"), ..Signals::default() }), None);
-    let lists = BotFilter::parse(br#"{"allowUserAgents": ["MyMonitor"], "denyUserAgents": ["AcmeProbe"]}"#).unwrap();
+    let lists = parse(br#"{"allowUserAgents": ["MyMonitor"], "denyUserAgents": ["AcmeProbe"]}"#).unwrap();
     let mine = Signals { user_agent: Some("MyMonitor-bot/1.0"), ..Signals::default() };
     assert_eq!(classify(&lists, &mine), None, "allowed, case-insensitively");
     let probe = Signals { user_agent: Some(&format!("{CHROME} acmeprobe/2")), ..Signals::default() };
     assert_eq!(classify(&lists, &probe), Some(BotReason::DeniedUserAgent));
-    let cf = BotFilter::parse(br#"{"tiers": {"cloudflare": false}}"#).unwrap();
+    let cf = parse(br#"{"tiers": {"cloudflare": false}}"#).unwrap();
     let verified = Signals { user_agent: Some(CHROME), verified_bot_category: Some("Other"), ..Signals::default() };
     assert_eq!(classify(&cf, &verified), None);
 }
 
 #[test]
 fn a_bad_filter_is_refused_naming_the_problem() {
-    let err = |body: &str| match BotFilter::parse(body.as_bytes()) {
+    let err = |body: &str| match parse(body.as_bytes()) {
         Err(Error::BadRequest(m)) => m,
         other => panic!("{body}: {other:?}"),
     };
@@ -149,10 +154,10 @@ fn a_bad_filter_is_refused_naming_the_problem() {
     assert!(err(r#"{"excludeVerifiedCategories": ["Robots"]}"#).contains("Robots"));
     assert!(err(r#"{"excludeVerifiedCategories": "some"}"#).contains("excludeVerifiedCategories"));
     assert!(err(r#"{"denyUserAgents": [" "]}"#).contains("denyUserAgents"));
-    let defaults = BotFilter::parse(b"{}").unwrap();
+    let defaults = parse(b"{}").unwrap();
     assert_eq!(defaults, BotFilter::default());
     let round = serde_json::to_vec(&defaults).unwrap();
-    assert_eq!(BotFilter::parse(&round).unwrap(), defaults);
+    assert_eq!(parse(&round).unwrap(), defaults);
     assert_eq!(serde_json::to_value(&defaults).unwrap()["excludeVerifiedCategories"], json!("all"));
 }
 
