@@ -43,7 +43,9 @@ export function freePort() {
 export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {} } = {}) {
   port ??= await freePort();
   const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
-    '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info'];
+    '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info',
+    // `GET /__scheduled` runs the Cron Trigger (the guarded rollouts' watchdog) on demand.
+    '--test-scheduled'];
   if (persistTo) args.push('--persist-to', persistTo);
   for (const [k, v] of Object.entries({ BOT_FILTER: 'off', ...vars })) args.push('--var', `${k}:${v}`);
   const child = spawn('npx', args, {

@@ -9,7 +9,9 @@ mod router;
 mod routes;
 mod store;
 
-use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -22,4 +24,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     ingest::consume(batch, &env).await;
     Ok(())
+}
+
+/// The Cron Trigger (every 5 minutes): the guarded rollouts' watchdog re-arms any rollout object
+/// whose alarm is missing or late (`store::rollouts::watchdog`).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match store::rollouts::watchdog(&env).await {
+        Ok(0) => {}
+        Ok(n) => worker::console_log!("guarded rollouts: {n} alarm(s) re-armed by the watchdog"),
+        Err(e) => worker::console_error!("guarded rollouts watchdog failed: {:?}", e.0),
+    }
 }

@@ -210,6 +210,12 @@ async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, Ap
         ["segments", project, env_key, key] => {
             segments(req, env, (project, env_key, Some(key))).await
         }
+        ["webhooks"] => crate::routes::webhooks::collection(req, env).await,
+        ["webhooks", id] => crate::routes::webhooks::item(req, env, id).await,
+        // Guarded rollouts of one flag in one environment (LaunchDarkly's measured-rollouts path).
+        ["projects", project, "flags", flag, "environments", env_key, "measured-rollouts", rest @ ..] => {
+            crate::routes::rollouts::route(req, env, (project, env_key, flag), rest).await
+        }
         ["tokens"] => tokens::collection(req, env).await,
         ["tokens", id] => tokens::item(req, env, id).await,
         ["projects", project, "event-keys"] => {

@@ -72,7 +72,7 @@ export async function signIn(token) {
 }
 
 const PAGES = [['/dashboard.html', 'Results'], ['/metrics.html', 'Metrics'], ['/flags.html', 'Flags'], ['/experiments.html', 'Experiments'],
-  ['/live.html', 'Live events'], ['/', 'Demo shop']];
+  ['/rollouts.html', 'Guarded rollouts'], ['/live.html', 'Live events'], ['/', 'Demo shop']];
 
 /** Is `href` this page? (Static assets are served without `.html` too.) */
 const same = (href) => href.replace(/\.html$/, '') === location.pathname.replace(/\.html$/, '');

@@ -26,7 +26,8 @@ function flagRow(f) {
   const cell = el('td', {});
   const toggle = el('button', { type: 'button', className: 'writer-only', 'aria-label': `Turn ${f.key} ${config?.on ? 'off' : 'on'}`,
     onclick: () => turn(f, !config?.on, cell) }, config?.on ? 'Turn off' : 'Turn on');
-  cell.append(toggle, ' ', el('button', { type: 'button', onclick: () => openFlag(f), 'aria-label': `Targeting of ${f.key}` }, writer() ? 'Edit targeting' : 'View targeting'));
+  cell.append(toggle, ' ', el('button', { type: 'button', onclick: () => openFlag(f), 'aria-label': `Targeting of ${f.key}` }, writer() ? 'Edit targeting' : 'View targeting'),
+    ' ', el('a', { href: `/rollouts.html#flag=${encodeURIComponent(f.key)}`, 'aria-label': `Guarded rollouts of ${f.key}` }, 'Guarded rollout'));
   return el('tr', { dataset: { key: f.key } }, el('td', {}, f.name), el('td', {}, el('code', {}, f.key)),
     el('td', {}, el('span', { className: `badge ${config?.on ? 'running' : ''}` }, config?.on ? 'on' : 'off')),
     el('td', {}, String(config?.rules?.length ?? 0)), cell);

@@ -134,6 +134,10 @@ pub struct Iteration {
     /// iterations counted by the earlier single-object layout (`ExperimentCounter`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter_shards: Option<u32>,
+    /// Count only evaluations the SDK marked `inExperiment` (a guarded rollout's arms: its
+    /// untracked slots serve the control too), on the fallthrough as on a rule.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracked_only: bool,
 }
 
 /// How long after an iteration stops events are still routed to it: events created inside its
@@ -157,6 +161,7 @@ impl Iteration {
     pub fn served(&self, f: &crate::event::FeatureEvent) -> bool {
         match &self.rule_id {
             Some(rule) => f.rule_id.as_deref() == Some(rule.as_str()) && f.in_experiment == Some(true),
+            None if self.tracked_only => f.rule_id.is_none() && f.in_experiment == Some(true),
             None => f.rule_id.is_none() && f.in_experiment != Some(false),
         }
     }
@@ -326,6 +331,7 @@ impl Experiment {
             flag_key: self.flag_key.clone(),
             rule_id: self.rule_id.clone(),
             counter_shards: Some(self.counter_shards),
+            tracked_only: false,
         });
         Ok(self.iterations.last().expect("just pushed"))
     }

@@ -46,11 +46,13 @@ with_std! {
     pub mod raw;
     pub mod resource;
     pub mod results;
+    pub mod rollout;
     pub mod segment;
     pub mod semantic;
     pub mod stats;
     pub mod targeting;
     pub mod token;
+    pub mod webhook;
     #[cfg(feature = "openapi")]
     pub mod openapi;
 

@@ -52,6 +52,13 @@ pub enum Command {
     },
     /// The event-key catalogue: keys seen in the last 30 days matching `search`.
     EventKeys { search: String, limit: usize },
+    /// A flag's guarded rollouts in an environment.
+    Rollouts {
+        project: String,
+        env: String,
+        flag: String,
+        verb: rollouts::RolloutVerb,
+    },
 }
 
 /// What a REST method asks of a resource collection (`List`, `Create`) or of one resource.
@@ -104,6 +111,8 @@ pub enum Record {
     /// Keyed `{env}:{experimentKey}`.
     Experiment(String),
     EventKey(String),
+    /// Keyed `{env}:{flag}:{rolloutId}` (see [`rollouts::rollout_id`]).
+    Rollout(String),
 }
 
 /// What a command answers: the JSON to return, and the records it changed (created, updated
@@ -150,6 +159,8 @@ pub struct Project {
     /// Keyed `{env}:{experimentKey}` (see [`experiment_id`]).
     pub experiments: BTreeMap<String, Experiment>,
     pub event_keys: BTreeMap<String, catalog::Entry>,
+    /// Guarded rollouts, keyed `{env}:{flag}:{rolloutId}`.
+    pub rollouts: BTreeMap<String, crate::rollout::MeasuredRollout>,
 }
 
 /// The storage key of an experiment or a segment: their keys are unique per environment.
@@ -185,12 +196,14 @@ impl Project {
                 let (items, total) = catalog::list(self.event_keys.values(), &search, limit, now);
                 read(json!({"items": items, "totalCount": total}))
             }
+            Command::Rollouts { project, env, flag, verb } => self.rollouts_verb(&project, &env, &flag, verb, now),
         }
     }
 }
 
 mod experiments;
 mod resources;
+pub mod rollouts;
 mod segments;
 #[cfg(test)]
 pub(crate) mod test_commands;

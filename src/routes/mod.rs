@@ -13,6 +13,8 @@ pub mod feed;
 pub mod metrics;
 pub mod percentiles;
 pub mod rest;
+pub mod rollouts;
 pub mod sdk;
 pub mod server_sdk;
 pub mod tokens;
+pub mod webhooks;

@@ -11,9 +11,11 @@ pub mod kv_batch;
 pub mod payloads;
 pub mod projects;
 pub mod published;
+pub mod rollouts;
 pub mod shards;
 pub mod sql;
 pub mod streams;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use edge_exp_core::Error;

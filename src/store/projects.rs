@@ -10,8 +10,11 @@
 //! publication that fails is retried by the object's alarm.
 
 use super::published::{self, Doc};
+use super::rollouts::{GuardedRollout, RolloutCommand};
+use super::ObjectClass;
 use crate::error::ApiError;
 use crate::http::now_ms;
+use edge_exp_core::project::rollouts::RolloutVerb;
 use edge_exp_core::project::{Command, Project, Record};
 use edge_exp_core::publish::{self, Publication};
 use serde::de::DeserializeOwned;
@@ -26,6 +29,7 @@ const FLAG: &str = "flag:";
 const SEGMENT: &str = "segment:";
 const EXPERIMENT: &str = "experiment:";
 const EVENT_KEY: &str = "eventkey:";
+const ROLLOUT: &str = "rollout:";
 const PUBLICATION: &str = "publication";
 /// When a failed publication is tried again.
 const RETRY_MS: i64 = 2_000;
@@ -155,6 +159,14 @@ impl ProjectStore {
     async fn execute(&self, command: Command) -> std::result::Result<Value, ApiError> {
         let storage = self.state.storage();
         self.model().await?;
+        // A rollout's own check needs no arming: its object is the caller.
+        let from_check = matches!(
+            &command,
+            Command::Rollouts {
+                verb: RolloutVerb::Apply { .. },
+                ..
+            }
+        );
         let (outcome, changes) = {
             let mut guard = self.project.borrow_mut();
             let project = guard
@@ -170,6 +182,7 @@ impl ProjectStore {
             return Err(e);
         }
         self.publish_changes(&outcome.changed).await?;
+        self.sync_rollouts(&outcome.changed, from_check).await;
         Ok(outcome.value)
     }
 
@@ -201,6 +214,53 @@ impl ProjectStore {
             self.retry_later().await?;
         }
         Ok(())
+    }
+
+    /// After a command that changed rollouts: keep the watchdog's registry of active ones, and
+    /// (unless the rollout's own object made the change) tell each one's object to check it and
+    /// deliver its transitions. A failure is logged: the rollout is stored, and the watchdog or
+    /// the next change arms it.
+    async fn sync_rollouts(&self, changed: &[Record], from_check: bool) {
+        let project = self.key.borrow().clone();
+        let touched: Vec<(String, String, String, bool)> = {
+            let guard = self.project.borrow();
+            let Some(model) = guard.as_ref() else { return };
+            changed
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Rollout(k) => model.rollouts.get(k),
+                    _ => None,
+                })
+                .map(|r| {
+                    (
+                        r.environment.clone(),
+                        r.flag_key.clone(),
+                        r.id.clone(),
+                        r.active(),
+                    )
+                })
+                .collect()
+        };
+        for (env, flag, id, active) in touched {
+            if let Err(e) =
+                super::rollouts::register(&self.env, (&project, &env, &flag), active).await
+            {
+                worker::console_error!("guarded rollout registry not updated: {:?}", e.0);
+            }
+            if from_check {
+                continue;
+            }
+            let name = super::rollouts::name(&project, &env, &flag);
+            let arm = RolloutCommand::Arm {
+                project: project.clone(),
+                env,
+                flag,
+                id,
+            };
+            if let Err(e) = GuardedRollout::call::<Value>(&self.env, &name, &arm).await {
+                worker::console_error!("guarded rollout object not armed: {:?}", e.0);
+            }
+        }
     }
 
     /// Every environment the project publishes for: those published before, and those any flag
@@ -376,6 +436,7 @@ async fn load(storage: &Storage) -> std::result::Result<Project, ApiError> {
         segments: collection(storage, SEGMENT).await?,
         experiments: collection(storage, EXPERIMENT).await?,
         event_keys: collection(storage, EVENT_KEY).await?,
+        rollouts: collection(storage, ROLLOUT).await?,
     })
 }
 
@@ -412,6 +473,7 @@ fn changes(project: &Project, changed: &[Record]) -> std::result::Result<Changes
                 text(project.experiments.get(k))?,
             ),
             Record::EventKey(k) => (format!("{EVENT_KEY}{k}"), text(project.event_keys.get(k))?),
+            Record::Rollout(k) => (format!("{ROLLOUT}{k}"), text(project.rollouts.get(k))?),
         };
         match text {
             Some(t) => out.writes.push((key, t)),

@@ -282,7 +282,28 @@ const RESOURCES: &[Endpoint] = &[
         reply(201, "Created", schema("Token"))).body(Body::Schema("TokenPost")),
     delete("/api/v2/tokens/{id}", "deleteToken", Writer, "Delete an access token",
         DELETED).statuses(&[404]),
+    get("/api/v2/webhooks", "getWebhooks", Writer, "List webhooks (guarded-rollout transitions are POSTed to them, signed `X-LD-Signature`)",
+        reply(200, "The webhooks", schema("WebhookCollection"))),
+    post("/api/v2/webhooks", "postWebhook", Writer, "Register a webhook; its secret is shown once",
+        reply(201, "Created", schema("Webhook"))).body(Body::Schema("WebhookPost")).statuses(&[400]),
+    get("/api/v2/webhooks/{id}", "getWebhook", Writer, "Get a webhook",
+        reply(200, "The webhook", schema("Webhook"))).statuses(&[404]),
+    delete("/api/v2/webhooks/{id}", "deleteWebhook", Writer, "Delete a webhook",
+        DELETED).statuses(&[404]),
+    get(ROLLOUTS, "getMeasuredRollouts", Reader, "A flag's guarded rollouts in the environment (started and stopped by the flag's semantic patch: `updateFallthroughWithMeasuredRolloutV2`, `updateRulesWithMeasuredRolloutV2`, `stopMeasuredRolloutOnFlagFallthrough`, `stopMeasuredRolloutOnFlagRule`)",
+        reply(200, "The rollouts", schema("MeasuredRolloutCollection"))).statuses(&[404]),
+    get(ROLLOUT, "getMeasuredRollout", Reader, "A guarded rollout with its latest check: per guardrail the estimate, bound, threshold and detectable harm; health; units per arm",
+        reply(200, "The rollout", schema("MeasuredRollout"))).statuses(&[404]),
+    patch(ROLLOUT, "patchMeasuredRollout", Writer, "A human's semantic patch: pause, resume, advanceStage, rollBack, dismissRegression",
+        reply(200, "Updated", schema("MeasuredRollout"))).body(Body::Schema("MeasuredRolloutPatch")).statuses(&[400, 404, 409]),
+    get(concat!("/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts/{rolloutId}", "/series"), "getMeasuredRolloutSeries", Reader, "The rollout's checks over time (for its charts)",
+        reply(200, "One point per check", schema("MeasuredRolloutSeries"))).statuses(&[404]),
+    get(concat!("/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts/{rolloutId}", "/events"), "getMeasuredRolloutEvents", Reader, "The rollout's transitions and their webhook deliveries",
+        reply(200, "The timeline", schema("MeasuredRolloutEvents"))).statuses(&[404]),
 ];
+
+const ROLLOUTS: &str = "/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts";
+const ROLLOUT: &str = "/api/v2/projects/{projectKey}/flags/{flagKey}/environments/{environmentKey}/measured-rollouts/{rolloutId}";
 
 /// Experiments, results and the read-outs of an environment.
 #[rustfmt::skip]

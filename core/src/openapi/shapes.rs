@@ -150,6 +150,55 @@ page!(
     FlagCollection of FlagRep<'static>
 );
 page!(TokenCollection of TokenRep<'static>);
+page!(
+    /// A flag's guarded rollouts in one environment, oldest first.
+    MeasuredRolloutCollection of crate::rollout::MeasuredRolloutRep<'static>
+);
+page!(
+    /// The registered webhooks (secrets never shown after creation).
+    WebhookCollection of crate::webhook::WebhookRep<'static>
+);
+
+/// A guarded rollout's checks, oldest first (one point per check, two days at most).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeasuredRolloutSeries {
+    pub items: Vec<crate::rollout::SeriesPoint>,
+    pub total_count: u64,
+}
+
+/// A guarded rollout's transitions, and the latest webhook deliveries of them.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeasuredRolloutEvents {
+    pub items: Vec<crate::rollout::Transition>,
+    pub total_count: u64,
+    pub deliveries: Vec<crate::rollout::Delivery>,
+}
+
+/// A human's semantic patch on a guarded rollout: `pause`, `resume`, `advanceStage`, `rollBack`,
+/// `dismissRegression` (`metricKey`), each with an optional `comment`. All apply or none.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"instructions": [{"kind": "pause", "comment": "waiting for the on-call"}]}))]
+pub struct MeasuredRolloutPatch {
+    pub comment: Option<String>,
+    pub instructions: Vec<BTreeMap<String, Value>>,
+}
+
+/// A webhook as created (LaunchDarkly's fields): `url` required; `sign` and `on` default to
+/// true; `secret` generated when signing and none is given; `statements` must be empty.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"url": "https://hooks.example.com/ld", "name": "on-call", "sign": true, "on": true}))]
+pub struct WebhookPost {
+    pub url: String,
+    pub name: Option<String>,
+    pub secret: Option<String>,
+    pub sign: Option<bool>,
+    pub on: Option<bool>,
+    pub tags: Option<Vec<String>>,
+    pub statements: Option<Vec<Value>>,
+}
 
 /// One operation of a JSON Patch (RFC 6902). The body is an array of them, or
 /// `{"comment", "patch"}`. A `test` of `/_version` that fails is a 409.

@@ -240,6 +240,35 @@ fn representations_conform_to_their_schemas() {
     assert_eq!(conformance(&doc, "Error", &error), Vec::<String>::new());
 }
 
+/// A guarded rollout's representations conform, before and after a check (with its health and
+/// per-guardrail figures), and so does a webhook's.
+#[test]
+fn rollout_and_webhook_representations_conform() {
+    let doc = doc();
+    let mut p = project_from_examples();
+    apply(&mut p, create("flags", json!({"key": "guarded", "environments": {"production": {"on": true, "fallthrough": {"variation": 0}}}})));
+    let test = p.flags["guarded"].spec.variations[1].id.clone();
+    let start = json!({"verb": "patch", "key": "guarded", "semantic": true, "body": {"environmentKey": "production", "instructions": [
+        {"kind": "updateFallthroughWithMeasuredRolloutV2", "testVariationId": test, "metrics": [{"metricKey": "purchase"}]}]}});
+    apply(&mut p, rest("flags", start));
+    let list = apply(&mut p, json!({"op": "rollouts", "project": "p", "env": "production", "flag": "guarded", "verb": {"verb": "list"}})).value;
+    assert_eq!(conformance(&doc, "MeasuredRolloutCollection", &list), Vec::<String>::new(), "{list}");
+    let r = p.rollouts.values().next().unwrap().clone();
+    let mut counts = crate::aggregates::Aggregates::default();
+    counts.exposed.extend([(0, 40), (1, 40)]);
+    let mut m = crate::aggregates::Moments::default();
+    (0..40).for_each(|i| m.add(f64::from(u8::from(i < 4)), i < 4));
+    counts.metrics.insert("purchase".into(), [(0, m), (1, m)].into());
+    let check = crate::rollout::check::check(&r, Some(&counts), NOW + 60_000);
+    let rep = json!(r.rep("p", Some(&check)));
+    assert_eq!(conformance(&doc, "MeasuredRollout", &rep), Vec::<String>::new(), "{rep}");
+    assert_eq!(rep["metrics"][0]["status"], "ok");
+    let hook = crate::webhook::Webhook::from_json(&example("WebhookPost"), "w1".into(), "s".into(), NOW).unwrap();
+    assert_eq!(conformance(&doc, "Webhook", &json!(hook.rep(true))), Vec::<String>::new());
+    let series = json!({"items": [crate::rollout::SeriesPoint::of(&check)], "totalCount": 1});
+    assert_eq!(conformance(&doc, "MeasuredRolloutSeries", &series), Vec::<String>::new(), "{series}");
+}
+
 #[test]
 fn the_checker_finds_drift() {
     let doc = doc();

@@ -174,6 +174,9 @@ impl Project {
     /// flag's record, if it changed.
     fn serve_experiment(&mut self, e: &Experiment, now: i64) -> Result<Option<Record>, Error> {
         let flag = self.flags.get(&e.flag_key).ok_or_else(|| Error::invalid(format!("flag `{}` no longer exists", e.flag_key)))?;
+        if let Some(r) = self.active_rollout(&e.environment, &e.flag_key) {
+            return Err(Error::Conflict(format!("flag `{}` is under guarded rollout `{}`: no experiment on it until the rollout ends", e.flag_key, r.id)));
+        }
         if let Some(rule) = &e.rule_id {
             check_rule(flag, &e.environment, rule)?;
         }
@@ -257,6 +260,12 @@ impl Project {
                         iteration: iteration.clone(),
                     })
             })
+            .chain(
+                self.rollouts
+                    .values()
+                    .filter(|r| r.environment == env && r.iteration.routed(now))
+                    .map(|r| Route { experiment: r.counter_key(), iteration: r.iteration.clone() }),
+            )
             .collect();
         let flag_variations = self
             .flags

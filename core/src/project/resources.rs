@@ -101,28 +101,46 @@ impl Project {
                 self.check_flag_segments(&flag.spec)?;
                 create(&mut self.flags, project, flag, Record::Flag)
             }
-            Verb::Patch { key, body, semantic } => {
-                let current = get(&self.flags, &key)?;
-                let next = if semantic {
-                    let flags = &self.flags;
-                    let others = |flag: &str, id: &str| flags.get(flag)?.spec.variations.iter().position(|v| v.id == id);
-                    crate::resource::instructed(current, project, |doc| crate::semantic::flag(doc, &body, &others), now)?
-                } else {
-                    current.patched(project, &body, now)?
-                };
-                // The changed flag's references are checked against the project first.
-                self.check_prerequisites(&next.spec)?;
-                self.check_flag_segments(&next.spec)?;
-                self.check_experiment_rules(&next)?;
-                let value = next.to_rep(project);
-                if next.version == current.version {
-                    return Ok(Outcome::read(value));
-                }
-                self.flags.insert(key.clone(), next);
-                Ok(Outcome { value, changed: vec![Record::Flag(key)] })
-            }
+            Verb::Patch { key, body, semantic } => self.patch_flag(project, &key, &body, semantic, now),
             Verb::Delete { key } => self.delete_flag(key),
         }
+    }
+
+    /// A JSON Patch or a semantic patch; a semantic patch's guarded-rollout instructions are
+    /// applied after its others, to their result. Checked whole before anything changes.
+    fn patch_flag(&mut self, project: &str, key: &str, body: &Value, semantic: bool, now: i64) -> Result<Outcome, Error> {
+        let current = get(&self.flags, key)?.clone();
+        let (others, rollout_instructions) = if semantic { super::rollouts::split(body) } else { (Some(body.clone()), Vec::new()) };
+        let mut next = match others {
+            None => current.clone(),
+            Some(body) if semantic => {
+                let flags = &self.flags;
+                let others = |flag: &str, id: &str| flags.get(flag)?.spec.variations.iter().position(|v| v.id == id);
+                crate::resource::instructed(&current, project, |doc| crate::semantic::flag(doc, &body, &others), now)?
+            }
+            Some(body) => current.patched(project, &body, now)?,
+        };
+        // The changed flag's references are checked against the project first.
+        self.check_prerequisites(&next.spec)?;
+        self.check_flag_segments(&next.spec)?;
+        self.check_experiment_rules(&next)?;
+        let stopping = self.stopping(body, &rollout_instructions, key);
+        self.check_guarded_rules(&current, &next, &stopping)?;
+        let mut changed = Vec::new();
+        if !rollout_instructions.is_empty() {
+            // All or none: the rollouts change on a copy, kept only if every instruction applies.
+            let mut trial = self.clone();
+            let env = body.get("environmentKey").and_then(Value::as_str);
+            changed = trial.rollout_instructions(project, env, &mut next, rollout_instructions, now)?;
+            *self = trial;
+            changed.extend(self.metrics_of(&changed));
+        }
+        let value = next.to_rep(project);
+        if next.version != current.version {
+            self.flags.insert(key.to_owned(), next);
+            changed.push(Record::Flag(key.to_owned()));
+        }
+        Ok(Outcome { value, changed })
     }
 
     pub(super) fn list_metrics(
@@ -224,6 +242,12 @@ impl Project {
             return Err(Error::Conflict(format!(
                 "flag `{key}` is a prerequisite of {}: remove it there first",
                 dependents.join(", ")
+            )));
+        }
+        if let Some(r) = self.rollouts.values().find(|r| r.flag_key == key && r.active()) {
+            return Err(Error::Conflict(format!(
+                "flag `{key}` is under guarded rollout `{}` in environment `{}`: stop it first",
+                r.id, r.environment
             )));
         }
         let running: Vec<&str> = self

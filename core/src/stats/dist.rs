@@ -62,6 +62,22 @@ pub fn chi_square_sf(x: f64, df: f64) -> f64 {
     gamma::checked_gamma_ur(df / 2.0, x / 2.0).unwrap_or(f64::NAN)
 }
 
+/// ln B(a, b), a, b > 0.
+pub fn ln_beta(a: f64, b: f64) -> f64 {
+    if !(positive(a) && positive(b)) {
+        return f64::NAN;
+    }
+    beta::ln_beta(a, b)
+}
+
+/// The regularized incomplete beta I_x(a, b), a, b > 0, x in [0, 1].
+pub fn beta_reg(a: f64, b: f64, x: f64) -> f64 {
+    if !(positive(a) && positive(b) && (0.0..=1.0).contains(&x)) {
+        return f64::NAN;
+    }
+    beta::checked_beta_reg(a, b, x).unwrap_or(f64::NAN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,14 @@
 
 pub mod bayesian;
 mod dist;
+pub mod evidence;
 pub mod frequentist;
 pub mod multiple;
 pub mod quantile;
 pub mod selection;
 pub mod srm;
 
-pub use dist::{chi_square_sf, normal_cdf, normal_pdf, normal_ppf, t_ppf_upper, t_two_sided_p};
+pub use dist::{beta_reg, chi_square_sf, ln_beta, normal_cdf, normal_pdf, normal_ppf, t_ppf_upper, t_two_sided_p};
 
 use serde::{Deserialize, Serialize};
 
