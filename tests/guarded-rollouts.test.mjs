@@ -124,6 +124,9 @@ describe('guarded rollouts', () => {
       instructions: [{ kind: 'updateFallthroughVariationOrRollout', variationId: f.test }] }, SEMANTIC);
     assert.equal(human.status, 409, JSON.stringify(human.body));
     assert.match(human.body.message, new RegExp(`guarded_rollout_active.*${id}`));
+    // The Cron watchdog (run on demand) finds the rollout's alarm set and leaves it.
+    const cron = await fetch(`${ctx.base}/__scheduled?cron=*/5+*+*+*+*`);
+    assert.equal(cron.status, 200, await cron.text());
     // 10 % errors in the control, 20 % in the test variation.
     const tracked = await traffic(f, 1000, (arm, k) => (arm === 0 ? k % 10 === 0 : k % 5 === 0));
     assert.ok(tracked[0] > 300 && tracked[1] > 300, `both arms tracked: ${tracked}`);
