@@ -5,10 +5,12 @@
 //! LaunchDarkly server SDK's user agent looks like a bot's).
 
 use crate::error::ApiError;
-use crate::http::header;
+use crate::http::{header, now_ms};
 use crate::ingest::STATS;
 use crate::store::{bot_filter, config::Tenant};
+use edge_exp_core::bots::excluded::would_be_exposures;
 use edge_exp_core::bots::{self, BotManagement, BotReason, Signals};
+use edge_exp_core::queued::Tags;
 use worker::{Env, Request};
 
 /// Classify a browser request for `tenant`: `Some(reason)` if it is a bot's.
@@ -45,8 +47,35 @@ pub async fn classify(
     Ok(reason)
 }
 
-/// Make a bot's evaluations ask for nothing to be recorded (`core::bots::untracked`).
-pub fn untrack(flags: &mut serde_json::Map<String, serde_json::Value>, with_reasons: bool) {
+/// Make a bot's evaluations ask for nothing to be recorded (`core::bots::untracked`), after
+/// queueing the exposures its SDK would have sent as exclusions (`ingest`: counted per
+/// iteration by reason and variation, nothing attributed or counted).
+pub async fn untrack(
+    env: &Env,
+    tenant: &Tenant,
+    (context, reason): (&serde_json::Value, &BotReason),
+    flags: &mut serde_json::Map<String, serde_json::Value>,
+    with_reasons: bool,
+) -> Result<(), ApiError> {
+    let now = now_ms();
+    if let Ok(ctx) = edge_exp_core::Context::from_context(context) {
+        let exposures = would_be_exposures(flags, &ctx, now);
+        if !exposures.is_empty() {
+            let id = format!("r:{}", crate::store::random_hex(16)?);
+            let code = reason.to_string();
+            let tags = Tags {
+                excluded: Some(&code),
+                ..Tags::default()
+            };
+            crate::ingest::enqueue_queued(env, tenant, (&id, now), exposures, tags).await?;
+        }
+    }
+    untrack_only(flags, with_reasons);
+    Ok(())
+}
+
+/// [`untrack`] without the exclusions (a stream's later updates: its opening counted them).
+pub fn untrack_only(flags: &mut serde_json::Map<String, serde_json::Value>, with_reasons: bool) {
     bots::untracked(flags, with_reasons);
     STATS.with(|s| s.borrow_mut().bots.untracked_evaluations += flags.len() as u64);
 }

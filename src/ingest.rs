@@ -29,10 +29,11 @@ use crate::store::projects::ProjectStore;
 use crate::store::shards::{self, CounterShard, ShardCommand};
 use crate::store::ObjectClass;
 use edge_exp_core::aggregates::shard_of;
+use edge_exp_core::bots::excluded::ExcludedPart;
 use edge_exp_core::catalog;
 use edge_exp_core::experiment::CounterBatch;
 use edge_exp_core::project::{Command, Route, Routing};
-use edge_exp_core::queued::{pack, IngestMessage};
+use edge_exp_core::queued::{pack, pack_queued, IngestMessage, QueuedEvent, Tags};
 use edge_exp_core::{keys, Event, Exposure};
 use futures_util::future::{try_join, try_join_all, LocalBoxFuture};
 use futures_util::FutureExt;
@@ -103,21 +104,34 @@ struct Ops {
 pub async fn enqueue(
     env: &Env,
     tenant: &Tenant,
-    id: &str,
+    (id, now): (&str, i64),
     events: &[Event<'_>],
-    now: i64,
-    redeliver: bool,
-    sdk: Option<&str>,
+    tags: Tags<'_>,
 ) -> Result<usize, ApiError> {
-    let mut bodies = pack(
-        &tenant.project,
-        &tenant.env,
-        now,
-        id,
-        events,
-        redeliver,
-        sdk,
-    );
+    send(
+        env,
+        pack(&tenant.project, &tenant.env, now, id, events, tags),
+    )
+    .await
+}
+
+/// Queue events already in their queued form (a bot's would-be exposures at evalx).
+pub async fn enqueue_queued(
+    env: &Env,
+    tenant: &Tenant,
+    (id, now): (&str, i64),
+    events: Vec<QueuedEvent>,
+    tags: Tags<'_>,
+) -> Result<usize, ApiError> {
+    send(
+        env,
+        pack_queued(&tenant.project, &tenant.env, now, id, events, tags),
+    )
+    .await
+}
+
+/// Send message bodies to the queue, in batches within its limits.
+async fn send(env: &Env, mut bodies: Vec<String>) -> Result<usize, ApiError> {
     let count = bodies.len();
     if count == 0 {
         return Ok(0);
@@ -244,25 +258,45 @@ async fn process(
     }
     let now = now_ms();
     ops.subrequests += 1;
+    // A bot's messages (`excluded`) are routed like any, but counted only as exclusions: no
+    // history, no count, no catalogue sighting.
     let command = Command::Routing {
         env: tenant.env.clone(),
         sightings: msgs
             .iter()
             .zip(&events)
+            .filter(|(m, _)| m.excluded.is_none())
             .flat_map(|(m, evs)| catalog::sightings(evs, &tenant.env, m.sdk.as_deref()))
             .collect(),
     };
     let routing: Routing = ProjectStore::call(env, &tenant.project, &command).await?;
     drop_unknown_variations(&mut events, &routing.flag_variations);
+    let (mut counted, mut bots): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for (m, evs) in msgs.iter().zip(events) {
+        match &m.excluded {
+            None => counted.push((*m, evs)),
+            Some(reason) => bots.push((*m, reason.as_str(), evs)),
+        }
+    }
+    let (counted_msgs, counted_events): (Vec<&IngestMessage>, Vec<Vec<Event>>) =
+        counted.into_iter().unzip();
     let mut calls: Vec<CounterCall<'_>> = Vec::new();
     for route in &routing.routes {
-        calls.extend(counter_calls(env, tenant, route, msgs, &events, now));
+        calls.extend(counter_calls(
+            env,
+            tenant,
+            route,
+            &counted_msgs,
+            &counted_events,
+            now,
+        ));
+        calls.extend(exclusion_calls(env, tenant, route, &bots, now));
     }
     ops.subrequests += calls.len() as u64;
     // The history shards and the counter shards are independent (counter shards attribute from
     // their own rows) and both idempotent under a retry, so their calls overlap.
     let (_, replies) = try_join(
-        record_exposures(env, tenant, &events, ops),
+        record_exposures(env, tenant, &counted_events, ops),
         try_join_all(calls),
     )
     .await?;
@@ -272,6 +306,41 @@ async fn process(
         .sum();
     STATS.with(|s| s.borrow_mut().duplicate_parts += duplicates);
     Ok(())
+}
+
+/// A bot message: the message, its reason code, its events.
+type BotMessage<'m> = (&'m IngestMessage, &'m str, Vec<Event<'m>>);
+
+/// The exclusion calls for one iteration: what would have counted for it (`CounterBatch::build`)
+/// of each bot message, one call per shard of the units. Iterations counted by the earlier
+/// single-object layout get none (they predate bot exclusion).
+fn exclusion_calls<'a>(
+    env: &'a Env,
+    tenant: &Tenant,
+    route: &Route,
+    bots: &[BotMessage<'_>],
+    now: i64,
+) -> Vec<CounterCall<'a>> {
+    let it = &route.iteration;
+    let Some(k) = it.counter_shards else {
+        return Vec::new();
+    };
+    let mut parts: BTreeMap<u32, Vec<(String, ExcludedPart)>> = BTreeMap::new();
+    for (m, reason, evs) in bots {
+        for (shard, part) in CounterBatch::build(it, evs).by_shard(k) {
+            let part = ExcludedPart::of(reason, part);
+            parts.entry(shard).or_default().push((m.id.clone(), part));
+        }
+    }
+    let (project, env_key, experiment) = (&tenant.project, &tenant.env, &route.experiment);
+    parts
+        .into_iter()
+        .map(|(shard, parts)| {
+            let object = shards::name(project, env_key, experiment, it.id, shard);
+            let command = ShardCommand::Exclude { parts, now };
+            async move { CounterShard::call(env, &object, &command).await }.boxed_local()
+        })
+        .collect()
 }
 
 type CounterCall<'a> = LocalBoxFuture<'a, Result<serde_json::Value, ApiError>>;

@@ -9,7 +9,7 @@
 //! the difference per event: an instruction count, repeatable whatever else the machine does.
 
 use edge_exp_core::experiment::{CounterBatch, Iteration};
-use edge_exp_core::queued::{pack, IngestMessage};
+use edge_exp_core::queued::{pack, IngestMessage, Tags};
 use edge_exp_core::{keys, parse_batch, Event, Exposure, ExposureHistory};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -57,8 +57,7 @@ fn pipeline(
         now,
         "p:id",
         &batch.events,
-        false,
-        None,
+        Tags::default(),
     );
     let mut n = batch.events.len();
     for text in &bodies {

@@ -105,7 +105,7 @@ pub enum QueuedEvent {
     },
 }
 
-fn units(c: &Context) -> Vec<(String, String)> {
+pub fn units(c: &Context) -> Vec<(String, String)> {
     c.units
         .iter()
         .map(|u| (u.kind.to_string(), u.key.to_string()))
@@ -210,6 +210,10 @@ pub struct IngestMessage {
     /// once after counting it, so the counters see a real queue redelivery.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redeliver: bool,
+    /// A bot's events (`core::bots`), with the reason code: counted as exclusions only (no
+    /// history, no count, no catalogue sighting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<String>,
 }
 
 /// A message being written: its JSON text so far (open `events` array) and its exposure keys.
@@ -242,23 +246,39 @@ impl Open {
 /// Cut a payload's events into messages within [`MAX_MESSAGE_BYTES`] and [`MAX_EXPOSURE_KEYS`],
 /// as the JSON text of [`IngestMessage`]s ready to send: each event is serialised once. The same
 /// events always give the same messages (so a retried payload gets the same IDs).
-pub fn pack(
+/// What a payload's messages say besides their events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tags<'a> {
+    /// The test hook (`IngestMessage::redeliver`).
+    pub redeliver: bool,
+    /// The sending SDK (`IngestMessage::sdk`).
+    pub sdk: Option<&'a str>,
+    /// A bot's payload: the reason code (`IngestMessage::excluded`).
+    pub excluded: Option<&'a str>,
+}
+
+pub fn pack(project: &str, env: &str, received: i64, id: &str, events: &[Event], tags: Tags) -> Vec<String> {
+    pack_queued(project, env, received, id, events.iter().filter_map(QueuedEvent::of), tags)
+}
+
+/// [`pack`] for events already in their queued form.
+pub fn pack_queued(
     project: &str,
     env: &str,
     received: i64,
     id: &str,
-    events: &[Event],
-    redeliver: bool,
-    sdk: Option<&str>,
+    events: impl IntoIterator<Item = QueuedEvent>,
+    tags: Tags,
 ) -> Vec<String> {
     // Serialising a string or a `QueuedEvent` cannot fail.
     let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let (project, env) = (quote(project), quote(env));
-    let redeliver = if redeliver { r#","redeliver":true"# } else { "" };
-    let sdk = sdk.map(|s| format!(r#","sdk":{}"#, quote(s))).unwrap_or_default();
+    let redeliver = if tags.redeliver { r#","redeliver":true"# } else { "" };
+    let sdk = tags.sdk.map(|s| format!(r#","sdk":{}"#, quote(s))).unwrap_or_default();
+    let excluded = tags.excluded.map(|r| format!(r#","excluded":{}"#, quote(r))).unwrap_or_default();
     let mut out: Vec<String> = Vec::new();
     let mut open: Option<Open> = None;
-    for q in events.iter().filter_map(QueuedEvent::of) {
+    for q in events {
         let event = serde_json::to_string(&q).unwrap_or_default();
         let keys = q.exposure_keys();
         if !open.as_ref().is_some_and(|o| o.fits(event.len(), keys)) {
@@ -266,7 +286,7 @@ pub fn pack(
             let message_id = quote(&format!("{id}:{}", out.len()));
             open = Some(Open {
                 text: format!(
-                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver}{sdk},"events":["#
+                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver}{sdk}{excluded},"events":["#
                 ),
                 keys: 0,
             });
@@ -318,7 +338,7 @@ mod tests {
     #[test]
     fn messages_respect_key_and_byte_limits() {
         let evs = events(1000);
-        let texts = pack("p", "e", 5, "id", &evs, false, None);
+        let texts = pack("p", "e", 5, "id", &evs, Tags::default());
         let msgs: Vec<IngestMessage> = texts
             .iter()
             .map(|t| serde_json::from_str(t).unwrap())
@@ -332,10 +352,10 @@ mod tests {
             assert!(keys <= MAX_EXPOSURE_KEYS);
             assert!(text.len() <= MAX_MESSAGE_BYTES);
         }
-        assert_eq!(pack("p", "e", 5, "id", &evs, false, None), texts, "deterministic");
-        assert!(pack("p", "e", 5, "id", &[], false, None).is_empty());
+        assert_eq!(pack("p", "e", 5, "id", &evs, Tags::default()), texts, "deterministic");
+        assert!(pack("p", "e", 5, "id", &[], Tags::default()).is_empty());
         let marked: IngestMessage =
-            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], true, Some("NodeJSClient/9.1"))[0]).unwrap();
+            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], Tags { redeliver: true, sdk: Some("NodeJSClient/9.1"), excluded: None })[0]).unwrap();
         assert!(marked.redeliver);
         assert_eq!(marked.sdk.as_deref(), Some("NodeJSClient/9.1"));
         assert_eq!(marked.project, "p\"q", "names are escaped");

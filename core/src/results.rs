@@ -42,10 +42,13 @@ pub struct FrozenCounts {
     pub aggregates: Aggregates,
     /// `Quantiles` as a list (JSON object keys cannot be pairs).
     pub quantiles: Vec<(String, u32, QuantileValues)>,
+    /// What the iteration excluded as bots (absent in copies frozen before it was counted).
+    #[serde(default)]
+    pub excluded: crate::bots::excluded::ExcludedCounts,
 }
 
 impl FrozenCounts {
-    pub fn new(aggregates: Aggregates, quantiles: &Quantiles) -> Self {
+    pub fn new(aggregates: Aggregates, quantiles: &Quantiles, excluded: crate::bots::excluded::ExcludedCounts) -> Self {
         let quantiles = quantiles
             .iter()
             .map(|((metric, variation), q)| (metric.clone(), *variation, *q))
@@ -53,16 +56,17 @@ impl FrozenCounts {
         FrozenCounts {
             aggregates,
             quantiles,
+            excluded,
         }
     }
 
-    pub fn into_parts(self) -> (Aggregates, Quantiles) {
+    pub fn into_parts(self) -> (Aggregates, Quantiles, crate::bots::excluded::ExcludedCounts) {
         let quantiles = self
             .quantiles
             .into_iter()
             .map(|(metric, variation, q)| ((metric, variation), q))
             .collect();
-        (self.aggregates, quantiles)
+        (self.aggregates, quantiles, self.excluded)
     }
 }
 
@@ -156,6 +160,9 @@ pub struct ExperimentResults<'a> {
     /// The iteration stopped more than a day (its late-event window) and 15 minutes ago: its
     /// counts can no longer change, and are read from a frozen copy instead of its shards.
     pub counts_final: bool,
+    /// What the iteration excluded as bots (`core::bots`): units and events, by reason and by
+    /// the variation they were served.
+    pub excluded: crate::bots::excluded::ExcludedSummary,
     #[serde(flatten)]
     pub results: &'a MetricResults,
 }

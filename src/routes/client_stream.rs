@@ -65,9 +65,14 @@ pub async fn eval(
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
-    let bot = crate::bots::classify(req, env, &tenant).await?.is_some();
+    let reason = crate::bots::classify(req, env, &tenant).await?;
+    let bot = reason.is_some();
     let data = published::read(env, &doc).await?;
-    let evaluations = evaluate(&data.data, &context, with_reasons, bot);
+    let mut evaluations = evalx_map(&data.data, &context, with_reasons);
+    if let Some(reason) = &reason {
+        let at = (&context, reason);
+        crate::bots::untrack(env, &tenant, at, &mut evaluations, with_reasons).await?;
+    }
     let (sent, put) = ClientStream::open(&evaluations);
     let kind = Kind::Eval {
         context,
@@ -78,7 +83,8 @@ pub async fn eval(
     respond(env, doc, data.pointer.version, kind, put)
 }
 
-/// The context's evaluations; a bot's (classified when the stream opened) record nothing.
+/// The context's evaluations after a change; a bot's (classified when the stream opened)
+/// record nothing.
 fn evaluate(
     data: &AllData,
     context: &serde_json::Value,
@@ -87,7 +93,7 @@ fn evaluate(
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut flags = evalx_map(data, context, with_reasons);
     if bot {
-        crate::bots::untrack(&mut flags, with_reasons);
+        crate::bots::untrack_only(&mut flags, with_reasons);
     }
     flags
 }

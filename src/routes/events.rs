@@ -4,7 +4,8 @@
 //! ones kept) → the counted events onto the ingest queue (`crate::ingest`) → 202 with
 //! `{"accepted": n, "rejected": [...], "queuedMessages": m}`. Attribution histories and counts
 //! are written by the queue consumer. A bot's browser payload (`crate::bots`) is answered
-//! `{"accepted": 0, ..., "excluded": {"reason", "events"}}` with nothing queued or written.
+//! `{"accepted": 0, ..., "excluded": {"reason", "events"}}`: its events are queued as
+//! exclusions only, and nothing is written in KV.
 
 use crate::error::ApiError;
 use crate::http::{header, json_of, now_ms};
@@ -15,7 +16,7 @@ use edge_exp_core::catalog;
 use edge_exp_core::event::{Batch, ConversionKind, EventsAccepted};
 use edge_exp_core::feed::FeedEntry;
 use edge_exp_core::query::EventsQuery;
-use edge_exp_core::queued::check_size;
+use edge_exp_core::queued::{check_size, Tags};
 use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
 use worker::{Env, Request, Response};
 
@@ -67,13 +68,6 @@ pub async fn ingest(
     let body = decode_body(raw, header(req, "Content-Encoding").as_deref())?;
 
     let now = now_ms();
-    // Before any KV access: a bot's payload touches no store at all.
-    if source == Source::Browser {
-        if let Some(reason) = crate::bots::classify(req, env, tenant).await? {
-            return excluded(&parse(&body, now, source)?, &reason);
-        }
-    }
-    let payloads_kv = store::kv(env, store::PAYLOADS_KV)?;
     let payload_id = header(req, "X-LaunchDarkly-Payload-ID")
         .map(|id| id.trim().to_owned())
         .filter(|id| !id.is_empty());
@@ -81,28 +75,33 @@ pub async fn ingest(
         .as_deref()
         .map(|id| keys::payload_key(&tenant.project, &tenant.env, source.class(), id));
     let digest = keys::body_digest(&body);
+    // The message ID the counters de-duplicate by: an SDK's retry gets the same one.
+    let message_id = match &payload_key {
+        Some(key) => format!("{key}:{digest}"),
+        None => format!("r:{}", store::random_hex(16)?),
+    };
+    // Before any KV access: a bot's payload touches no store at all.
+    if source == Source::Browser {
+        if let Some(reason) = crate::bots::classify(req, env, tenant).await? {
+            let batch = parse(&body, now, source)?;
+            return excluded(env, tenant, (&message_id, now), &batch, &reason).await;
+        }
+    }
+    let payloads_kv = store::kv(env, store::PAYLOADS_KV)?;
     if let Some(previous) = retried(&payloads_kv, payload_key.as_deref(), &digest).await? {
         return json_of(202, &previous);
     }
 
     let batch = parse(&body, now, source)?;
     // Counting and attribution happen in the queue consumer; 202 only once the queue has them.
-    let message_id = match &payload_key {
-        Some(key) => format!("{key}:{digest}"),
-        None => format!("r:{}", store::random_hex(16)?),
-    };
     let redeliver = ingest::fault_requested(req, env, "redeliver");
     let sdk = sdk(req);
-    let queued = ingest::enqueue(
-        env,
-        tenant,
-        &message_id,
-        &batch.events,
-        now,
+    let tags = Tags {
         redeliver,
-        sdk.as_deref(),
-    )
-    .await?;
+        sdk: sdk.as_deref(),
+        excluded: None,
+    };
+    let queued = ingest::enqueue(env, tenant, (&message_id, now), &batch.events, tags).await?;
 
     record_feed(env, tenant, now, source, &batch).await?;
     let summary = EventsAccepted {
@@ -126,17 +125,30 @@ pub async fn ingest(
     json_of(202, &answer)
 }
 
-/// The answer to a bot's payload: its bad events reported as for anyone, its valid ones dropped
-/// and counted, nothing queued, remembered or put in the feed (no write of any kind for a bot).
-fn excluded(batch: &Batch<'_>, reason: &BotReason) -> Result<Response, ApiError> {
+/// The answer to a bot's payload: its bad events reported as for anyone; its valid ones queued
+/// as exclusions only (counted per iteration by reason and variation, never attributed or
+/// counted); nothing remembered or put in the feed: no KV write for a bot.
+async fn excluded(
+    env: &Env,
+    tenant: &Tenant,
+    (message_id, now): (&str, i64),
+    batch: &Batch<'_>,
+    reason: &BotReason,
+) -> Result<Response, ApiError> {
     crate::bots::dropped(batch.events.len());
+    let code = reason.to_string();
+    let tags = Tags {
+        excluded: Some(&code),
+        ..Tags::default()
+    };
+    let queued = ingest::enqueue(env, tenant, (message_id, now), &batch.events, tags).await?;
     let answer = EventsAccepted {
         accepted: 0,
         rejected: batch.rejected.clone(),
-        queued_messages: Some(0),
+        queued_messages: Some(queued as u64),
         duplicate: None,
         excluded: Some(Excluded {
-            reason: reason.to_string(),
+            reason: code,
             events: batch.events.len() as u64,
         }),
     };

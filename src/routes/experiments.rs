@@ -11,6 +11,7 @@ use crate::store::shards::{self, Arm, ShardCommand, ShardSummary};
 use crate::store::{frozen, ObjectClass};
 use edge_exp_core::aggregates::Aggregates;
 use edge_exp_core::analysis::{AnalysisConfig, ResultsQuery};
+use edge_exp_core::bots::excluded::ExcludedCounts;
 use edge_exp_core::experiment::{Experiment, Iteration, MetricSnapshot};
 use edge_exp_core::project::Command;
 use edge_exp_core::results::{self, ExperimentResults, FrozenCounts, Inputs, Quantiles, Settings};
@@ -61,7 +62,7 @@ pub async fn results(
     let (iteration, metric) = pick(&experiment, &query)?;
     let now = clock(req, env);
     let place = (project, env_key, key);
-    let ((aggregates, quantiles), source) =
+    let ((aggregates, quantiles, excluded), source) =
         final_or_live_counts(env, place, iteration, now, &mut timing).await?;
     let settings = Settings {
         analysis: query.analysis.unwrap_or(experiment.analysis),
@@ -82,7 +83,13 @@ pub async fn results(
     let mine = position
         .and_then(|i| all.get(i))
         .ok_or_else(|| ApiError::internal("results of the metric were not computed"))?;
+    let exposed = mine
+        .variations
+        .iter()
+        .map(|v| (v.variation as usize, v.exposed_units))
+        .collect();
     let out = ExperimentResults {
+        excluded: excluded.summary(&exposed),
         experiment_key: key,
         flag_key: &experiment.flag_key,
         rule_id: iteration.rule_id.as_deref(),
@@ -114,7 +121,7 @@ async fn final_or_live_counts(
     iteration: &Iteration,
     now: i64,
     timing: &mut Timing,
-) -> Result<((Aggregates, Quantiles), &'static str), ApiError> {
+) -> Result<(Counts, &'static str), ApiError> {
     if !iteration.counts_final(now) {
         let live = counts(env, project, env_key, key, iteration, timing).await?;
         return Ok((live, "shards"));
@@ -125,8 +132,9 @@ async fn final_or_live_counts(
         timing.mark("frozen");
         return Ok((kept.into_parts(), "frozen"));
     }
-    let (aggregates, quantiles) = counts(env, project, env_key, key, iteration, timing).await?;
-    let kept = FrozenCounts::new(aggregates, &quantiles);
+    let (aggregates, quantiles, excluded) =
+        counts(env, project, env_key, key, iteration, timing).await?;
+    let kept = FrozenCounts::new(aggregates, &quantiles, excluded);
     // The copy only saves later reads: two first reads racing (KV takes one write per key per
     // second) or a failed write must not fail the answer, which the shards' counts give anyway.
     if let Err(ApiError(e)) = frozen::keep(env, place, &kept).await {
@@ -170,7 +178,12 @@ fn pick<'a>(
     Ok((iteration, metric))
 }
 
-/// The iteration's merged aggregates and its percentile metrics' order statistics.
+/// An iteration's merged aggregates, its percentile metrics' order statistics and its bots'
+/// exclusions.
+type Counts = (Aggregates, Quantiles, ExcludedCounts);
+
+/// The iteration's merged aggregates, its percentile metrics' order statistics and what its
+/// shards excluded as bots.
 async fn counts(
     env: &Env,
     project: &str,
@@ -178,7 +191,7 @@ async fn counts(
     key: &str,
     iteration: &Iteration,
     timing: &mut Timing,
-) -> Result<(Aggregates, Quantiles), ApiError> {
+) -> Result<Counts, ApiError> {
     let Some(k) = iteration.counter_shards else {
         // Iterations counted by the earlier single-object layout are read from it (they predate
         // percentile metrics: their snapshots have none).
@@ -188,7 +201,7 @@ async fn counts(
         };
         let agg = ExperimentCounter::call(env, &object, &command).await?;
         timing.mark("aggregates");
-        return Ok((agg, Quantiles::new()));
+        return Ok((agg, Quantiles::new(), ExcludedCounts::default()));
     };
     let objects: Vec<String> = (0..k)
         .map(|shard| shards::name(project, env_key, key, iteration.id, shard))
@@ -206,6 +219,10 @@ async fn counts(
     let quantiles = percentiles::read(env, &objects, &arms, &summaries).await?;
     timing.mark("percentiles");
     let mut merged = Aggregates::default();
-    summaries.iter().for_each(|s| merged.merge(&s.aggregates));
-    Ok((merged, quantiles))
+    let mut excluded = ExcludedCounts::default();
+    for s in &summaries {
+        merged.merge(&s.aggregates);
+        excluded.merge(&s.excluded);
+    }
+    Ok((merged, quantiles, excluded))
 }

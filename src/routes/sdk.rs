@@ -60,9 +60,9 @@ pub async fn evalx(
     let bot = crate::bots::classify(req, env, &tenant).await?;
     let data = published::read(env, &Doc::sdk(&tenant)).await?;
     let mut flags = edge_exp_core::publish::evalx_map(&data.data, &context, with_reasons);
-    if bot.is_some() {
-        // Bucketed as anyone is; nothing of it recorded (`core::bots::untracked`).
-        crate::bots::untrack(&mut flags, with_reasons);
+    if let Some(reason) = &bot {
+        // Bucketed as anyone is; nothing of it recorded, its exposures counted as exclusions.
+        crate::bots::untrack(env, &tenant, (&context, reason), &mut flags, with_reasons).await?;
     }
     Ok(json(200, &serde_json::Value::Object(flags)))
 }

@@ -5,7 +5,8 @@
 //! unit × metric: its conversion events), `payloads` (message IDs counted in the last 24 h) and
 //! `aggregates` (one row: the shard's running sufficient statistics); for percentile metrics,
 //! `unit_values` (each unit's value, indexed by value) and `value_buckets` (how many values each
-//! value bucket holds: `core::stats::selection`). A batch reads only the rows
+//! value bucket holds: `core::stats::selection`); `bot_exclusions` (bots' exclusions: one row per
+//! reason and variation, `core::bots::excluded`). A batch reads only the rows
 //! of its units, updates the aggregates incrementally (`core::aggregates::apply_to_unit`) and
 //! writes rows, message IDs and aggregates in one synchronous SQLite transaction: a message is
 //! counted with its events or not at all, once. Nothing per-unit stays in memory; the only cache
@@ -15,6 +16,7 @@ use super::sql::{parse_row as parse, select_in, strings, transaction};
 use super::ObjectClass;
 use crate::error::ApiError;
 use edge_exp_core::aggregates::{apply_to_unit, Aggregates, LedgerChange};
+use edge_exp_core::bots::excluded::{ExcludedCounts, ExcludedPart, Tally};
 use edge_exp_core::experiment::{CounterBatch, Iteration, MetricSnapshot, UnitLedger};
 use edge_exp_core::stats::selection::{bucket, bucket_deltas, range, Point};
 use edge_exp_core::ExposureHistory;
@@ -34,6 +36,11 @@ pub enum ShardCommand {
     Record {
         iteration: Iteration,
         parts: Vec<(String, CounterBatch)>,
+        now: i64,
+    },
+    /// Count these bot messages' exclusions (each part: message ID, what it adds here).
+    Exclude {
+        parts: Vec<(String, ExcludedPart)>,
         now: i64,
     },
     /// The shard's aggregates and, for each arm of a percentile metric asked, its bucket counts
@@ -65,6 +72,9 @@ pub struct BucketPick {
 pub struct ShardSummary {
     pub aggregates: Aggregates,
     pub buckets: Vec<Vec<(i64, u64)>>,
+    /// What the shard excluded as bots (one row per reason and variation).
+    #[serde(default)]
+    pub excluded: ExcludedCounts,
 }
 
 /// A shard's answer for one `BucketPick`.
@@ -122,7 +132,9 @@ impl CounterShard {
                 parts,
                 now,
             } => self.record(&sql, &iteration, parts, now)?,
+            ShardCommand::Exclude { parts, now } => exclude(&self.state, &sql, parts, now)?,
             ShardCommand::Summary { arms } => serde_json::to_value(ShardSummary {
+                excluded: excluded(&sql)?,
                 aggregates: self.load_aggregates(&sql)?,
                 buckets: arms
                     .iter()
@@ -158,6 +170,8 @@ fn create_tables(sql: &SqlStorage) -> Result<()> {
         "CREATE TABLE IF NOT EXISTS unit_values (metric TEXT NOT NULL, unit TEXT NOT NULL, variation INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (metric, unit)) WITHOUT ROWID",
         "CREATE INDEX IF NOT EXISTS unit_values_order ON unit_values (metric, variation, value)",
         // How many of those values each bucket holds (`core::stats::selection::bucket`).
+        // Bots' exclusions: one row per reason and variation (`core::bots::excluded`), never per unit.
+        "CREATE TABLE IF NOT EXISTS bot_exclusions (reason TEXT NOT NULL, variation TEXT NOT NULL, t TEXT NOT NULL, PRIMARY KEY (reason, variation)) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS value_buckets (metric TEXT NOT NULL, variation INTEGER NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (metric, variation, bucket)) WITHOUT ROWID",
     ] {
         sql.exec(statement, None)?;
@@ -446,6 +460,71 @@ impl CounterShard {
         let duplicates = received - fresh.len();
         Ok(json!({"units": per_unit.len(), "messages": fresh.len(), "duplicates": duplicates}))
     }
+}
+
+#[derive(Deserialize)]
+struct ExcludedRow {
+    reason: String,
+    variation: String,
+    t: String,
+}
+
+/// Every exclusion row of the shard.
+fn excluded(sql: &SqlStorage) -> Result<ExcludedCounts> {
+    let rows: Vec<ExcludedRow> = sql
+        .exec("SELECT reason, variation, t FROM bot_exclusions", None)?
+        .to_array()?;
+    let mut counts = ExcludedCounts::default();
+    for row in rows {
+        let tally: Tally = parse("excluded", &row.reason, &row.t)?;
+        counts
+            .0
+            .entry(row.reason)
+            .or_default()
+            .insert(row.variation, tally);
+    }
+    Ok(counts)
+}
+
+/// Count bot messages' exclusions not counted before (by message ID), rows and IDs in one
+/// transaction, as `record` does for counts.
+fn exclude(
+    state: &State,
+    sql: &SqlStorage,
+    parts: Vec<(String, ExcludedPart)>,
+    now: i64,
+) -> Result<Value> {
+    let ids: Vec<&str> = parts.iter().map(|(id, _)| id.as_str()).collect();
+    let seen = CounterShard::seen(sql, &ids)?;
+    let mut counts = excluded(sql)?;
+    let before = counts.clone();
+    let mut fresh: Vec<&str> = Vec::new();
+    for (id, part) in &parts {
+        if !seen.contains(id) && !fresh.contains(&id.as_str()) {
+            counts.add(part);
+            fresh.push(id);
+        }
+    }
+    let mut writes: Vec<(String, Vec<SqlStorageValue>)> = Vec::new();
+    for (reason, rows) in &counts.0 {
+        for (variation, tally) in rows {
+            if before.0.get(reason).and_then(|r| r.get(variation)) == Some(tally) {
+                continue;
+            }
+            writes.push((
+                "INSERT INTO bot_exclusions (reason, variation, t) VALUES (?, ?, ?) ON CONFLICT (reason, variation) DO UPDATE SET t = excluded.t".into(),
+                strings([reason.as_str(), variation.as_str(), serde_json::to_string(tally)?.as_str()]),
+            ));
+        }
+    }
+    for id in &fresh {
+        writes.push((
+            "INSERT INTO payloads (id, at) VALUES (?, ?)".into(),
+            vec![(*id).into(), now.into()],
+        ));
+    }
+    transaction(state, writes)?;
+    Ok(json!({"messages": fresh.len(), "duplicates": parts.len() - fresh.len()}))
 }
 
 /// The parts not counted before (by message ID, also within this call), merged, and their IDs.

@@ -18,6 +18,7 @@
 //! exposure, and the events route drops its events before attribution.
 
 pub mod patterns;
+pub mod excluded;
 pub mod user_agent;
 
 use crate::Error;
