@@ -31,6 +31,9 @@ const BOTS = [
     'cf_score'],
 ];
 
+/** How many of the bots above share each reason code. */
+const perReason = () => BOTS.reduce((m, [, , reason]) => ({ ...m, [reason]: (m[reason] ?? 0) + 1 }), {});
+
 const api = (method, path, body, token = ctx.creds.API_TOKEN) => request(method, `${ctx.base}${path}`, { token, body });
 const evalx = async (key, headers) => {
   const encoded = Buffer.from(JSON.stringify({ kind: 'user', key })).toString('base64url');
@@ -48,6 +51,14 @@ const results = async (metric = 'demo-checkout-view') => {
   return r.body.variations;
 };
 const total = (rows, field) => rows.reduce((n, v) => n + v[field], 0);
+/** The iteration's bot exclusions (`excluded` of the results), once the queue has drained. */
+const excluded = async (metric = 'demo-checkout-view') => {
+  await drain(ctx.base);
+  const r = await api('GET', `${RESULTS}?metric=${metric}`, undefined, ctx.creds.API_READER_TOKEN);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.excluded;
+};
+const byVariation = (summary, variation) => summary.byVariation.find((v) => v.variation === variation) ?? { units: 0, events: 0 };
 const botFigures = async () => (await api('GET', '/api/v2/ops/ingest', undefined, ctx.creds.API_READER_TOKEN)).body.bots;
 
 describe('bot filter', () => {
@@ -89,17 +100,27 @@ describe('bot filter', () => {
       assert.equal(bot.trackReason, undefined, name);
       assert.equal(bot.reason, undefined, `${name}: no reason, so no inExperiment`);
     }
+    // What their SDKs would have sent is counted as excluded, by reason and by the variation they
+    // were served: one unit (the same context each time), one would-be exposure per bot.
+    const summary = await excluded();
+    for (const [reason, n] of Object.entries(perReason())) {
+      assert.deepEqual(summary.byReason[reason], { units: 1, events: n }, reason);
+    }
+    assert.equal(summary.units, 1, 'one context, whatever the number of bots that asked for it');
+    assert.deepEqual(byVariation(summary, person.variation), { variation: person.variation, units: 1, events: BOTS.length, share: byVariation(summary, person.variation).share });
+    assert.equal(summary.conversionEvents, 0);
   });
 
   it("drops a bot's events before anything is written, and counts the person's", async () => {
     const before = await botFigures();
+    const excludedBefore = await excluded();
     const sent = BOTS.map(([name, headers, reason]) => ({ name, reason, key: uid('bot'), headers }));
     for (const bot of sent) {
       const r = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, events(bot.key, 1),
         { ...bot.headers, 'X-LaunchDarkly-Payload-ID': uid('p') });
       assert.equal(r.status, 202, bot.name);
       assert.deepEqual({ accepted: r.body.accepted, queued: r.body.queuedMessages, excluded: r.body.excluded },
-        { accepted: 0, queued: 0, excluded: { reason: bot.reason, events: 2 } }, bot.name);
+        { accepted: 0, queued: 1, excluded: { reason: bot.reason, events: 2 } }, bot.name);
     }
     const human = uid('human');
     const counted = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, events(human, 1), { 'User-Agent': CHROME });
@@ -113,6 +134,16 @@ describe('bot filter', () => {
 
     const rows = await results();
     assert.equal(total(rows, 'exposedUnits'), 2, 'the browser person and the server SDK context, no bot');
+    // Each bot's exposure and conversion are reported as excluded, under its reason.
+    const excludedAfter = await excluded();
+    for (const [reason, n] of Object.entries(perReason())) {
+      const [was, now] = [excludedBefore.byReason[reason], excludedAfter.byReason[reason]];
+      assert.deepEqual({ units: now.units - was.units, events: now.events - was.events }, { units: n, events: 2 * n }, reason);
+    }
+    assert.equal(excludedAfter.units - excludedBefore.units, BOTS.length);
+    assert.equal(excludedAfter.conversionEvents - excludedBefore.conversionEvents, BOTS.length);
+    assert.equal(byVariation(excludedAfter, 1).units - byVariation(excludedBefore, 1).units, BOTS.length);
+    assert.ok(excludedAfter.share > 0 && excludedAfter.share < 1, `share of exposed units: ${excludedAfter.share}`);
     assert.equal(total(rows, 'conversions'), 2);
     for (const bot of sent) {
       const fv = await firstVariation(ctx, { flag: 'demo-headline', key: bot.key });
@@ -159,6 +190,7 @@ describe('bot filter', () => {
     };
 
     const before = await clicks();
+    const excludedBefore = await excluded('demo-buy-click');
     const headless = await visit({});
     assert.ok(headless.answers.length >= 1, 'the page sent its events');
     for (const a of headless.answers) {
@@ -167,6 +199,9 @@ describe('bot filter', () => {
     }
     const mid = await clicks();
     assert.deepEqual(mid, before, 'headless Chromium changed no count');
+    const excludedMid = await excluded('demo-buy-click');
+    assert.equal(excludedMid.byReason.ua.units - excludedBefore.byReason.ua.units, 1, 'the headless visitor is one excluded unit');
+    assert.ok(byVariation(excludedMid, headless.variation).units > byVariation(excludedBefore, headless.variation).units, 'in the variation it was shown');
     assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: headless.visitor })).status, 404);
 
     const person = await visit({ userAgent: CHROME });
@@ -179,5 +214,13 @@ describe('bot filter', () => {
     assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: person.visitor })).body.variation, person.variation);
     const figures = await botFigures();
     assert.ok(figures.untrackedEvaluations > beforeFigures.untrackedEvaluations, "the headless page's evalx was untracked");
+    // The dashboard reports them with the results.
+    const page = await (await chrome.browser.newContext({ userAgent: CHROME })).newPage();
+    await page.goto(`${ctx.base}/dashboard.html#token=${ctx.creds.API_READER_TOKEN}&experiment=demo-headline-test`);
+    const shownBots = await page.locator('#bots', { hasText: /Bots excluded: \d+ units/ }).innerText();
+    const summary = await excluded('demo-buy-click');
+    assert.match(shownBots, new RegExp(`Bots excluded: ${summary.units} units, ${summary.events} events`));
+    assert.match(shownBots, /by reason: .*ua \d+/);
+    await page.context().close();
   });
 });

@@ -88,8 +88,18 @@ pub async fn results(
         .iter()
         .map(|v| (v.variation as usize, v.exposed_units))
         .collect();
+    let weights = iteration
+        .treatments
+        .iter()
+        .map(|t| {
+            (
+                t.variation,
+                t.allocation_percent.trim().parse().unwrap_or(0.0),
+            )
+        })
+        .collect();
     let out = ExperimentResults {
-        excluded: excluded.summary(&exposed),
+        excluded: excluded.summary(&exposed, &weights),
         experiment_key: key,
         flag_key: &experiment.flag_key,
         rule_id: iteration.rule_id.as_deref(),

@@ -138,8 +138,22 @@ pub const CONVERSION: &str = "conversion";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExcludedPart {
     pub reason: String,
-    /// (variation or `None` for a conversion, unit hash)
+    /// (variation or `None` for a conversion, unit hash). The hashes travel as hex text: a
+    /// Durable Object's command is parsed by JavaScript, whose numbers lose a u64's low bits.
+    #[serde(with = "hex_hashes")]
     pub items: Vec<(Option<usize>, u64)>,
+}
+
+mod hex_hashes {
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+    pub fn serialize<S: Serializer>(items: &[(Option<usize>, u64)], s: S) -> Result<S::Ok, S::Error> {
+        let text: Vec<(Option<usize>, String)> = items.iter().map(|(v, h)| (*v, format!("{h:016x}"))).collect();
+        text.serialize(s)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Option<usize>, u64)>, D::Error> {
+        let text: Vec<(Option<usize>, String)> = Vec::deserialize(d)?;
+        text.into_iter().map(|(v, h)| u64::from_str_radix(&h, 16).map(|h| (v, h)).map_err(D::Error::custom)).collect()
+    }
 }
 
 impl ExcludedPart {
@@ -207,7 +221,9 @@ impl ExcludedCounts {
     }
 
     /// The results' summary, against the iteration's exposed units (included) per variation.
-    pub fn summary(&self, exposed: &BTreeMap<usize, u64>) -> ExcludedSummary {
+    /// The summary, against the included exposed units per variation (`exposed`) and the
+    /// treatments' allocation (`weights`, per variation) for the balance check.
+    pub fn summary(&self, exposed: &BTreeMap<usize, u64>, weights: &BTreeMap<usize, f64>) -> ExcludedSummary {
         let mut all = UnitSketch::default();
         let mut events = 0;
         let mut by_reason = BTreeMap::new();
@@ -242,14 +258,9 @@ impl ExcludedCounts {
             })
             .collect::<Vec<_>>();
         let exposed_bots: u64 = by_variation.iter().map(|v| v.units).sum();
-        ExcludedSummary {
-            units: all.count(),
-            events,
-            conversion_events: conversions,
-            share: share(exposed_bots, exposed_units),
-            by_reason,
-            by_variation,
-        }
+        let share = share(exposed_bots, exposed_units);
+        let health = ExcludedHealth::of(share, &by_variation, weights);
+        ExcludedSummary { units: all.count(), events, conversion_events: conversions, share, by_reason, by_variation, health }
     }
 }
 
@@ -275,6 +286,34 @@ pub struct ExcludedSummary {
     pub by_reason: BTreeMap<String, ExcludedFigures>,
     /// By the variation the bots were served (and would have been counted in).
     pub by_variation: Vec<ExcludedVariation>,
+    pub health: ExcludedHealth,
+}
+
+/// Above this share of exposed units excluded, the results warn (`highShare`): the audience the
+/// experiment measures is much smaller than the traffic it got.
+pub const HIGH_SHARE: f64 = 0.25;
+
+/// Health checks on an iteration's exclusions: their share, and whether they fall on the arms as
+/// the allocation does (a bot filter that excludes one arm's units more than another's biases the
+/// comparison: a chi-square test of the excluded units per variation against the allocation,
+/// mismatch at p < 0.001, as the sample-ratio check).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ExcludedHealth))]
+pub struct ExcludedHealth {
+    pub high_share: bool,
+    /// The balance test; null with fewer than two variations or no excluded exposed unit.
+    pub balance: Option<crate::stats::srm::Srm>,
+    pub unbalanced: bool,
+}
+
+impl ExcludedHealth {
+    fn of(share: f64, by_variation: &[ExcludedVariation], weights: &BTreeMap<usize, f64>) -> Self {
+        let observed: Vec<u64> = weights.keys().map(|v| by_variation.iter().find(|x| x.variation == *v).map_or(0, |x| x.units)).collect();
+        let w: Vec<f64> = weights.values().copied().collect();
+        let balance = crate::stats::srm::srm(&observed, &w);
+        ExcludedHealth { high_share: share > HIGH_SHARE, unbalanced: balance.as_ref().is_some_and(|b| b.mismatch), balance }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -362,7 +401,7 @@ mod tests {
         other.add(&ExcludedPart { reason: "cf_score".into(), items: vec![(Some(1), 3)] });
         other.add(&ExcludedPart { reason: "ua".into(), items: vec![(Some(1), 4)] });
         c.merge(&other);
-        let s = c.summary(&BTreeMap::from([(0, 9), (1, 6)]));
+        let s = c.summary(&BTreeMap::from([(0, 9), (1, 6)]), &BTreeMap::from([(0, 50.0), (1, 50.0)]));
         assert_eq!((s.units, s.events, s.conversion_events), (4, 6, 1));
         assert_eq!(s.by_reason["ua"], ExcludedFigures { units: 3, events: 5 });
         assert_eq!(s.by_reason["cf_score"], ExcludedFigures { units: 1, events: 1 });
@@ -373,5 +412,30 @@ mod tests {
         assert!((s.share - 4.0 / 19.0).abs() < 1e-12);
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(serde_json::from_value::<ExcludedCounts>(json).unwrap(), c);
+    }
+
+    #[test]
+    fn health_flags_a_high_share_and_exclusions_falling_on_one_arm() {
+        let mut c = ExcludedCounts::default();
+        let part = |v: usize, n: u64| ExcludedPart { reason: "ua".into(), items: (0..n).map(|i| (Some(v), unit_hash(&format!("{v}-{i}")))).collect() };
+        c.add(&part(0, 10));
+        c.add(&part(1, 90));
+        let even = BTreeMap::from([(0, 50.0), (1, 50.0)]);
+        let s = c.summary(&BTreeMap::from([(0, 1000), (1, 1000)]), &even);
+        assert!(s.health.unbalanced && !s.health.high_share, "{:?}", s.health);
+        let mut d = ExcludedCounts::default();
+        d.add(&part(0, 400));
+        d.add(&part(1, 410));
+        let s = d.summary(&BTreeMap::from([(0, 1000), (1, 1000)]), &even);
+        assert!(!s.health.unbalanced && s.health.high_share, "{:?}", s.health);
+        assert!(ExcludedCounts::default().summary(&BTreeMap::new(), &even).health.balance.is_none());
+    }
+
+    #[test]
+    fn parts_keep_their_hashes_through_javascript_numbers() {
+        let part = ExcludedPart { reason: "ua".into(), items: vec![(Some(1), u64::MAX - 1), (None, 7)] };
+        let text = serde_json::to_string(&part).unwrap();
+        assert_eq!(text, r#"{"reason":"ua","items":[[1,"fffffffffffffffe"],[null,"0000000000000007"]]}"#);
+        assert_eq!(serde_json::from_str::<ExcludedPart>(&text).unwrap(), part);
     }
 }

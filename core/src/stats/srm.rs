@@ -2,12 +2,12 @@
 //! against the configured allocation (as gbstats' `check_srm`).
 
 use super::{dist, positive};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Below this p-value the split is reported as a mismatch.
 pub const SRM_THRESHOLD: f64 = 0.001;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Srm {
