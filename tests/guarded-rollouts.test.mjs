@@ -142,6 +142,10 @@ describe('guarded rollouts', () => {
     const flagNow = (await api('GET', `/flags/default/${f.key}`)).body;
     assert.deepEqual(flagNow.environments.production.fallthrough, { variation: 0 });
     assert.equal(flagNow._version, before + 1, 'one write rolled it back');
+    // LaunchDarkly's flag-list filter finds it by its rollout's status.
+    const listed = async (status) => (await api('GET', `/flags/default?filter=guardedRollout:${status},filterEnv:production`)).body.items.map((x) => x.key);
+    assert.ok((await listed('rolledBack')).includes(f.key));
+    assert.ok(!(await listed('monitoring')).includes(f.key));
     // Every SDK reader sees it: the SDK serves the control to everyone again.
     await until('the SDK serves the control', async () => {
       const values = await Promise.all(Array.from({ length: 20 }, () => client.variation(f.key, { kind: 'user', key: uid('after') }, 'none')));

@@ -257,7 +257,9 @@ const RESOURCES: &[Endpoint] = &[
     delete("/api/v2/metrics/{projectKey}/{metricKey}", "deleteMetric", Writer, "Delete a metric (409 while a running experiment uses it)",
         DELETED).statuses(&[404, 409]),
     get("/api/v2/flags/{projectKey}", "getFlags", Reader, "List flags",
-        reply(200, "The flags", schema("FlagCollection"))).statuses(&[404]),
+        reply(200, "The flags", schema("FlagCollection"))).query(&[
+            param("filter", Text, "`guardedRollout:<any|monitoring|regressed|rolledBack|completed|archived>,filterEnv:<environment>`: the flags whose latest guarded rollout there has that status"),
+        ]).statuses(&[400, 404]),
     post("/api/v2/flags/{projectKey}", "postFlag", Writer, "Create a flag",
         reply(201, "Created", schema("Flag"))).body(Body::Schema("FlagPost")).statuses(&[404, 409]),
     get("/api/v2/flags/{projectKey}/{flagKey}", "getFlag", Reader, "Get a flag",

@@ -90,8 +90,8 @@ impl Project {
     pub(super) fn flags_verb(&mut self, project: &str, verb: Verb, now: i64) -> Result<Outcome, Error> {
         match verb {
             Verb::List { query } => {
-                crate::query::none(&query)?;
-                Ok(self.list_flags(project))
+                let filter = super::rollouts::flag_filter(&query)?;
+                Ok(self.list_flags(project, filter))
             }
             Verb::Get { key } => Ok(Outcome::read(get(&self.flags, &key)?.to_rep(project))),
             Verb::Create { body } => {
@@ -157,8 +157,11 @@ impl Project {
         ))
     }
 
-    pub(super) fn list_flags(&self, project: &str) -> Outcome {
-        let items: Vec<Value> = self.flags.values().map(|f| f.to_rep(project)).collect();
+    /// The flags, or (`filter`: environment, rollout status or any) those whose latest guarded
+    /// rollout in that environment has that status.
+    pub(super) fn list_flags(&self, project: &str, filter: Option<(String, Option<crate::rollout::Status>)>) -> Outcome {
+        let keep = |f: &&Flag| filter.as_ref().is_none_or(|(env, status)| self.has_rollout(env, &f.spec.key, *status));
+        let items: Vec<Value> = self.flags.values().filter(keep).map(|f| f.to_rep(project)).collect();
         let href = format!("/api/v2/flags/{project}");
         Outcome::read(json!({"items": items, "totalCount": items.len(),
             "_links": {"self": link(href)}}))

@@ -66,7 +66,45 @@ pub(super) fn split(body: &Value) -> (Option<Value>, Vec<RolloutInstruction>) {
     (others, ours)
 }
 
+/// The flag list's `filter` (LaunchDarkly's syntax, comma-separated `field:value` terms): only
+/// `guardedRollout:{any|monitoring|regressed|rolledBack|completed|archived}` and
+/// `filterEnv:{env}` (the environment the status is read in; required with `guardedRollout`).
+/// `None`: no filter. Anything else is refused, naming it.
+pub(super) fn flag_filter(query: &[(String, String)]) -> Result<Option<(String, Option<Status>)>, Error> {
+    let mut filter = None;
+    for (k, v) in query {
+        if k != "filter" {
+            return Err(Error::invalid(format!("unknown query parameter `{k}`: the flag list takes `filter`")));
+        }
+        filter = Some(v.as_str());
+    }
+    let Some(filter) = filter else { return Ok(None) };
+    let (mut status, mut env) = (None, None);
+    for term in filter.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match term.split_once(':') {
+            Some(("guardedRollout", "any")) => status = Some(None),
+            Some(("guardedRollout", s)) => {
+                let parsed: Status = serde_json::from_value(json!(s)).map_err(|_| Error::invalid(format!("`filter`: `guardedRollout:{s}` is not a status (any, monitoring, regressed, rolledBack, completed, archived)")))?;
+                status = Some(Some(parsed));
+            }
+            Some(("filterEnv", e)) => env = Some(e.to_owned()),
+            _ => return Err(Error::invalid(format!("`filter`: `{term}` is not supported (use guardedRollout:<status|any> with filterEnv:<environment>)"))),
+        }
+    }
+    match (status, env) {
+        (Some(status), Some(env)) => Ok(Some((env, status))),
+        (Some(_), None) => Err(Error::invalid("`filter`: `guardedRollout` needs `filterEnv:<environment>`")),
+        (None, _) => Err(Error::invalid("`filter`: `filterEnv` alone filters nothing (add guardedRollout:<status|any>)")),
+    }
+}
+
 impl Project {
+    /// Does `flag` have a guarded rollout in `env` (its latest) with `status` (`None`: any)?
+    pub(super) fn has_rollout(&self, env: &str, flag: &str, status: Option<Status>) -> bool {
+        let latest = self.env_rollouts(env, flag).max_by_key(|r| r.creation_date);
+        latest.is_some_and(|r| status.is_none_or(|s| r.status == s))
+    }
+
     fn env_rollouts<'a>(&'a self, env: &'a str, flag: &'a str) -> impl Iterator<Item = &'a MeasuredRollout> + 'a {
         self.rollouts.values().filter(move |r| r.environment == env && r.flag_key == flag)
     }

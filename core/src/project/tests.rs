@@ -185,7 +185,10 @@ fn a_list_refuses_a_query_parameter_its_resource_does_not_take() {
     let unknown = |param: &str| {
         Error::invalid(format!("unknown query parameter `{param}`: this route takes none"))
     };
-    assert_eq!(run(&mut p, list("flags", json!([["limit", "5"]]))).unwrap_err(), unknown("limit"));
+    assert_eq!(
+        run(&mut p, list("flags", json!([["limit", "5"]]))).unwrap_err(),
+        Error::invalid("unknown query parameter `limit`: the flag list takes `filter`")
+    );
     assert_eq!(run(&mut p, list("experiments", json!([["env", "x"]]))).unwrap_err(), unknown("env"));
     assert_eq!(
         run(&mut p, list("metrics", json!([["colour", "red"]]))).unwrap_err(),

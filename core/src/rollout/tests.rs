@@ -354,3 +354,21 @@ fn the_watchdog_rearms_missing_and_late_alarms_only() {
     assert!(!alarm_missing(Some(NOW - 90_000), NOW, 60), "ringing late but within two intervals");
     assert!(alarm_missing(Some(NOW - 121_000), NOW, 60));
 }
+
+#[test]
+fn the_flag_list_filters_by_guarded_rollout_status() {
+    let (mut p, _) = started();
+    ok(&mut p, create("flags", json!({"key": "other"})));
+    let list = |p: &mut Project, filter: &str| -> Result<Vec<String>, Error> {
+        let cmd = rest("flags", json!({"verb": "list", "query": [["filter", filter]]}));
+        let out = run(p, cmd, NOW)?;
+        Ok(out.value["items"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap().to_owned()).collect())
+    };
+    assert_eq!(list(&mut p, "guardedRollout:monitoring,filterEnv:prod").unwrap(), ["f"]);
+    assert_eq!(list(&mut p, "guardedRollout:any,filterEnv:prod").unwrap(), ["f"]);
+    assert!(list(&mut p, "guardedRollout:completed,filterEnv:prod").unwrap().is_empty());
+    assert!(list(&mut p, "guardedRollout:monitoring,filterEnv:staging").unwrap().is_empty());
+    for bad in ["guardedRollout:monitoring", "guardedRollout:nope,filterEnv:prod", "tags:x", "filterEnv:prod"] {
+        assert!(matches!(list(&mut p, bad), Err(Error::BadRequest(_))), "{bad}");
+    }
+}
