@@ -1,17 +1,63 @@
 // Sizes of what ships (figures, never pass/fail): the Worker's wasm and the snippet's, raw and
-// gzip (level 9, what a CDN serves), from the last build. Compare with the figures in the README
-// to see what a change cost.
-import { readFileSync, readdirSync } from 'node:fs';
+// gzip (level 9, what a CDN serves), from the last build, with the peers' figures beside them as
+// ratios; then, when twiggy is installed (`npm run size` installs it: `scripts/setup.sh --size`),
+// where the bytes go, by crate and by function, in the Worker (its build keeps a copy with the
+// name section, `target/named/index_bg.wasm`, for this) and in the snippet.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { ROOT } from '../scripts/wrangler-dev.mjs';
 
-const size = (path) => {
-  const bytes = readFileSync(path);
-  return `${bytes.length} B raw, ${gzipSync(bytes, { level: 9 }).length} B gzip`;
-};
-console.log(`Worker wasm (build/index_bg.wasm): ${size(join(ROOT, 'build', 'index_bg.wasm'))}`);
+const gzip = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
+const size = (path) => `${readFileSync(path).length} B raw, ${gzip(path)} B gzip`;
+const worker = join(ROOT, 'build', 'index_bg.wasm');
+console.log(`Worker wasm (build/index_bg.wasm): ${size(worker)}`);
 const snippet = join(ROOT, 'www', 'snippet');
-for (const name of readdirSync(snippet).filter((n) => /\.(wasm|js)$/.test(n)).sort()) {
-  console.log(`snippet ${name}: ${size(join(snippet, name))}`);
+const files = readdirSync(snippet).filter((n) => /\.(wasm|js)$/.test(n)).sort();
+for (const name of files) console.log(`snippet ${name}: ${size(join(snippet, name))}`);
+
+// Peers and targets (issue 30): the snippet against browser SDKs' gzip bundles, the Worker
+// against the 600 KiB target and the platform's limits.
+const snippetGzip = files.reduce((n, f) => n + gzip(join(snippet, f)), 0);
+const peers = [['GrowthBook (minimal build)', 14_800], ['LaunchDarkly JS SDK v3', 18_200], ['Statsig', 23_000], ['LaunchDarkly JS SDK v4', 37_200]];
+console.log(`snippet total ${snippetGzip} B gzip: ${peers.map(([n, b]) => `${(snippetGzip / b).toFixed(2)}x ${n} (${b} B)`).join(', ')}; target 14,000 B (${(snippetGzip / 14_000).toFixed(2)}x)`);
+const workerGzip = gzip(worker);
+console.log(`Worker ${workerGzip} B gzip: ${(workerGzip / (600 * 1024)).toFixed(2)}x the 600 KiB target, ${(workerGzip / (3 * 1024 * 1024)).toFixed(2)}x the free plan's 3 MB, ${(workerGzip / (10 * 1024 * 1024)).toFixed(2)}x the paid 10 MB`);
+
+/** The crate an item of twiggy's list belongs to (its first path segment). */
+function crateOf(name) {
+  if (/subsection|^data segment|^custom section/.test(name)) return `(${name.replace(/ \[.*$/, '').replace(/\.\d+"?$/, '')})`;
+  const m = /^<?(?:&(?:mut )?)?([A-Za-z_][A-Za-z0-9_]*)::/.exec(name);
+  return m ? m[1] : '(other)';
+}
+
+function breakdown(label, wasm) {
+  const csv = execFileSync('twiggy', ['top', '-n', '1000000', '-f', 'csv', wasm], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const rows = csv.trim().split('\n').slice(1).map((line) => {
+    const at = line.lastIndexOf(',', line.lastIndexOf(',', line.lastIndexOf(',', line.lastIndexOf(',') - 1) - 1) - 1);
+    return { name: line.slice(0, at).replace(/"/g, ''), bytes: Number(line.slice(at + 1).split(',')[0]) };
+  }).filter((r) => Number.isFinite(r.bytes) && !/^Σ|^\.\.\. and/.test(r.name));
+  const total = rows.reduce((n, r) => n + r.bytes, 0);
+  if (!rows.some((r) => r.name.includes('::') && !r.name.startsWith('import '))) {
+    console.log(`${label}: no name section (its build strips it): largest functions by index ${rows.slice(0, 6).map((r) => `${r.name} ${r.bytes}`).join(', ')}`);
+    return;
+  }
+  const crates = new Map();
+  for (const r of rows) crates.set(crateOf(r.name), (crates.get(crateOf(r.name)) ?? 0) + r.bytes);
+  const pct = (b) => `${((100 * b) / total).toFixed(1)}%`;
+  console.log(`${label}: top crates by size (twiggy, raw bytes): ${[...crates].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([c, b]) => `${c} ${b} (${pct(b)})`).join(', ')}`);
+  console.log(`${label}: top functions: ${rows.filter((r) => !r.name.startsWith('(') && !/subsection|data segment/.test(r.name)).slice(0, 8).map((r) => `${r.name.slice(0, 90)} ${r.bytes}`).join('; ')}`);
+}
+
+let twiggy = false;
+try { execFileSync('twiggy', ['--version'], { stdio: 'ignore' }); twiggy = true; } catch { /* not installed */ }
+if (!twiggy) {
+  console.log('size breakdown: twiggy is not installed (npm run size installs it)');
+} else {
+  const named = join(ROOT, 'target', 'named', 'index_bg.wasm');
+  if (existsSync(named)) breakdown('Worker', named);
+  else console.log('Worker breakdown: target/named/index_bg.wasm missing (run npm run build)');
+  const wasm = files.find((f) => f.endsWith('.wasm'));
+  if (wasm) breakdown('snippet', join(snippet, wasm));
 }

@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 # --browser: also install Debian's Chromium (headless browser tests; `npm test` passes it).
 WANT_BROWSER=0
 [ "${1:-}" = "--browser" ] && WANT_BROWSER=1
+# --size: also install twiggy, for the size breakdown (`npm run size`; never needed by npm test).
+if [ "${1:-}" = "--size" ] && ! command -v twiggy >/dev/null; then
+  printf '\n== installing twiggy (size breakdown)\n'
+  cargo install twiggy --version 0.8.0 --locked
+fi
 
 WORKER_BUILD_VERSION=0.8.7
 step() { printf '\n== %s\n' "$*"; }
