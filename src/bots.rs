@@ -41,6 +41,7 @@ pub async fn classify(
         signature_input: signature_input.as_deref(),
         verified_bot_category: verified_bot_category.as_deref(),
         bot_management,
+        automation: edge_exp_core::query::automation(req.url()?.query().unwrap_or("")),
     };
     let reason = bots::classify(&filter, &signals);
     STATS.with(|s| s.borrow_mut().bots.classified(reason.as_ref()));

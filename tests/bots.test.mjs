@@ -75,7 +75,7 @@ describe('bot filter', () => {
   it('is configured per environment, on by default with every tier, refusing what it does not implement', async () => {
     const r = await api('GET', FILTER, undefined, ctx.creds.API_READER_TOKEN);
     assert.deepEqual(r.body, {
-      enabled: true, tiers: { cloudflare: true, webBotAuth: true, userAgent: true }, minHumanScore: 30,
+      enabled: true, tiers: { cloudflare: true, webBotAuth: true, userAgent: true, automation: true }, minHumanScore: 30,
       excludeVerifiedCategories: 'all', allowUserAgents: [], denyUserAgents: [],
     });
     for (const [body, named] of [[{ tiers: { snippet: true } }, 'snippet'], [{ rate: {} }, 'rate'],
@@ -163,8 +163,10 @@ describe('bot filter', () => {
 
   it('records nothing of headless Chromium on the demo shop, and counts a real browser profile', async () => {
     const beforeFigures = await botFigures();
-    const visit = async (options) => {
+    const visit = async ({ real = false, ...options }) => {
       const context = await chrome.browser.newContext(options);
+      // A person's browser: navigator.webdriver is false (Playwright's is true).
+      if (real) await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'webdriver', { get: () => false }));
       const page = await context.newPage();
       const answers = [];
       let posts = 0;
@@ -204,7 +206,13 @@ describe('bot filter', () => {
     assert.ok(byVariation(excludedMid, headless.variation).units > byVariation(excludedBefore, headless.variation).units, 'in the variation it was shown');
     assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: headless.visitor })).status, 404);
 
-    const person = await visit({ userAgent: CHROME });
+    // A desktop user agent under automation: the snippet says `navigator.webdriver` (wd=1).
+    const driven = await visit({ userAgent: CHROME });
+    assert.ok(driven.answers.length >= 1);
+    for (const a of driven.answers) assert.equal(a.excluded?.reason, 'webdriver');
+    assert.deepEqual(await clicks(), before, 'a webdriver page changed no count');
+    // A real browser profile: the same, without the automation flag.
+    const person = await visit({ userAgent: CHROME, real: true });
     assert.ok(person.answers.length >= 1);
     assert.ok(person.answers.every((a) => a.excluded === undefined && a.accepted >= 1));
     const after = await clicks();

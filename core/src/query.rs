@@ -80,12 +80,20 @@ impl AttributionQuery {
 pub struct EvalxQuery {
     #[serde(default)]
     pub with_reasons: bool,
+    /// The snippet's automation signal (`wd=1`, `navigator.webdriver`), read by the bot filter.
+    #[serde(default)]
+    pub wd: Option<u8>,
 }
 
 impl EvalxQuery {
     pub fn parse(query: &str) -> Result<Self, Error> {
-        parse(query, "withReasons=true|false")
+        parse(query, "withReasons=true|false, wd=1")
     }
+}
+
+/// Did the snippet say its page runs under automation (`wd=1` in the query)?
+pub fn automation(query: &str) -> bool {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == "wd" && v == "1"))
 }
 
 /// The events routes' `?sdk=` (the snippet names itself there: beacons cannot set headers).

@@ -30,7 +30,12 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
         s.flush_due = false;
         s.queued_bytes = 0;
         // `sdk` names the snippet in the event-key catalogue.
-        let url = js::cat(&[&s.url(&s.options.events_url, "/events/bulk/"), SDK_QUERY]);
+        let automation = if s.webdriver { "&wd=1" } else { "" };
+        let url = js::cat(&[
+            &s.url(&s.options.events_url, "/events/bulk/"),
+            SDK_QUERY,
+            automation,
+        ]);
         let queue = core::mem::take(&mut s.queue);
         let mut batches = Vec::new();
         let mut body = String::new();

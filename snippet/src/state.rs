@@ -76,6 +76,9 @@ pub struct State {
     pub disabled: bool,
     pub last_href: String,
     pub timer: Option<i32>,
+    /// The page runs under automation (`navigator.webdriver`): said to the Worker as `wd=1` on
+    /// evalx and events requests, so its bot filter keeps the page out of experiments.
+    pub webdriver: bool,
 }
 
 /// The page's one client, and whether the page listeners are installed (once per page: they
@@ -266,6 +269,9 @@ impl State {
             disabled: false,
             last_href: js::href(),
             timer: None,
+            webdriver: js::window().is_some_and(|w| {
+                js::get(&js::get(&w.into(), "navigator"), "webdriver").is_truthy()
+            }),
         }
     }
 
@@ -386,11 +392,16 @@ pub fn load_flags() -> Promise {
         (
             s.url(&s.options.base_url, "/sdk/evalx/"),
             JSON::stringify(&s.context).map(JsValue::from),
+            if s.webdriver {
+                "/context?wd=1"
+            } else {
+                "/context"
+            },
         )
     });
     match request {
-        Some((url, Ok(body))) => {
-            crate::net::fetch_json("REPORT", &js::cat(&[&url, "/context"]), Some(&body))
+        Some((url, Ok(body), path)) => {
+            crate::net::fetch_json("REPORT", &js::cat(&[&url, path]), Some(&body))
         }
         _ => js::resolved(&JsValue::NULL),
     }

@@ -85,6 +85,10 @@ pub struct Tiers {
     pub web_bot_auth: bool,
     #[serde(default = "yes")]
     pub user_agent: bool,
+    /// The snippet's own signal: the page runs under automation (`navigator.webdriver`), sent as
+    /// `wd=1` on its evalx and events requests.
+    #[serde(default = "yes")]
+    pub automation: bool,
 }
 
 /// `"all"` or a list of categories.
@@ -128,7 +132,7 @@ fn default_min_human_score() -> u32 {
 
 impl Default for Tiers {
     fn default() -> Self {
-        Tiers { cloudflare: true, web_bot_auth: true, user_agent: true }
+        Tiers { cloudflare: true, web_bot_auth: true, user_agent: true, automation: true }
     }
 }
 
@@ -214,6 +218,8 @@ pub struct Signals<'a> {
     pub signature_input: Option<&'a str>,
     pub verified_bot_category: Option<&'a str>,
     pub bot_management: Option<BotManagement>,
+    /// The snippet said the page runs under automation (`navigator.webdriver`).
+    pub automation: bool,
 }
 
 /// Why a request was classified as a bot. Its [`fmt::Display`] is the reason code reported.
@@ -233,6 +239,8 @@ pub enum BotReason {
     EmptyUserAgent,
     /// `ua`
     UserAgent,
+    /// `webdriver`
+    Automation,
 }
 
 impl fmt::Display for BotReason {
@@ -245,6 +253,7 @@ impl fmt::Display for BotReason {
             BotReason::WebBotAuth => f.write_str("web_bot_auth"),
             BotReason::EmptyUserAgent => f.write_str("ua_empty"),
             BotReason::UserAgent => f.write_str("ua"),
+            BotReason::Automation => f.write_str("webdriver"),
         }
     }
 }
@@ -284,6 +293,10 @@ pub fn classify(filter: &BotFilter, s: &Signals) -> Option<BotReason> {
         if user_agent::is_crawler(ua) {
             return Some(BotReason::UserAgent);
         }
+    }
+    // Last: a browser whose user agent says "person" but whose page says "automated".
+    if filter.tiers.automation && s.automation {
+        return Some(BotReason::Automation);
     }
     None
 }

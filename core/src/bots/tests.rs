@@ -176,3 +176,18 @@ fn a_bots_evaluations_ask_for_no_event() {
     untracked(with, true);
     assert_eq!(with["exp"]["reason"], json!({"kind": "FALLTHROUGH"}));
 }
+
+// The snippet's automation signal: last, so a crawler keeps its own reason; its tier switches it
+// off (an operator's own browser tests).
+#[test]
+fn automation_is_the_snippets_signal() {
+    let filter = BotFilter::default();
+    let driven = Signals { user_agent: Some(CHROME), automation: true, ..Signals::default() };
+    assert_eq!(classify(&filter, &driven).map(|r| r.to_string()).as_deref(), Some("webdriver"));
+    let crawler = Signals { user_agent: Some("curl/8.5.0"), automation: true, ..Signals::default() };
+    assert_eq!(classify(&filter, &crawler).map(|r| r.to_string()).as_deref(), Some("ua"));
+    let mut off = BotFilter::default();
+    off.tiers.automation = false;
+    assert_eq!(classify(&off, &driven), None);
+    assert_eq!(classify(&filter, &Signals { user_agent: Some(CHROME), ..Signals::default() }), None);
+}
