@@ -242,6 +242,11 @@ impl ProjectStore {
                 .collect()
         };
         for (env, flag, id, active) in touched {
+            // A check that leaves the rollout active changes nothing the registry holds: a KV
+            // write per rollout per minute would be paid for nothing.
+            if from_check && active {
+                continue;
+            }
             if let Err(e) =
                 super::rollouts::register(&self.env, (&project, &env, &flag), active).await
             {

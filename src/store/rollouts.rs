@@ -22,6 +22,7 @@ use edge_exp_core::project::rollouts::RolloutVerb;
 use edge_exp_core::project::Command;
 use edge_exp_core::rollout::check::{self, Check};
 use edge_exp_core::rollout::{Delivery, MeasuredRollout, SeriesPoint};
+use edge_exp_core::webhook::Webhook;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{
@@ -133,6 +134,9 @@ struct Watch {
     /// The rollout's check interval, as of the last check (for the watchdog).
     #[serde(default)]
     interval_seconds: u32,
+    /// Points of the series kept, so trimming never lists them all.
+    #[serde(default)]
+    points: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,6 +194,9 @@ impl GuardedRollout {
             } => {
                 let mut watch = self.load().await?.unwrap_or_default();
                 if watch.id != id {
+                    // A new rollout of the flag: the last one's series can no longer be read
+                    // (reads are by the current id), so it goes with it.
+                    self.state.storage().delete_all().await?;
                     watch = Watch {
                         project,
                         env,
@@ -285,7 +292,7 @@ impl GuardedRollout {
                 }
             };
             let check = check::check(&rollout, counts.as_ref(), now);
-            self.keep(&w.id, &check).await?;
+            self.keep((&w.id, &mut w.points), &check).await?;
             w.last = Some(check.clone());
             if rollout.status == edge_exp_core::rollout::Status::Monitoring {
                 let verb = RolloutVerb::Apply {
@@ -324,28 +331,31 @@ impl GuardedRollout {
         Ok(merged)
     }
 
-    /// Keep the check as a point of the series (the oldest points beyond [`MAX_POINTS`] go).
-    async fn keep(&self, id: &str, c: &Check) -> Result<(), ApiError> {
+    /// Keep the check as a point of the series; beyond [`MAX_POINTS`] the oldest go, listed by
+    /// key order (zero-padded times) and only as many as must go.
+    async fn keep(&self, (id, points): (&str, &mut usize), c: &Check) -> Result<(), ApiError> {
         let point = SeriesPoint::of(c);
         let storage = self.state.storage();
+        let prefix = format!("p:{id}:");
         storage
             .put(
-                &format!("p:{id}:{:016}", c.at),
+                &format!("{prefix}{:016}", c.at),
                 serde_json::to_string(&point)?,
             )
             .await?;
-        let keys = storage
-            .list_with_options(ListOptions::new().prefix(&format!("p:{id}:")))
-            .await?;
-        let all: Vec<String> = keys
-            .keys()
-            .into_iter()
-            .filter_map(|k| k.ok()?.as_string())
-            .collect();
-        if all.len() > MAX_POINTS {
-            storage
-                .delete_multiple(all[..all.len() - MAX_POINTS].to_vec())
+        *points += 1;
+        if *points > MAX_POINTS {
+            let excess = *points - MAX_POINTS;
+            let oldest = storage
+                .list_with_options(ListOptions::new().prefix(&prefix).limit(excess))
                 .await?;
+            let keys: Vec<String> = oldest
+                .keys()
+                .into_iter()
+                .filter_map(|k| k.ok()?.as_string())
+                .collect();
+            storage.delete_multiple(keys).await?;
+            *points = MAX_POINTS;
         }
         Ok(())
     }
@@ -358,35 +368,40 @@ impl GuardedRollout {
 
     /// Queue every transition not delivered yet for every webhook that is on, then try what is
     /// queued. A failure is kept for the next check (at least once; receivers dedupe on `_id`).
+    /// The webhooks are listed once per check, and only when there is something to send.
     async fn deliver(&self, w: &mut Watch, r: &MeasuredRollout, flag_name: &str) {
         let fresh: Vec<_> = r.events.iter().filter(|t| t.seq > w.delivered).collect();
-        if !fresh.is_empty() {
-            let hooks = match webhooks::list(&self.env).await {
-                Ok(h) => h,
-                Err(e) => {
-                    worker::console_error!(
-                        "webhooks not listed, delivery retried next check: {:?}",
-                        e.0
-                    );
-                    return;
-                }
-            };
-            for t in fresh.iter().filter(|t| t.notify) {
-                let body = r.audit_entry(&w.project, flag_name, t).to_string();
-                for hook in hooks.iter().filter(|h| h.on) {
-                    w.pending.push(Pending {
-                        webhook: hook.id.clone(),
-                        seq: t.seq,
-                        body: body.clone(),
-                        attempts: 0,
-                    });
-                }
-            }
-            w.delivered = fresh.iter().map(|t| t.seq).max().unwrap_or(w.delivered);
+        if fresh.is_empty() && w.pending.is_empty() {
+            return;
         }
+        let hooks = match webhooks::list(&self.env).await {
+            Ok(h) => h,
+            Err(e) => {
+                worker::console_error!(
+                    "webhooks not listed, delivery retried next check: {:?}",
+                    e.0
+                );
+                return;
+            }
+        };
+        for t in fresh.iter().filter(|t| t.notify) {
+            let body = r.audit_entry(&w.project, flag_name, t).to_string();
+            for hook in hooks.iter().filter(|h| h.on) {
+                w.pending.push(Pending {
+                    webhook: hook.id.clone(),
+                    seq: t.seq,
+                    body: body.clone(),
+                    attempts: 0,
+                });
+            }
+        }
+        w.delivered = fresh.iter().map(|t| t.seq).max().unwrap_or(w.delivered);
         let mut kept = Vec::new();
         for mut p in std::mem::take(&mut w.pending) {
-            let (status, error) = self.post(&p).await;
+            let (status, error) = match hooks.iter().find(|h| h.id == p.webhook) {
+                Some(hook) => post(hook, &p.body).await,
+                None => (None, Some("the webhook was deleted".into())),
+            };
             let ok = status.is_some_and(|s| (200..300).contains(&s));
             w.deliveries.push(Delivery {
                 webhook: p.webhook.clone(),
@@ -396,7 +411,7 @@ impl GuardedRollout {
                 error,
             });
             p.attempts += 1;
-            if !ok && p.attempts < MAX_ATTEMPTS {
+            if !ok && p.attempts < MAX_ATTEMPTS && hooks.iter().any(|h| h.id == p.webhook) {
                 kept.push(p);
             }
         }
@@ -404,33 +419,28 @@ impl GuardedRollout {
         let excess = w.deliveries.len().saturating_sub(MAX_DELIVERIES_KEPT);
         w.deliveries.drain(..excess);
     }
+}
 
-    /// POST one delivery: its status, or why there is none.
-    async fn post(&self, p: &Pending) -> (Option<u16>, Option<String>) {
-        let hook = match webhooks::get(&self.env, &p.webhook).await {
-            Ok(Some(h)) => h,
-            Ok(None) => return (None, Some("the webhook was deleted".into())),
-            Err(e) => return (None, Some(format!("{:?}", e.0))),
-        };
-        let send = async {
-            let headers = Headers::new();
-            headers.set("Content-Type", "application/json")?;
-            headers.set("User-Agent", "edge-exp-guarded-rollouts")?;
-            if let Some(signature) = hook.signature(&p.body) {
-                headers.set("X-LD-Signature", &signature)?;
-            }
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(p.body.clone().into()));
-            let resp = Fetch::Request(Request::new_with_init(&hook.url, &init)?)
-                .send()
-                .await?;
-            Ok::<u16, worker::Error>(resp.status_code())
-        };
-        match send.await {
-            Ok(status) => (Some(status), None),
-            Err(e) => (None, Some(e.to_string())),
+/// POST one delivery: its status, or why there is none.
+async fn post(hook: &Webhook, body: &str) -> (Option<u16>, Option<String>) {
+    let send = async {
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        headers.set("User-Agent", "edge-exp-guarded-rollouts")?;
+        if let Some(signature) = hook.signature(body) {
+            headers.set("X-LD-Signature", &signature)?;
         }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(body.to_owned().into()));
+        let resp = Fetch::Request(Request::new_with_init(&hook.url, &init)?)
+            .send()
+            .await?;
+        Ok::<u16, worker::Error>(resp.status_code())
+    };
+    match send.await {
+        Ok(status) => (Some(status), None),
+        Err(e) => (None, Some(e.to_string())),
     }
 }

@@ -286,21 +286,22 @@ impl Project {
     fn apply_check(&mut self, (env, flag, id): (&str, &str, &str), check: &Check, now: i64) -> Result<Outcome, Error> {
         let mut r = self.rollout(env, flag, id)?.clone();
         let applied = r.apply(check, now);
-        self.commit(r, applied, now)
+        let changed = self.commit(&mut r, applied, now)?;
+        Ok(Outcome { value: json!({"applied": applied != Applied::Nothing, "rollout": r}), changed })
     }
 
-    /// Store a changed rollout (and its flag, when its traffic changed).
-    fn commit(&mut self, mut r: MeasuredRollout, applied: Applied, now: i64) -> Result<Outcome, Error> {
+    /// Store a changed rollout (and its flag, when its traffic changed); the records changed.
+    fn commit(&mut self, r: &mut MeasuredRollout, applied: Applied, now: i64) -> Result<Vec<Record>, Error> {
         let mut changed = Vec::new();
         if applied == Applied::Traffic {
             let mut flag = self.flags[&r.flag_key].clone();
             let before = flag.version;
-            self.serve(&mut flag, &r, now)?;
+            self.serve(&mut flag, r, now)?;
             r.wrote_flag(before, flag.version);
             self.flags.insert(r.flag_key.clone(), flag);
             changed.push(Record::Flag(r.flag_key.clone()));
             if !r.active() {
-                self.lock_metrics(&r, false);
+                self.lock_metrics(r, false);
                 changed.extend(r.metrics.iter().map(|g| Record::Metric(g.metric_key.clone())));
             }
         }
@@ -309,7 +310,7 @@ impl Project {
             changed.push(Record::Rollout(key.clone()));
             self.rollouts.insert(key, r.clone());
         }
-        Ok(Outcome { value: json!({"applied": applied != Applied::Nothing, "rollout": r}), changed })
+        Ok(changed)
     }
 
     /// A human's instructions on a rollout, all or none: `pause`, `resume`, `advanceStage`,
@@ -321,13 +322,15 @@ impl Project {
         if let Some(other) = body.as_object().and_then(|o| o.keys().find(|k| !matches!(k.as_str(), "instructions" | "comment"))) {
             return Err(Error::invalid(format!("`{other}` is not a field of a semantic patch (use `instructions`, `comment`)")));
         }
+        // The body's `comment` is each instruction's unless it has its own.
+        let comment = body.get("comment").and_then(Value::as_str);
         let mut applied = Applied::Nothing;
         for (i, ins) in list.iter().enumerate() {
-            let step = rollout::act::instruction(&mut r, ins, &format!("instructions[{i}]"), member.clone(), now)?;
+            let at = format!("instructions[{i}]");
+            let step = rollout::act::instruction(&mut r, ins, (&at, comment), member.clone(), now)?;
             applied = applied.max(step);
         }
-        let out = self.commit(r, applied, now)?;
-        let r: MeasuredRollout = serde_json::from_value(out.value["rollout"].clone()).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Outcome { value: json!(r.rep(project, None)), changed: out.changed })
+        let changed = self.commit(&mut r, applied, now)?;
+        Ok(Outcome { value: json!(r.rep(project, None)), changed })
     }
 }

@@ -8,15 +8,16 @@ use serde_json::Value;
 
 const KINDS: &str = "pause, resume, advanceStage, rollBack, dismissRegression";
 
-/// Apply one instruction at `at` (its position, for errors).
-pub fn instruction(r: &mut MeasuredRollout, ins: &Value, at: &str, member: Option<String>, now: i64) -> Result<Applied, Error> {
+/// Apply one instruction at `at` (its position, for errors); `body_comment`: the patch's own
+/// `comment`, used when the instruction has none.
+pub fn instruction(r: &mut MeasuredRollout, ins: &Value, (at, body_comment): (&str, Option<&str>), member: Option<String>, now: i64) -> Result<Applied, Error> {
     let fields = ins.as_object().ok_or_else(|| Error::invalid(format!("`{at}` must be an object")))?;
     let kind = fields.get("kind").and_then(Value::as_str).ok_or_else(|| Error::invalid(format!("`{at}.kind` is required")))?;
     let known: &[&str] = if kind == "dismissRegression" { &["kind", "comment", "metricKey"] } else { &["kind", "comment"] };
     if let Some(other) = fields.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(Error::invalid(format!("`{at}.{other}` is not a field of `{kind}`")));
     }
-    let comment = fields.get("comment").and_then(Value::as_str).map(str::to_owned);
+    let comment = fields.get("comment").and_then(Value::as_str).or(body_comment).map(str::to_owned);
     let said = |default: &str| comment.clone().unwrap_or_else(|| default.to_owned());
     let conflict = |what: &str| Error::Conflict(format!("guarded rollout `{}` is {}: cannot {what}", r.id, serde_json::json!(r.status).as_str().unwrap_or_default()));
     match kind {

@@ -229,6 +229,15 @@ fn regressions_without_rollback_freeze_until_dismissed() {
     let r = p.rollouts.values().next().unwrap().clone();
     assert_eq!((r.status, r.metrics[0].dismissed), (Status::Monitoring, true));
     assert_eq!(r.events.last().unwrap().member.as_deref(), Some("ana"));
+    // The patch's own comment stands for an instruction without one.
+    let pause = json!({"op": "rollouts", "project": "p", "env": "prod", "flag": "f",
+        "verb": {"verb": "act", "id": r.id, "member": "ana", "body": {"comment": "on-call says wait", "instructions": [{"kind": "pause"}]}}});
+    ok(&mut p, pause);
+    assert_eq!(p.rollouts.values().next().unwrap().events.last().unwrap().comment, "on-call says wait");
+    let resume = json!({"op": "rollouts", "project": "p", "env": "prod", "flag": "f",
+        "verb": {"verb": "act", "id": r.id, "body": {"instructions": [{"kind": "resume"}]}}});
+    ok(&mut p, resume);
+    let r = p.rollouts.values().next().unwrap().clone();
     let c = check::check(&r, Some(&counts((20, 20), (0, 12))), NOW + 2 * MIN);
     assert_eq!(c.decision, Decision::Continue, "a dismissed regression no longer stops it");
 }
