@@ -1,23 +1,27 @@
 //! Bots on the browser-facing routes (evalx, browser streams, browser events): each request's
 //! signals read once, classified by `core::bots` under its environment's filter, and counted in
 //! this isolate's figures. Nothing here writes: a bot's request is classified before any KV or
-//! Durable Object write is made for it. Server and mobile SDK routes are never classified (every
-//! LaunchDarkly server SDK's user agent looks like a bot's).
+//! Durable Object write is made for it. Server and mobile SDK routes are never classified by
+//! their signals (every LaunchDarkly server SDK's user agent looks like a bot's): there, only a
+//! context the environment's `contextAttribute` flags is a bot's, event by event ([`flagged`]).
 
 use crate::error::ApiError;
 use crate::http::{header, now_ms};
 use crate::ingest::STATS;
 use crate::store::{bot_filter, config::Tenant};
 use edge_exp_core::bots::excluded::would_be_exposures;
-use edge_exp_core::bots::{self, BotManagement, BotReason, Signals};
+use edge_exp_core::bots::{self, context_flag, BotManagement, BotReason, Signals};
+use edge_exp_core::event::{Batch, Event};
 use edge_exp_core::queued::Tags;
 use worker::{Env, Request};
 
-/// Classify a browser request for `tenant`: `Some(reason)` if it is a bot's.
+/// Classify a browser request for `tenant`: `Some(reason)` if it is a bot's, by its signals
+/// or, when it evaluates one, by its `context` (the environment's `contextAttribute`).
 pub async fn classify(
     req: &Request,
     env: &Env,
     tenant: &Tenant,
+    context: Option<&serde_json::Value>,
 ) -> Result<Option<BotReason>, ApiError> {
     let filter = bot_filter::read(env, tenant).await?;
     if !filter.enabled {
@@ -43,7 +47,8 @@ pub async fn classify(
         bot_management,
         automation: edge_exp_core::query::automation(req.url()?.query().unwrap_or("")),
     };
-    let reason = bots::classify(&filter, &signals);
+    let reason = bots::classify(&filter, &signals)
+        .or_else(|| context.and_then(|c| filter.context_reason(c)));
     STATS.with(|s| s.borrow_mut().bots.classified(reason.as_ref()));
     Ok(reason)
 }
@@ -84,4 +89,31 @@ pub fn untrack_only(flags: &mut serde_json::Map<String, serde_json::Value>, with
 /// Count the valid events of a bot's payload, dropped.
 pub fn dropped(events: usize) {
     STATS.with(|s| s.borrow_mut().bots.dropped_events += events as u64);
+}
+
+/// The events of contexts the environment's `contextAttribute` flags as bots' (any route but the
+/// metric import), split off the batch: `(kept, their events, the reason)`; the batch whole when
+/// none is flagged or no attribute is named.
+pub async fn flagged<'a>(
+    env: &Env,
+    tenant: &Tenant,
+    body: &[u8],
+    batch: Batch<'a>,
+) -> Result<(Batch<'a>, Vec<Event<'a>>, Option<BotReason>), ApiError> {
+    let filter = bot_filter::read(env, tenant).await?;
+    let Some(attribute) = filter.context_attribute() else {
+        return Ok((batch, Vec::new(), None));
+    };
+    let flags = context_flag::flagged_items(&String::from_utf8_lossy(body), attribute);
+    if !flags.contains(&true) {
+        return Ok((batch, Vec::new(), None));
+    }
+    let (kept, bots) = context_flag::split_off(batch, &flags);
+    let reason = BotReason::ContextAttribute(attribute.to_owned());
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        *s.bots.by_reason.entry(reason.to_string()).or_default() += 1;
+        s.bots.dropped_events += bots.len() as u64;
+    });
+    Ok((kept, bots, Some(reason)))
 }

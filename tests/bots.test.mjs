@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { useWorker, post, request, firstVariation, uid, drain } from './support/worker.mjs';
 import { useBrowser } from './support/browser.mjs';
 import { seed } from '../scripts/seed.mjs';
+import { init } from '@launchdarkly/node-server-sdk';
 
 const ctx = useWorker();
 const FILTER = '/api/v2/projects/default/environments/production/bot-filter';
@@ -230,5 +231,44 @@ describe('bot filter', () => {
     assert.match(shownBots, new RegExp(`Bots excluded: ${summary.units} units, ${summary.events} events`));
     assert.match(shownBots, /by reason: .*ua \d+/);
     await page.context().close();
+  });
+  it("on server routes, records nothing of a context the environment's contextAttribute flags", async () => {
+    const bad = await api('PUT', FILTER, { contextAttribute: '/device/bot' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /contextAttribute/);
+    const on = await api('PUT', FILTER, { contextAttribute: 'bot' });
+    assert.equal(on.status, 200, JSON.stringify(on.body));
+    assert.equal(on.body.contextAttribute, 'bot');
+    // LaunchDarkly's own Node server SDK: its user agent is never classified; the context is.
+    const client = init(ctx.creds.SDK_KEY, {
+      baseUri: ctx.base, streamUri: ctx.base, eventsUri: ctx.base, stream: false, sendEvents: true,
+      logger: { debug() {}, info() {}, warn() {}, error: (...a) => console.error(...a) },
+    });
+    try {
+      await client.waitForInitialization({ timeout: 10 });
+      const rowsBefore = await results();
+      const before = await excluded();
+      const bot = { kind: 'user', key: uid('sdk-bot'), bot: true };
+      const device = { kind: 'multi', user: { key: uid('sdk-bot-user') }, device: { key: uid('d'), bot: true } };
+      const person = { kind: 'user', key: uid('sdk-person'), bot: false };
+      for (const c of [bot, device, person]) await client.variation('demo-headline', c, 'none');
+      await client.flush();
+      const after = await excluded();
+      const was = before.byReason['context:bot'] ?? { units: 0, events: 0 };
+      const now = after.byReason['context:bot'];
+      assert.deepEqual({ units: now.units - was.units, events: now.events - was.events }, { units: 2, events: 2 },
+        'the flagged user and the multi-kind context with a flagged kind, one exposure each');
+      const rows = await results();
+      assert.equal(total(rows, 'exposedUnits') - total(rowsBefore, 'exposedUnits'), 1, 'only the person is counted');
+      assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: bot.key })).status, 404, 'no first-variation record for the bot');
+      assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: person.key })).status, 200);
+      // The browser route reads the same attribute from the context it evaluates.
+      const encoded = Buffer.from(JSON.stringify({ kind: 'user', key: uid('flagged'), bot: true })).toString('base64url');
+      const r = await fetch(`${ctx.base}/sdk/evalx/${ctx.creds.CLIENT_SIDE_ID}/contexts/${encoded}`, { headers: { 'User-Agent': CHROME } });
+      assert.equal((await r.json())['demo-headline'].trackEvents, false);
+    } finally {
+      client.close();
+      assert.equal((await api('PUT', FILTER, {})).status, 200);
+    }
   });
 });

@@ -65,7 +65,7 @@ pub async fn eval(
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
-    let reason = crate::bots::classify(req, env, &tenant).await?;
+    let reason = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
     let bot = reason.is_some();
     let data = published::read(env, &doc).await?;
     let mut evaluations = evalx_map(&data.data, &context, with_reasons);

@@ -82,7 +82,7 @@ pub async fn ingest(
     };
     // Before any KV access: a bot's payload touches no store at all.
     if source == Source::Browser {
-        if let Some(reason) = crate::bots::classify(req, env, tenant).await? {
+        if let Some(reason) = crate::bots::classify(req, env, tenant, None).await? {
             let batch = parse(&body, now, source)?;
             return excluded(env, tenant, (&message_id, now), &batch, &reason).await;
         }
@@ -93,6 +93,8 @@ pub async fn ingest(
     }
 
     let batch = parse(&body, now, source)?;
+    let (batch, excluded) =
+        exclude_flagged(env, tenant, (&message_id, now), &body, source, batch).await?;
     // Counting and attribution happen in the queue consumer; 202 only once the queue has them.
     let redeliver = ingest::fault_requested(req, env, "redeliver");
     let sdk = sdk(req);
@@ -109,7 +111,7 @@ pub async fn ingest(
         rejected: batch.rejected,
         queued_messages: None,
         duplicate: None,
-        excluded: None,
+        excluded,
     };
     if let Some(key) = &payload_key {
         let seen = payloads::Seen {
@@ -153,6 +155,38 @@ async fn excluded(
         }),
     };
     json_of(202, &answer)
+}
+
+/// The events of contexts the environment's `contextAttribute` flags as bots' (server, mobile
+/// and browser payloads alike; the metric import is the operator's own), queued as exclusions
+/// under their own message ID; the rest go on. What the answer says of them, if any.
+async fn exclude_flagged<'a>(
+    env: &Env,
+    tenant: &Tenant,
+    (message_id, now): (&str, i64),
+    body: &[u8],
+    source: Source,
+    batch: Batch<'a>,
+) -> Result<(Batch<'a>, Option<Excluded>), ApiError> {
+    if source == Source::Import {
+        return Ok((batch, None));
+    }
+    let (kept, bots, reason) = crate::bots::flagged(env, tenant, body, batch).await?;
+    let Some(reason) = reason else {
+        return Ok((kept, None));
+    };
+    let code = reason.to_string();
+    let tags = Tags {
+        excluded: Some(&code),
+        ..Tags::default()
+    };
+    let id = format!("{message_id}:bots");
+    ingest::enqueue(env, tenant, (&id, now), &bots, tags).await?;
+    let excluded = Excluded {
+        reason: code,
+        events: bots.len() as u64,
+    };
+    Ok((kept, Some(excluded)))
 }
 
 /// The payload's events; those the queue cannot carry are refused one by one, like any other bad

@@ -17,8 +17,9 @@
 //! engines' rules); nothing of it is recorded: [`untracked`] makes its evaluations send no
 //! exposure, and the events route drops its events before attribution.
 
-pub mod patterns;
+pub mod context_flag;
 pub mod excluded;
+pub mod patterns;
 pub mod user_agent;
 
 use crate::Error;
@@ -72,6 +73,11 @@ pub struct BotFilter {
     /// Text that, found in a user agent (case-insensitively), makes it a bot, whatever the tiers.
     #[serde(default)]
     pub deny_user_agents: Vec<String>,
+    /// A boolean context attribute (e.g. `bot`) that, `true`, makes a context a bot's on every
+    /// route: the only signal on server and mobile SDK routes, whose user agents are never
+    /// classified ([`context_flag`]). Unset: not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_attribute: Option<String>,
 }
 
 /// Which signals are used; each can be switched off.
@@ -145,6 +151,7 @@ impl Default for BotFilter {
             exclude_verified_categories: Categories::All,
             allow_user_agents: Vec::new(),
             deny_user_agents: Vec::new(),
+            context_attribute: None,
         }
     }
 }
@@ -178,6 +185,9 @@ impl BotFilter {
                     VERIFIED_CATEGORIES.join(", ")
                 )));
             }
+        }
+        if let Some(name) = &self.context_attribute {
+            context_flag::check_attribute(name)?;
         }
         for (name, list) in [("allowUserAgents", &self.allow_user_agents), ("denyUserAgents", &self.deny_user_agents)] {
             if list.len() > MAX_LIST_ENTRIES {
@@ -241,6 +251,8 @@ pub enum BotReason {
     UserAgent,
     /// `webdriver`
     Automation,
+    /// `context:<attribute>`: the context says so ([`BotFilter::context_attribute`]).
+    ContextAttribute(String),
 }
 
 impl fmt::Display for BotReason {
@@ -254,6 +266,7 @@ impl fmt::Display for BotReason {
             BotReason::EmptyUserAgent => f.write_str("ua_empty"),
             BotReason::UserAgent => f.write_str("ua"),
             BotReason::Automation => f.write_str("webdriver"),
+            BotReason::ContextAttribute(a) => write!(f, "context:{a}"),
         }
     }
 }
@@ -299,6 +312,19 @@ pub fn classify(filter: &BotFilter, s: &Signals) -> Option<BotReason> {
         return Some(BotReason::Automation);
     }
     None
+}
+
+impl BotFilter {
+    /// The attribute to read contexts by, when the filter is on and names one.
+    pub fn context_attribute(&self) -> Option<&str> {
+        self.context_attribute.as_deref().filter(|_| self.enabled)
+    }
+
+    /// Does this context (as JSON) say it is a bot's ([`BotFilter::context_attribute`])?
+    pub fn context_reason(&self, context: &serde_json::Value) -> Option<BotReason> {
+        let attribute = self.context_attribute()?;
+        context_flag::context_says_bot(context, attribute).then(|| BotReason::ContextAttribute(attribute.to_owned()))
+    }
 }
 
 /// Cloudflare's say on a request.

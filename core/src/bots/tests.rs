@@ -154,8 +154,16 @@ fn a_bad_filter_is_refused_naming_the_problem() {
     assert!(err(r#"{"excludeVerifiedCategories": ["Robots"]}"#).contains("Robots"));
     assert!(err(r#"{"excludeVerifiedCategories": "some"}"#).contains("excludeVerifiedCategories"));
     assert!(err(r#"{"denyUserAgents": [" "]}"#).contains("denyUserAgents"));
+    assert!(err(r#"{"contextAttribute": "/device/bot"}"#).contains("contextAttribute"));
+    assert!(err(r#"{"contextAttribute": "key"}"#).contains("contextAttribute"));
+    let named = parse(br#"{"contextAttribute": "bot"}"#).unwrap();
+    let flagged = json!({"kind": "user", "key": "a", "bot": true});
+    assert_eq!(named.context_reason(&flagged).map(|r| r.to_string()).as_deref(), Some("context:bot"));
+    let off = BotFilter { enabled: false, ..named };
+    assert_eq!(off.context_reason(&flagged), None, "a filter that is off excludes nothing");
     let defaults = parse(b"{}").unwrap();
     assert_eq!(defaults, BotFilter::default());
+    assert_eq!(defaults.context_reason(&flagged), None, "unset unless named");
     let round = serde_json::to_vec(&defaults).unwrap();
     assert_eq!(parse(&round).unwrap(), defaults);
     assert_eq!(serde_json::to_value(&defaults).unwrap()["excludeVerifiedCategories"], json!("all"));
