@@ -10,7 +10,7 @@
 //! rolls back (or freezes, with `onRegression.rollback: false`) whatever the stage's minimums;
 //! then the health holds; then pause; then the stage advances when its duration and units are met.
 
-use super::{HoldReason, MeasuredRollout};
+use super::{HoldReason, MeasuredRollout, OnInsufficientUnits};
 use crate::aggregates::{Aggregates, Moments};
 use crate::experiment::{Measure, MetricSnapshot};
 use crate::metric::SuccessCriteria;
@@ -36,6 +36,10 @@ pub enum Decision {
     Complete,
     RollBack { metric: String },
     Regress { metric: String },
+    /// Still short of units at the stage's most duration: hold, saying so once.
+    Stall,
+    /// Still short of units at the stage's most duration, and `onInsufficientUnits: rollback`.
+    Expire,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -234,7 +238,13 @@ fn decide(r: &MeasuredRollout, metrics: &[MetricCheck], health: &Health, units: 
         return Decision::Continue;
     }
     if units.control.min(units.test) < stage.min_units_per_arm {
-        return Decision::Hold(HoldReason::InsufficientUnits);
+        if elapsed < stage.max_duration() {
+            return Decision::Hold(HoldReason::InsufficientUnits);
+        }
+        return match r.on_insufficient_units {
+            OnInsufficientUnits::Hold => Decision::Stall,
+            OnInsufficientUnits::Rollback => Decision::Expire,
+        };
     }
     if r.current_stage_index + 1 >= r.stages.len() {
         Decision::Complete

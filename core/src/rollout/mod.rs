@@ -69,8 +69,42 @@ pub struct Stage {
     pub monitoring_window_milliseconds: i64,
     /// The least tracked units in each arm before the stage may end.
     pub min_units_per_arm: u64,
+    /// How long the stage may wait for its units before `onInsufficientUnits` applies (0 in a
+    /// rollout stored before it existed: [`Stage::max_duration`]'s default).
+    #[serde(default)]
+    pub max_duration_milliseconds: i64,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
+}
+
+impl Stage {
+    /// The default wait for units: three times the stage's least duration (LaunchDarkly extends
+    /// a step so), and never under half an hour, so a stage of seconds (tests, demos) does not
+    /// stall on the queue's own delay.
+    pub fn default_max_duration(window: i64) -> i64 {
+        window.saturating_mul(3).max(30 * 60_000)
+    }
+
+    /// How long the stage may wait for its units.
+    pub fn max_duration(&self) -> i64 {
+        if self.max_duration_milliseconds > 0 {
+            self.max_duration_milliseconds
+        } else {
+            Stage::default_max_duration(self.monitoring_window_milliseconds)
+        }
+    }
+}
+
+/// What a stage that is still short of units at its `maxDurationMilliseconds` does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum OnInsufficientUnits {
+    /// Keep holding (`insufficientUnits`), with one `stalled` transition notified.
+    #[default]
+    Hold,
+    /// Roll back, as LaunchDarkly does when a step cannot gather its sample.
+    Rollback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -149,6 +183,8 @@ pub struct MeasuredRollout {
     pub notify_progression: bool,
     pub current_stage_index: usize,
     pub stages: Vec<Stage>,
+    #[serde(default)]
+    pub on_insufficient_units: OnInsufficientUnits,
     pub metrics: Vec<Guardrail>,
     /// The two arms' counts: treatments control (baseline) and test.
     pub iteration: Iteration,
@@ -289,6 +325,32 @@ impl MeasuredRollout {
                 self.notify_last(self.notifies(metric));
                 Applied::Traffic
             }
+            Decision::Stall => {
+                let stage = self.current_stage_index;
+                let stalled = self.events.iter().any(|e| e.kind == "stalled" && e.stage_index == stage);
+                let applied = self.set_hold(Some(HoldReason::InsufficientUnits), now);
+                if stalled {
+                    return applied;
+                }
+                let comment = format!(
+                    "Stage {} ({}) is still short of units after {} min ({} control / {} test of {} per arm): holding",
+                    stage + 1, pct_of(self, stage), self.stages[stage].max_duration() / 60_000,
+                    check.units.control, check.units.test, self.stages[stage].min_units_per_arm
+                );
+                self.record(now, "stalled", None, comment);
+                Applied::State
+            }
+            Decision::Expire => {
+                let stage = self.current_stage_index;
+                let comment = format!(
+                    "Automatic rollback: stage {} ({}) did not reach {} units per arm within {} min ({} control / {} test)",
+                    stage + 1, pct_of(self, stage), self.stages[stage].min_units_per_arm,
+                    self.stages[stage].max_duration() / 60_000, check.units.control, check.units.test
+                );
+                self.end(Status::RolledBack, "insufficient units", now);
+                self.record(now, "rolledBack", None, comment);
+                Applied::Traffic
+            }
             Decision::Regress { metric } => {
                 let why = check.explain(metric);
                 self.status = Status::Regressed;
@@ -342,6 +404,7 @@ impl MeasuredRollout {
             check_interval_seconds: r.check_interval_seconds,
             current_stage_index: r.current_stage_index,
             stages: &r.stages,
+            on_insufficient_units: r.on_insufficient_units,
             metrics,
             health: last.map(|c| &c.health),
             units: last.map(|c| c.units),
@@ -411,6 +474,7 @@ pub struct MeasuredRolloutRep<'a> {
     pub check_interval_seconds: u32,
     pub current_stage_index: usize,
     pub stages: &'a [Stage],
+    pub on_insufficient_units: OnInsufficientUnits,
     pub metrics: Vec<GuardrailRep<'a>>,
     /// The latest check's health; null before the first check.
     pub health: Option<&'a check::Health>,

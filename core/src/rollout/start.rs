@@ -2,7 +2,7 @@
 //! `updateRulesWithMeasuredRolloutV2` (LaunchDarkly's names; unknown fields refused), checked
 //! against the flag and the project's metrics, into a [`MeasuredRollout`].
 
-use super::{Guardrail, MeasuredRollout, OnRegression, Stage, Status, HALF};
+use super::{Guardrail, MeasuredRollout, OnInsufficientUnits, OnRegression, Stage, Status, HALF};
 use crate::error::Error;
 use crate::experiment::{Iteration, IterationStatus, MetricSnapshot, Treatment};
 use crate::flag::{Flag, VariationOrRollout};
@@ -47,6 +47,10 @@ pub struct StartInput {
     pub alpha: Option<f64>,
     #[serde(default)]
     pub check_interval_seconds: Option<u32>,
+    /// `hold` (the default) or `rollback`: what a stage still short of units at its
+    /// `maxDurationMilliseconds` does.
+    #[serde(default)]
+    pub on_insufficient_units: Option<OnInsufficientUnits>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +60,8 @@ pub struct StageInput {
     pub monitoring_window_milliseconds: i64,
     #[serde(default)]
     pub min_units_per_arm: Option<u64>,
+    #[serde(default)]
+    pub max_duration_milliseconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +177,7 @@ pub fn start(input: StartInput, place: &Place, metrics: &BTreeMap<String, Metric
         notify_progression: input.on_progression.as_ref().and_then(|p| p.notify).unwrap_or(true),
         current_stage_index: 0,
         stages,
+        on_insufficient_units: input.on_insufficient_units.unwrap_or_default(),
         metrics: guardrails,
         iteration,
         pre_rollout_rule: current,
@@ -216,14 +223,14 @@ fn variation_index(flag: &Flag, id: &str, at: &str) -> Result<usize, Error> {
 /// 1..=50,000 (the comparison needs an equal control: the last monitored stage is at most 50 %).
 fn stages(input: &StartInput, at: &str) -> Result<Vec<Stage>, Error> {
     let single = (input.rollout_weight, input.monitoring_window_milliseconds);
-    let given: Vec<(u32, i64, Option<u64>)> = match (&input.stages, single) {
+    let given: Vec<(u32, i64, Option<u64>, Option<i64>)> = match (&input.stages, single) {
         (Some(_), (Some(_), _) | (_, Some(_))) => {
             return Err(invalid(at, "`rolloutWeight` and `monitoringWindowMilliseconds` are the single-stage form: with `stages`, give them per stage"))
         }
-        (Some(list), _) => list.iter().map(|s| (s.rollout_weight, s.monitoring_window_milliseconds, s.min_units_per_arm)).collect(),
-        (None, (Some(w), Some(ms))) => vec![(w, ms, None)],
+        (Some(list), _) => list.iter().map(|s| (s.rollout_weight, s.monitoring_window_milliseconds, s.min_units_per_arm, s.max_duration_milliseconds)).collect(),
+        (None, (Some(w), Some(ms))) => vec![(w, ms, None, None)],
         (None, (Some(_), None) | (None, Some(_))) => return Err(invalid(at, "the single-stage form needs both `rolloutWeight` and `monitoringWindowMilliseconds`")),
-        (None, (None, None)) => DEFAULT_STAGES.iter().map(|(w, min)| (*w, min * MINUTE, None)).collect(),
+        (None, (None, None)) => DEFAULT_STAGES.iter().map(|(w, min)| (*w, min * MINUTE, None, None)).collect(),
     };
     if given.is_empty() || given.len() > MAX_STAGES {
         return Err(invalid(&format!("{at}.stages"), format!("needs 1 to {MAX_STAGES} stages")));
@@ -232,7 +239,7 @@ fn stages(input: &StartInput, at: &str) -> Result<Vec<Stage>, Error> {
     given
         .into_iter()
         .enumerate()
-        .map(|(i, (weight, window, min_units))| {
+        .map(|(i, (weight, window, min_units, max))| {
             let here = format!("{at}.stages[{i}]");
             if weight <= last || weight > HALF {
                 return Err(invalid(&format!("{here}.rolloutWeight"), format!("weights rise from stage to stage within 1..={HALF} (thousandths of a percent; the rollout completes by serving the test variation to everyone after the last stage)")));
@@ -240,10 +247,14 @@ fn stages(input: &StartInput, at: &str) -> Result<Vec<Stage>, Error> {
             if !(0..=MAX_WINDOW_MS).contains(&window) {
                 return Err(invalid(&format!("{here}.monitoringWindowMilliseconds"), "must be from 0 to 90 days"));
             }
+            let max = max.unwrap_or_else(|| Stage::default_max_duration(window));
+            if max < window || max > MAX_WINDOW_MS {
+                return Err(invalid(&format!("{here}.maxDurationMilliseconds"), "must be at least the stage's `monitoringWindowMilliseconds` and at most 90 days"));
+            }
             last = weight;
             // 100 units per arm for each percent of traffic, at most 5,000.
             let default_units = (u64::from(weight) / 10).clamp(100, 5_000);
-            Ok(Stage { rollout_weight: weight, monitoring_window_milliseconds: window, min_units_per_arm: min_units.unwrap_or(default_units), started_at: None, ended_at: None })
+            Ok(Stage { rollout_weight: weight, monitoring_window_milliseconds: window, min_units_per_arm: min_units.unwrap_or(default_units), max_duration_milliseconds: max, started_at: None, ended_at: None })
         })
         .collect()
 }

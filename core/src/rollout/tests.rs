@@ -115,6 +115,8 @@ fn bad_start_fields_are_named() {
         (json!({"rolloutWeight": 1000}), "single-stage form"),
         (json!({"surprise": 1}), "unknown field `surprise`"),
         (json!({"onProgression": {"rollForward": false}}), "rollForward"),
+        (json!({"stages": [{"rolloutWeight": 1000, "monitoringWindowMilliseconds": 10 * MIN, "maxDurationMilliseconds": MIN}]}), "stages[0].maxDurationMilliseconds"),
+        (json!({"onInsufficientUnits": "wait"}), "unknown variant `wait`"),
     ];
     for (extra, says) in cases {
         let body = start_body(&p, extra.clone());
@@ -191,6 +193,51 @@ fn stages_advance_on_duration_and_units_then_complete() {
     assert_eq!(r.status, Status::Completed);
     assert_eq!(p.flags["f"].spec.environments["prod"].fallthrough, VariationOrRollout::Fixed { variation: 1 });
     assert!(p.metrics["errors"].running_experiments.is_empty());
+}
+
+/// The project's rollout as it is now (a check is only applied to the revision it was made on).
+fn latest(p: &Project) -> MeasuredRollout {
+    p.rollouts.values().next().unwrap().clone()
+}
+
+#[test]
+fn a_stage_short_of_units_stalls_once_and_holds_until_its_units_come() {
+    let (mut p, r) = started();
+    assert_eq!(r.stages[0].max_duration_milliseconds, 30 * MIN, "3 × its 10 min by default");
+    let c = check::check(&r, Some(&counts((5, 5), (0, 0))), NOW + 20 * MIN);
+    assert_eq!(c.decision, Decision::Hold(HoldReason::InsufficientUnits));
+    apply(&mut p, &r, &c, NOW + 20 * MIN);
+    for look in [31, 32, 40] {
+        let r = latest(&p);
+        let c = check::check(&r, Some(&counts((5, 5), (0, 0))), NOW + look * MIN);
+        assert_eq!(c.decision, Decision::Stall);
+        apply(&mut p, &r, &c, NOW + look * MIN);
+    }
+    let r = latest(&p);
+    assert_eq!((r.status, r.hold_reason), (Status::Monitoring, Some(HoldReason::InsufficientUnits)));
+    let stalled: Vec<_> = r.events.iter().filter(|e| e.kind == "stalled").collect();
+    assert_eq!(stalled.len(), 1, "said once per stage: {:?}", r.events);
+    assert!(stalled[0].notify && stalled[0].comment.contains("5 control / 5 test of 100 per arm"));
+    let c = check::check(&r, Some(&counts((150, 150), (0, 0))), NOW + 41 * MIN);
+    assert_eq!(c.decision, Decision::Advance, "a stalled stage still advances when its units come");
+}
+
+#[test]
+fn on_insufficient_units_rollback_restores_the_rule_at_the_stages_most_duration() {
+    let mut p = project();
+    let body = start_body(&p, json!({"onInsufficientUnits": "rollback",
+        "stages": [{"rolloutWeight": 1000, "monitoringWindowMilliseconds": 10 * MIN, "maxDurationMilliseconds": 15 * MIN}]}));
+    ok(&mut p, body);
+    let r = latest(&p);
+    let c = check::check(&r, Some(&counts((5, 5), (0, 0))), NOW + 14 * MIN);
+    assert_eq!(c.decision, Decision::Hold(HoldReason::InsufficientUnits));
+    let c = check::check(&r, Some(&counts((5, 5), (0, 0))), NOW + 15 * MIN);
+    assert_eq!(c.decision, Decision::Expire);
+    assert_eq!(apply(&mut p, &r, &c, NOW + 15 * MIN)["applied"], true);
+    let r = latest(&p);
+    assert_eq!((r.status, r.end_reason.as_deref()), (Status::RolledBack, Some("insufficient units")));
+    assert!(r.events.last().unwrap().comment.contains("did not reach 100 units per arm within 15 min"));
+    assert_eq!(p.flags["f"].spec.environments["prod"].fallthrough, VariationOrRollout::Fixed { variation: 0 });
 }
 
 #[test]
