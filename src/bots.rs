@@ -13,6 +13,7 @@ use edge_exp_core::bots::excluded::would_be_exposures;
 use edge_exp_core::bots::{self, context_flag, BotManagement, BotReason, Signals};
 use edge_exp_core::event::{Batch, Event};
 use edge_exp_core::queued::Tags;
+use edge_exp_core::targeting::AllData;
 use worker::{Env, Request};
 
 /// Classify a browser request for `tenant`: `Some(reason)` if it is a bot's, by its signals
@@ -53,12 +54,13 @@ pub async fn classify(
     Ok(reason)
 }
 
-/// Make a bot's evaluations ask for nothing to be recorded (`core::bots::untracked`), after
-/// queueing the exposures its SDK would have sent as exclusions (`ingest`: counted per
-/// iteration by reason and variation, nothing attributed or counted).
+/// A bot's evaluations: queue the exposures its SDK would have sent as exclusions (`ingest`:
+/// counted per iteration by reason and by the variation it was bucketed into, nothing attributed
+/// or counted), serve the control of the experiments that opted in, and ask for nothing to be
+/// recorded (`core::bots::untracked`).
 pub async fn untrack(
     env: &Env,
-    tenant: &Tenant,
+    (tenant, data): (&Tenant, &AllData),
     (context, reason): (&serde_json::Value, &BotReason),
     flags: &mut serde_json::Map<String, serde_json::Value>,
     with_reasons: bool,
@@ -76,14 +78,25 @@ pub async fn untrack(
             crate::ingest::enqueue_queued(env, tenant, (&id, now), exposures, tags).await?;
         }
     }
-    untrack_only(flags, with_reasons);
-    Ok(())
+    untrack_only(env, (tenant, data), flags, with_reasons).await
 }
 
 /// [`untrack`] without the exclusions (a stream's later updates: its opening counted them).
-pub fn untrack_only(flags: &mut serde_json::Map<String, serde_json::Value>, with_reasons: bool) {
+pub async fn untrack_only(
+    env: &Env,
+    (tenant, data): (&Tenant, &AllData),
+    flags: &mut serde_json::Map<String, serde_json::Value>,
+    with_reasons: bool,
+) -> Result<(), ApiError> {
+    let controls = bot_filter::controls(env, tenant).await?;
+    let served = controls.serve(flags, data);
     bots::untracked(flags, with_reasons);
-    STATS.with(|s| s.borrow_mut().bots.untracked_evaluations += flags.len() as u64);
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s.bots.untracked_evaluations += flags.len() as u64;
+        s.bots.served_control += served as u64;
+    });
+    Ok(())
 }
 
 /// Count the valid events of a bot's payload, dropped.

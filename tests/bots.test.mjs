@@ -162,6 +162,63 @@ describe('bot filter', () => {
     assert.ok(sent.every((b) => !keys.includes(b.key)), 'no bot is');
   });
 
+  it('serves bots the control of an experiment that opts in, and still records nothing of them', async () => {
+    const EXPERIMENT = '/api/v2/projects/default/environments/production/experiments/demo-headline-test';
+    const experiment = (await api('GET', EXPERIMENT, undefined, ctx.creds.API_READER_TOKEN)).body;
+    assert.deepEqual(experiment.botFilter, { serveControl: false }, 'off unless opted in');
+    const control = experiment.treatments.find((t) => t.baseline).variation;
+    const flag = (await api('GET', '/api/v2/flags/default/demo-headline', undefined, ctx.creds.API_READER_TOKEN)).body;
+    // A person bucketed into another arm than the control.
+    let key;
+    let person;
+    for (let i = 0; i < 50; i++) {
+      key = uid('served');
+      person = await evalx(key, { 'User-Agent': CHROME });
+      if (person.variation !== control) break;
+    }
+    assert.notEqual(person.variation, control);
+    const setServeControl = async (serveControl) => {
+      const r = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { serveControl } }] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.botFilter, { serveControl });
+    };
+    // Each isolate reads the setting at most 30 s late (and KV's propagation): wait for it.
+    const servedWithin = async (expected, ms = 40_000) => {
+      const until = Date.now() + ms;
+      let bot;
+      do {
+        bot = await evalx(key, { 'User-Agent': GOOGLEBOT });
+        if (bot.variation === expected) return bot;
+        await new Promise((r) => setTimeout(r, 500));
+      } while (Date.now() < until);
+      assert.fail(`Googlebot still served variation ${bot.variation}, not ${expected}`);
+    };
+    const refused = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { tiers: { userAgent: false } } }] });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.message, /unknown field `tiers`/);
+
+    const before = await excluded();
+    const figuresBefore = await botFigures();
+    await setServeControl(true);
+    const bot = await servedWithin(control);
+    assert.equal(bot.value, flag.variations[control].value, "the control's value");
+    assert.equal(bot.trackEvents, false, 'still nothing recorded');
+    assert.equal(bot.reason, undefined);
+    const again = await evalx(key, { 'User-Agent': CHROME });
+    assert.equal(again.variation, person.variation, 'a person is served as bucketed');
+    assert.equal(again.trackEvents, true);
+    // Its would-be exposures are excluded under the variation it was bucketed into, so the
+    // balance check across arms still sees a filter independent of the variation.
+    const after = await excluded();
+    assert.ok(byVariation(after, person.variation).events > byVariation(before, person.variation).events);
+    assert.equal(byVariation(after, control).events, byVariation(before, control).events);
+    assert.ok((await botFigures()).servedControl > figuresBefore.servedControl);
+    assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key })).status, 404, 'no first-variation record for the bot');
+
+    await setServeControl(false);
+    assert.equal((await servedWithin(person.variation)).trackEvents, false);
+  });
+
   it('records nothing of headless Chromium on the demo shop, and counts a real browser profile', async () => {
     const beforeFigures = await botFigures();
     const visit = async ({ real = false, ...options }) => {

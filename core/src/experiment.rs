@@ -216,6 +216,35 @@ pub struct Experiment {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub analysis_config: AnalysisConfig,
+    /// What bots are served in this experiment (`botFilter` on create, `updateBotFilter`); who is
+    /// a bot is the environment's filter.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub bot_filter: ExperimentBotFilter,
+}
+
+/// An experiment's own bot setting. Whatever it says, nothing of a bot is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExperimentBotFilter {
+    /// Serve a bot the baseline treatment's variation instead of its bucket's (an opt-in: a
+    /// crawler then indexes the control; by search engines' rules serving crawlers other content
+    /// than people is cloaking, the site owner's call). Off: bots are bucketed as anyone.
+    #[serde(default)]
+    pub serve_control: bool,
+}
+
+impl ExperimentBotFilter {
+    /// `botFilter` of a create body or the `value` of `updateBotFilter`; anything but
+    /// `serveControl` refused by name (the tiers and lists are the environment's).
+    pub fn from_json(v: &Value) -> Result<Self, Error> {
+        serde_json::from_value(v.clone()).map_err(|e| {
+            invalid(format!(
+                "`botFilter`: {e}; an experiment's bot filter is {{\"serveControl\": bool}} (who is a bot is set per environment: PUT .../environments/{{env}}/bot-filter)"
+            ))
+        })
+    }
 }
 
 fn default_shards() -> u32 {
@@ -264,6 +293,7 @@ impl Experiment {
             return Err(invalid("at most one metric can be primary"));
         }
         let (analysis, analysis_config) = parse_analysis(get("analysis"), get("analysisConfig"))?;
+        let bot_filter = get("botFilter").map(ExperimentBotFilter::from_json).transpose()?;
         Ok(Experiment {
             key,
             name: string("name")?.unwrap_or_default(),
@@ -280,7 +310,13 @@ impl Experiment {
             counter_shards,
             analysis: analysis.unwrap_or_default(),
             analysis_config: analysis_config.unwrap_or_default(),
+            bot_filter: bot_filter.unwrap_or_default(),
         })
+    }
+
+    /// The baseline treatment's variation (what `serveControl` serves a bot).
+    pub fn control(&self) -> Option<usize> {
+        self.treatments.iter().find(|t| t.baseline).map(|t| t.variation)
     }
 
     pub fn current(&self) -> Option<&Iteration> {
@@ -430,6 +466,8 @@ pub enum Instruction {
     /// read, not what is counted).
     /// The options given are changed, the others kept.
     UpdateAnalysis(Option<Analysis>, Option<Value>),
+    /// Change what bots are served (allowed while running: nothing of a bot is counted).
+    UpdateBotFilter(ExperimentBotFilter),
 }
 
 /// `treatments`: at least two, one baseline, distinct existing variations, allocations adding up
@@ -503,7 +541,7 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, Error> {
     let list = body
         .get("instructions")
         .and_then(Value::as_array)
-        .ok_or_else(|| invalid("body must be {\"instructions\": [{\"kind\": \"startIteration\" | \"stopIteration\" | \"updateName\" | \"updateDescription\" | \"updateAnalysis\"}]}"))?;
+        .ok_or_else(|| invalid("body must be {\"instructions\": [{\"kind\": \"startIteration\" | \"stopIteration\" | \"updateName\" | \"updateDescription\" | \"updateAnalysis\" | \"updateBotFilter\"}]}"))?;
     if list.is_empty() {
         return Err(invalid("`instructions` is empty"));
     }
@@ -534,6 +572,14 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, Error> {
                         )));
                     }
                     Ok(Instruction::UpdateAnalysis(a, config))
+                }
+                Some("updateBotFilter") => {
+                    let value = ins.get("value").ok_or_else(|| {
+                        invalid(format!("instruction {i}: `updateBotFilter` needs a `value`: {{\"serveControl\": bool}}"))
+                    })?;
+                    ExperimentBotFilter::from_json(value)
+                        .map(Instruction::UpdateBotFilter)
+                        .map_err(|e| invalid(format!("instruction {i}: {e}")))
                 }
                 Some(other) => Err(invalid(format!("instruction {i}: unknown kind `{other}`"))),
                 None => Err(invalid(format!("instruction {i}: `kind` is required"))),

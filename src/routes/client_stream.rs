@@ -16,6 +16,7 @@
 use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::routes::{auth, sdk};
+use crate::store::config::Tenant;
 use crate::store::published::{self, Doc};
 use edge_exp_core::publish::client_stream::ClientStream;
 use edge_exp_core::publish::evalx_map;
@@ -38,7 +39,7 @@ enum Kind {
         context: Value,
         with_reasons: bool,
         /// A bot's stream (`crate::bots`): its evaluations ask for nothing to be recorded.
-        bot: bool,
+        bot: Option<Tenant>,
         sent: ClientStream,
     },
     /// A `ping` (`/ping`).
@@ -66,13 +67,20 @@ pub async fn eval(
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
     let reason = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
-    let bot = reason.is_some();
     let data = published::read(env, &doc).await?;
     let mut evaluations = evalx_map(&data.data, &context, with_reasons);
     if let Some(reason) = &reason {
         let at = (&context, reason);
-        crate::bots::untrack(env, &tenant, at, &mut evaluations, with_reasons).await?;
+        crate::bots::untrack(
+            env,
+            (&tenant, &data.data),
+            at,
+            &mut evaluations,
+            with_reasons,
+        )
+        .await?;
     }
+    let bot = reason.map(|_| tenant);
     let (sent, put) = ClientStream::open(&evaluations);
     let kind = Kind::Eval {
         context,
@@ -85,17 +93,17 @@ pub async fn eval(
 
 /// The context's evaluations after a change; a bot's (classified when the stream opened)
 /// record nothing.
-fn evaluate(
+async fn evaluate(
+    env: &Env,
     data: &AllData,
-    context: &serde_json::Value,
-    with_reasons: bool,
-    bot: bool,
-) -> serde_json::Map<String, serde_json::Value> {
+    (context, with_reasons): (&serde_json::Value, bool),
+    bot: Option<&Tenant>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     let mut flags = evalx_map(data, context, with_reasons);
-    if bot {
-        crate::bots::untrack_only(&mut flags, with_reasons);
+    if let Some(tenant) = bot {
+        crate::bots::untrack_only(env, (tenant, data), &mut flags, with_reasons).await?;
     }
-    flags
+    Ok(flags)
 }
 
 /// `/ping/{clientSideId}`.
@@ -170,16 +178,29 @@ async fn changes(open: &mut Open) -> String {
             return String::new();
         }
     };
-    open.version = data.pointer.version;
+    let previous = std::mem::replace(&mut open.version, data.pointer.version);
     match &mut open.kind {
         Kind::Eval {
             context,
             with_reasons,
             bot,
             sent,
-        } => sent
-            .update(&evaluate(&data.data, context, *with_reasons, *bot))
-            .concat(),
+        } => match evaluate(
+            &open.env,
+            &data.data,
+            (context, *with_reasons),
+            bot.as_ref(),
+        )
+        .await
+        {
+            Ok(flags) => sent.update(&flags).concat(),
+            Err(e) => {
+                // Read again at the next wake-up: the version is not taken as sent.
+                worker::console_error!("browser stream could not evaluate: {:?}", e.0);
+                open.version = previous;
+                String::new()
+            }
+        },
         Kind::Ping => "event: ping\ndata: \n\n".into(),
     }
 }

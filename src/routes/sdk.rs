@@ -61,8 +61,10 @@ pub async fn evalx(
     let data = published::read(env, &Doc::sdk(&tenant)).await?;
     let mut flags = edge_exp_core::publish::evalx_map(&data.data, &context, with_reasons);
     if let Some(reason) = &bot {
-        // Bucketed as anyone is; nothing of it recorded, its exposures counted as exclusions.
-        crate::bots::untrack(env, &tenant, (&context, reason), &mut flags, with_reasons).await?;
+        // Bucketed as anyone is (or served the control where an experiment opted in); nothing of
+        // it recorded, its exposures counted as exclusions.
+        let at = (&context, reason);
+        crate::bots::untrack(env, (&tenant, &data.data), at, &mut flags, with_reasons).await?;
     }
     Ok(json(200, &serde_json::Value::Object(flags)))
 }

@@ -3,11 +3,16 @@
 //! default (the `BOT_FILTER` var: `on`, the default, or `off`). Read on every browser request,
 //! so each isolate keeps what it read for [`CACHE_MS`]: a change reaches every isolate within
 //! that plus KV's own propagation (up to about 60 s); the isolate that wrote it sees it at once.
+//!
+//! Beside it, under `botcontrol:{project}:{env}`, the environment's experiments that serve bots
+//! their control (`core::bots::serve_control`), written by the project's object whenever an
+//! experiment changes and read, with the same cache, only on bot requests.
 
 use super::{kv, CONFIG_KV};
 use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::store::config::Tenant;
+use edge_exp_core::bots::serve_control::BotControls;
 use edge_exp_core::bots::BotFilter;
 use edge_exp_core::Error;
 use std::cell::RefCell;
@@ -18,12 +23,30 @@ use worker::Env;
 /// How long an isolate trusts the filter it read.
 pub const CACHE_MS: i64 = 30_000;
 
+/// An isolate's copies by KV key, with when each was read.
+type Cache<T> = RefCell<HashMap<String, (Rc<T>, i64)>>;
+
 thread_local! {
-    static CACHE: RefCell<HashMap<String, (Rc<BotFilter>, i64)>> = RefCell::new(HashMap::new());
+    static CACHE: Cache<BotFilter> = RefCell::new(HashMap::new());
+    static CONTROLS: Cache<BotControls> = RefCell::new(HashMap::new());
 }
 
 fn key(tenant: &Tenant) -> String {
     format!("botfilter:{}:{}", tenant.project, tenant.env)
+}
+
+fn controls_key(project: &str, env: &str) -> String {
+    format!("botcontrol:{project}:{env}")
+}
+
+/// This isolate's copy of `key` in `cache`, if read less than [`CACHE_MS`] ago.
+fn fresh<T>(cache: &'static std::thread::LocalKey<Cache<T>>, key: &str, now: i64) -> Option<Rc<T>> {
+    cache.with(|c| {
+        c.borrow()
+            .get(key)
+            .filter(|(_, at)| now - at < CACHE_MS)
+            .map(|(v, _)| v.clone())
+    })
 }
 
 /// The deployment's default: `BOT_FILTER` = `on` (or unset) or `off`; anything else is refused
@@ -49,13 +72,7 @@ fn default_filter(env: &Env) -> Result<BotFilter, ApiError> {
 pub async fn read(env: &Env, tenant: &Tenant) -> Result<Rc<BotFilter>, ApiError> {
     let key = key(tenant);
     let now = now_ms();
-    let hit = CACHE.with(|c| {
-        c.borrow()
-            .get(&key)
-            .filter(|(_, at)| now - at < CACHE_MS)
-            .map(|(f, _)| f.clone())
-    });
-    if let Some(filter) = hit {
+    if let Some(filter) = fresh(&CACHE, &key, now) {
         return Ok(filter);
     }
     let stored = kv(env, CONFIG_KV)?.get(&key).text().await?;
@@ -76,5 +93,44 @@ pub async fn write(env: &Env, tenant: &Tenant, filter: BotFilter) -> Result<(), 
         .execute()
         .await?;
     CACHE.with(|c| c.borrow_mut().insert(key, (Rc::new(filter), now_ms())));
+    Ok(())
+}
+
+/// The environment's experiments serving bots their control (none if never written).
+pub async fn controls(env: &Env, tenant: &Tenant) -> Result<Rc<BotControls>, ApiError> {
+    let key = controls_key(&tenant.project, &tenant.env);
+    let now = now_ms();
+    if let Some(controls) = fresh(&CONTROLS, &key, now) {
+        return Ok(controls);
+    }
+    let stored = kv(env, CONFIG_KV)?.get(&key).text().await?;
+    let controls: BotControls = stored
+        .and_then(|text| crate::store::parse_stored(&key, &text))
+        .unwrap_or_default();
+    let controls = Rc::new(controls);
+    CONTROLS.with(|c| c.borrow_mut().insert(key, (controls.clone(), now)));
+    Ok(controls)
+}
+
+/// Store an environment's controls (the project's object, after an experiment changed).
+pub async fn write_controls(
+    env: &Env,
+    (project, env_key): (&str, &str),
+    controls: &BotControls,
+) -> Result<(), ApiError> {
+    let key = controls_key(project, env_key);
+    let store = kv(env, CONFIG_KV)?;
+    if controls.is_empty() {
+        store.delete(&key).await?;
+    } else {
+        store
+            .put(&key, serde_json::to_string(controls)?)?
+            .execute()
+            .await?;
+    }
+    CONTROLS.with(|c| {
+        c.borrow_mut()
+            .insert(key, (Rc::new(controls.clone()), now_ms()))
+    });
     Ok(())
 }

@@ -183,7 +183,33 @@ impl ProjectStore {
         }
         self.publish_changes(&outcome.changed).await?;
         self.sync_rollouts(&outcome.changed, from_check).await;
+        self.sync_bot_controls(&outcome.changed).await;
         Ok(outcome.value)
+    }
+
+    /// After a command that changed experiments: rewrite their environments' bot controls
+    /// (`store::bot_filter`). A failure is logged: until the next experiment change, bots there
+    /// are served as they are bucketed (nothing of them is recorded either way).
+    async fn sync_bot_controls(&self, changed: &[Record]) {
+        let envs: BTreeSet<&str> = changed
+            .iter()
+            .filter_map(|r| match r {
+                Record::Experiment(id) => id.split_once(':').map(|(env, _)| env),
+                _ => None,
+            })
+            .collect();
+        let project = self.key.borrow().clone();
+        for env in envs {
+            let controls = match self.project.borrow().as_ref() {
+                Some(model) => model.bot_controls(env),
+                None => return,
+            };
+            if let Err(e) =
+                super::bot_filter::write_controls(&self.env, (&project, env), &controls).await
+            {
+                worker::console_error!("bot controls not written for `{env}`: {:?}", e.0);
+            }
+        }
     }
 
     /// After a command: mark what it changed for publication, then publish. A failure is not

@@ -20,6 +20,7 @@
 pub mod context_flag;
 pub mod excluded;
 pub mod patterns;
+pub mod serve_control;
 pub mod user_agent;
 
 use crate::Error;
@@ -386,6 +387,8 @@ pub struct BotCounts {
     pub by_reason: std::collections::BTreeMap<String, u64>,
     /// Flag evaluations served to bots with nothing to record (evalx, stream puts).
     pub untracked_evaluations: u64,
+    /// Of those, evaluations served their experiment's control (`botFilter.serveControl`).
+    pub served_control: u64,
     /// Valid events of bot requests, dropped before attribution.
     pub dropped_events: u64,
 }

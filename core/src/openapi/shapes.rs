@@ -359,12 +359,14 @@ pub struct ExperimentPatch {
     pub instructions: Vec<Instruction>,
 }
 
-/// `startIteration`, `stopIteration`, `updateName` and `updateDescription` (with `value`),
-/// `updateAnalysis` (with `analysis` and/or `analysisConfig`).
+/// `startIteration`, `stopIteration`, `updateName` and `updateDescription` (with a text
+/// `value`), `updateAnalysis` (with `analysis` and/or `analysisConfig`), `updateBotFilter` (with
+/// `value`: `{"serveControl": bool}`).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Instruction {
     pub kind: String,
+    #[schema(value_type = Option<serde_json::Value>)]
     pub value: Option<String>,
     pub analysis: Option<Analysis>,
     pub analysis_config: Option<AnalysisConfig>,

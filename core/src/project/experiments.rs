@@ -143,6 +143,7 @@ impl Project {
                 Instruction::UpdateAnalysis(analysis, config) => {
                     experiment.update_analysis(analysis, config.as_ref())?
                 }
+                Instruction::UpdateBotFilter(filter) => experiment.bot_filter = filter,
             }
         }
         let id = experiment_id(env, key);

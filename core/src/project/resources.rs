@@ -269,6 +269,11 @@ impl Project {
         Ok(deleted(Record::Flag(key)))
     }
 
+    /// The environment's running experiments that serve bots their control.
+    pub fn bot_controls(&self, env: &str) -> crate::bots::serve_control::BotControls {
+        crate::bots::serve_control::BotControls::of(self.experiments.values(), env)
+    }
+
     /// The environment's flags and segments in LaunchDarkly's SDK data model (`/sdk/latest-all`).
     pub fn sdk_data(&self, env: &str) -> crate::targeting::AllData {
         let mut data = crate::flag::environment_data(self.flags.values(), env);

@@ -375,3 +375,32 @@ fn semantic_patches_edit_flags_and_segments_through_the_same_checks() {
     let metric = semantic("metrics", "m", json!({"instructions": [{"kind": "updateName", "value": "x"}]}));
     assert!(run(&mut p, metric).unwrap_err().to_string().contains("metrics take a JSON Patch"));
 }
+
+#[test]
+fn bots_are_served_the_control_only_of_running_experiments_that_opted_in() {
+    use crate::bots::serve_control::{BotControls, Control};
+    let mut p = project_with_rule();
+    let body = json!({"key": "x", "flagKey": "r", "ruleId": "de", "metrics": [{"key": "m"}], "botFilter": {"serveControl": true},
+        "treatments": [{"name": "T", "variation": 0, "baseline": false, "allocationPercent": "50"},
+                       {"name": "C", "variation": 1, "baseline": true, "allocationPercent": "50"}]});
+    let created = ok(&mut p, create("experiments", body));
+    assert_eq!(created.value["botFilter"], json!({"serveControl": true}));
+    assert!(p.bot_controls("prod").is_empty(), "not running yet");
+    ok(&mut p, instruct("startIteration"));
+    let expected = BotControls([("r".to_owned(), vec![Control { rule: Some("de".into()), variation: 1 }])].into());
+    assert_eq!(p.bot_controls("prod"), expected, "the baseline's variation, on the experiment's rule");
+    assert!(p.bot_controls("staging").is_empty());
+    let opt_out = rest("experiments", json!({"verb": "patch", "key": "x",
+        "body": {"instructions": [{"kind": "updateBotFilter", "value": {"serveControl": false}}]}}));
+    assert_eq!(ok(&mut p, opt_out).changed, [Record::Experiment("prod:x".into())], "allowed while running");
+    assert!(p.bot_controls("prod").is_empty());
+    // Anything but `serveControl` is refused by name: who is a bot is the environment's setting.
+    for value in [json!({"tiers": {"userAgent": false}}), json!({"serveControl": "yes"}), json!(true)] {
+        let patch = rest("experiments", json!({"verb": "patch", "key": "x",
+            "body": {"instructions": [{"kind": "updateBotFilter", "value": value}]}}));
+        let message = run(&mut p, patch).unwrap_err().to_string();
+        assert!(message.contains("`botFilter`") && message.contains("bot-filter"), "{message}");
+    }
+    let tiers = create("experiments", json!({"key": "y", "flagKey": "r", "metrics": [{"key": "m"}], "botFilter": {"tiers": {}}}));
+    assert!(run(&mut p, tiers).unwrap_err().to_string().contains("unknown field `tiers`"));
+}
