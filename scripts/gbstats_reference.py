@@ -6,6 +6,43 @@ Run: python3 -m venv /tmp/gb && /tmp/gb/bin/pip install gbstats==0.8.0 \
 The printed numbers are pasted into the unit tests; the tests name the case they come from.
 """
 import json
+import sys
+
+# Guarded rollouts (core/src/stats/evidence.rs, one_sided_bound_matches_gbstats): the bounds of
+# gbstats' one-sided sequential tests, absolute difference, tuning 5000 — the upper bound of
+# SequentialOneSidedTreatmentLesserTTest and the lower bound of the Greater test. gbstats 0.8.0
+# (PyPI) has no such tests, and the gbstats that has them (GrowthBook's repository at 8f1db445,
+# packages/stats) has another API, so this script prints one set or the other, by the gbstats
+# installed: `git archive 8f1db445 packages/stats | tar -x -C /tmp/gbsrc` in a clone of
+# growthbook/growthbook, then `python3 -m venv /tmp/gbh && /tmp/gbh/bin/pip install
+# /tmp/gbsrc/packages/stats && /tmp/gbh/bin/python scripts/gbstats_reference.py`.
+try:
+    from gbstats.frequentist.tests import (SequentialOneSidedTreatmentGreaterTTest,
+                                           SequentialOneSidedTreatmentLesserTTest)
+except ImportError:
+    print("one_sided_*: not printed (gbstats 0.8.0 has no sequential one-sided tests; see the comment)")
+else:
+    from gbstats.frequentist.tests import SequentialConfig
+    from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
+
+    def stat_mean(n, m, var):
+        return SampleMeanStatistic(n=n, sum=n * m, sum_squares=n * (m * m + var))
+
+    one_sided = {
+        "one_sided_binary_25": (ProportionStatistic(n=25, sum=2), ProportionStatistic(n=25, sum=6), 0.05),
+        "one_sided_binary_250": (ProportionStatistic(n=250, sum=10), ProportionStatistic(n=250, sum=20), 0.0083),
+        "one_sided_binary_25000": (ProportionStatistic(n=25000, sum=250), ProportionStatistic(n=25000, sum=300), 0.025),
+        "one_sided_mean_250": (SampleMeanStatistic(n=250, sum=300.0, sum_squares=900.0),
+                               SampleMeanStatistic(n=250, sum=360.0, sum_squares=1200.0), 0.0167),
+        "one_sided_mean_25000": (stat_mean(25000, 120.0, 400.0), stat_mean(25000, 121.0, 420.0), 0.05),
+    }
+    for name, (a, b, alpha) in one_sided.items():
+        cfg = SequentialConfig(difference_type="absolute", alpha=alpha, sequential_tuning_parameter=5000)
+        upper = SequentialOneSidedTreatmentLesserTTest([(a, b)], cfg).compute_result().ci[1]
+        lower = SequentialOneSidedTreatmentGreaterTTest([(a, b)], cfg).compute_result().ci[0]
+        print(name, json.dumps({"upper": upper, "lower": lower}))
+    print("(the other cases need gbstats 0.8.0: see the docstring)")
+    sys.exit(0)
 
 import numpy as np
 from scipy.stats import false_discovery_control
@@ -76,3 +113,4 @@ post = [(x / n, np.sqrt((x / n) * (1 - x / n) / n)) for n, x in arms]
 best = [integrate.quad(lambda t, i=i: norm.pdf(t, *post[i]) * np.prod([norm.cdf(t, *post[j]) for j in range(3) if j != i]),
                        0, 1, points=[p for p, _ in post], limit=200, epsabs=1e-13)[0] for i in range(3)]
 print("prob_best_three_arms", best)
+

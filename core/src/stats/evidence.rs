@@ -81,7 +81,7 @@ mod tests {
         assert!(ln_srm_bayes_factor(530, 470) < 1000f64.ln());
     }
 
-    // gbstats at growthbook@8f1db445 (packages/stats), case one_sided_* of
+    // gbstats at growthbook@8f1db445 (packages/stats), cases one_sided_* printed by
     // scripts/gbstats_reference.py: the bound of SequentialOneSidedTreatmentLesserTTest (upper)
     // and of the Greater test (lower) with difference_type absolute.
     #[test]
