@@ -12,7 +12,9 @@ import { ROOT } from '../scripts/wrangler-dev.mjs';
 const gzip = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
 const size = (path) => `${readFileSync(path).length} B raw, ${gzip(path)} B gzip`;
 const worker = join(ROOT, 'build', 'index_bg.wasm');
-console.log(`Worker wasm (build/index_bg.wasm): ${size(worker)}`);
+const edge = join(ROOT, 'build', 'edge', 'index_bg.wasm');
+console.log(`Worker wasm, full (build/index_bg.wasm): ${size(worker)}`);
+console.log(`Worker wasm, edge (build/edge/index_bg.wasm, the SDK routes): ${size(edge)}`);
 const snippet = join(ROOT, 'www', 'snippet');
 const files = readdirSync(snippet).filter((n) => /\.(wasm|js)$/.test(n)).sort();
 for (const name of files) console.log(`snippet ${name}: ${size(join(snippet, name))}`);
@@ -22,8 +24,10 @@ for (const name of files) console.log(`snippet ${name}: ${size(join(snippet, nam
 const snippetGzip = files.reduce((n, f) => n + gzip(join(snippet, f)), 0);
 const peers = [['GrowthBook (minimal build)', 14_800], ['LaunchDarkly JS SDK v3', 18_200], ['Statsig', 23_000], ['LaunchDarkly JS SDK v4', 37_200]];
 console.log(`snippet total ${snippetGzip} B gzip: ${peers.map(([n, b]) => `${(snippetGzip / b).toFixed(2)}x ${n} (${b} B)`).join(', ')}; target 14,000 B (${(snippetGzip / 14_000).toFixed(2)}x)`);
-const workerGzip = gzip(worker);
-console.log(`Worker ${workerGzip} B gzip: ${(workerGzip / (600 * 1024)).toFixed(2)}x the 600 KiB target, ${(workerGzip / (3 * 1024 * 1024)).toFixed(2)}x the free plan's 3 MB, ${(workerGzip / (10 * 1024 * 1024)).toFixed(2)}x the paid 10 MB`);
+for (const [label, path] of [['edge Worker (what SDK traffic cold-starts)', edge], ['full Worker (REST API, objects, consumer)', worker]]) {
+  const workerGzip = gzip(path);
+  console.log(`${label} ${workerGzip} B gzip: ${(workerGzip / (600 * 1024)).toFixed(2)}x the 600 KiB target, ${(workerGzip / (3 * 1024 * 1024)).toFixed(2)}x the free plan's 3 MB, ${(workerGzip / (10 * 1024 * 1024)).toFixed(2)}x the paid 10 MB`);
+}
 
 /** The crate an item of twiggy's list belongs to (its first path segment). */
 function crateOf(name) {
@@ -55,9 +59,10 @@ try { execFileSync('twiggy', ['--version'], { stdio: 'ignore' }); twiggy = true;
 if (!twiggy) {
   console.log('size breakdown: twiggy is not installed (npm run size installs it)');
 } else {
-  const named = join(ROOT, 'target', 'named', 'index_bg.wasm');
-  if (existsSync(named)) breakdown('Worker', named);
-  else console.log('Worker breakdown: target/named/index_bg.wasm missing (run npm run build)');
+  for (const [label, named] of [['edge Worker', join(ROOT, 'target', 'named', 'edge', 'index_bg.wasm')], ['full Worker', join(ROOT, 'target', 'named', 'index_bg.wasm')]]) {
+    if (existsSync(named)) breakdown(label, named);
+    else console.log(`${label} breakdown: ${named} missing (run npm run build)`);
+  }
   const wasm = files.find((f) => f.endsWith('.wasm'));
   if (wasm) breakdown('snippet', join(snippet, wasm));
 }

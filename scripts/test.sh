@@ -9,6 +9,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The edge Worker's build (feature `edge`: the SDK routes alone).
+cargo clippy -p edge-exp-worker --features edge --quiet -- -D warnings
 # The snippet's `no_std` library as it ships (its tests link std, so lint the library alone).
 (cd snippet && cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings)
 echo "== the crawler table is current against npm isbot"

@@ -1,7 +1,7 @@
 // Starts the real `wrangler dev` (workerd + Miniflare's local KV) on a loopback port and waits
 // until the Worker answers. Used by `npm start` (scripts/dev.mjs) and by the tests.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,27 @@ export function freePort() {
 }
 
 /**
+ * Both Workers' configurations with `vars` set for both: `wrangler dev --var` sets only the
+ * first Worker's, so each run gets copies of wrangler.edge.toml and wrangler.toml (paths made
+ * absolute) beside a `.dev.vars` holding the credentials and `vars` (which override the configs'
+ * own), under `.wrangler/dev/{port}/`.
+ */
+function devConfigs(port, vars) {
+  const dir = join(ROOT, '.wrangler', 'dev', String(port));
+  mkdirSync(dir, { recursive: true });
+  const extra = Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n');
+  writeFileSync(join(dir, '.dev.vars'), `${readFileSync(join(ROOT, '.dev.vars'), 'utf8').trimEnd()}\n${extra}\n`);
+  const copy = (name) => {
+    const text = readFileSync(join(ROOT, name), 'utf8')
+      .replace(/^main = "([^"]+)"/m, (_, path) => `main = "${join(ROOT, path)}"`)
+      .replace(/^directory = "([^"]+)"/m, (_, path) => `directory = "${join(ROOT, path)}"`);
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  return { dir, edge: copy('wrangler.edge.toml'), full: copy('wrangler.toml') };
+}
+
+/**
  * Start `wrangler dev`. Options: port (default: a free one), persistTo (state directory),
  * quiet (hide wrangler's output unless it fails), vars (extra Worker vars, e.g. the tests'
  * FAULT_INJECTION hook). Resolves to { base, port, stop, output }.
@@ -42,12 +63,14 @@ export function freePort() {
  */
 export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {} } = {}) {
   port ??= await freePort();
-  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port),
+  const configs = devConfigs(port, { BOT_FILTER: 'off', ...vars });
+  // Both Workers (README "Two Workers"): the edge Worker first, so it takes the port; the full
+  // Worker behind it, reached through its CONTROL service binding.
+  const args = ['wrangler', 'dev', '-c', configs.edge, '-c', configs.full, '--ip', '127.0.0.1', '--port', String(port),
     '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info',
     // `GET /__scheduled` runs the Cron Trigger (the guarded rollouts' watchdog) on demand.
     '--test-scheduled'];
   if (persistTo) args.push('--persist-to', persistTo);
-  for (const [k, v] of Object.entries({ BOT_FILTER: 'off', ...vars })) args.push('--var', `${k}:${v}`);
   const child = spawn('npx', args, {
     cwd: ROOT,
     // No network here: don't let Miniflare fetch request.cf data from Cloudflare (we don't use it).
@@ -66,9 +89,10 @@ export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 6
   child.on('exit', (code) => { exited = code; });
 
   const base = `http://127.0.0.1:${port}`;
+  const forget = () => rmSync(configs.dir, { recursive: true, force: true });
   const stop = () => new Promise((resolve) => {
-    if (exited !== null) return resolve();
-    child.once('exit', () => resolve());
+    if (exited !== null) return resolve(forget());
+    child.once('exit', () => resolve(forget()));
     try { process.kill(-child.pid, 'SIGTERM'); } catch { resolve(); }
     setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000).unref();
   });

@@ -1,5 +1,13 @@
 //! The Cloudflare Worker: a thin adapter from HTTP + Workers KV to `edge-exp-core`.
 //! Entry point only; routing lives in `router`.
+//!
+//! Built twice: the full Worker (every route, the Durable Object classes, the queue consumer, the
+//! Cron Trigger) and, with the `edge` feature, the SDK-facing Worker, which passes everything
+//! else to the full one (`router::forward`).
+
+// The edge build compiles the Durable Objects' code for their client side only: what only the
+// objects themselves use is dead there (and only there).
+#![cfg_attr(feature = "edge", allow(dead_code, unused_imports))]
 
 mod bots;
 mod error;
@@ -20,6 +28,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// The ingest queue's consumer. It never returns an error (workers-rs would panic on one):
 /// failed messages are retried individually.
+#[cfg(not(feature = "edge"))]
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     ingest::consume(batch, &env).await;
@@ -28,6 +37,8 @@ async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<(
 
 /// The Cron Trigger (every 5 minutes): the guarded rollouts' watchdog re-arms any rollout object
 /// whose alarm is missing or late (`store::rollouts::watchdog`).
+// The edge build keeps it too (without a Cron Trigger of its own, wrangler.edge.toml): `wrangler
+// dev` runs the primary Worker's handler on `/__scheduled`, and the edge Worker is the primary.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match store::rollouts::watchdog(&env).await {

@@ -22,6 +22,13 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    #[cfg(feature = "edge")]
+    if !at_edge(&segs) {
+        return match forward(&req, env).await {
+            Ok(resp) => resp,
+            Err(e) => with_date(error(&e)),
+        };
+    }
     let browser = is_browser_route(&segs);
     let result = if browser && req.method() == Method::Options {
         Ok(empty(204))
@@ -37,6 +44,57 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
     } else {
         resp
     }
+}
+
+/// The routes the edge Worker (feature `edge`) serves itself: LaunchDarkly's SDK routes (flag
+/// delivery, evaluation, streams, events), the isolates' figures, the health check, and the bot
+/// filter's REST route (only the edge reads the filter: written here, the writing isolate uses
+/// it at once, as one Worker did); the rest of the REST API, the metric import and the counters'
+/// test hooks are the full Worker's.
+#[cfg(feature = "edge")]
+fn at_edge(segs: &[&str]) -> bool {
+    matches!(
+        segs,
+        ["sdk", ..]
+            | ["eval" | "ping", ..]
+            | ["all"]
+            | ["bulk" | "mobile" | "diagnostic", ..]
+            | ["events", "bulk" | "diagnostic", _]
+            | ["api", "v2", "ops", "ingest"]
+            | ["api", "v2", "projects", _, "environments", _, "bot-filter"]
+            | ["demo", "config.json"]
+            | ["healthz"]
+            | ["_fault", "panic"]
+    )
+}
+
+/// Pass a request to the full Worker (the edge Worker's CONTROL service binding), as it came.
+/// After a write, this isolate forgets its copies of what the write may have published (flags,
+/// goals, bot controls), so that it serves the change at once, as the writer's isolate always
+/// did; other isolates see it within their revalidation bound, as before.
+#[cfg(feature = "edge")]
+async fn forward(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    let resp = env.service("CONTROL")?.fetch_request(req.clone()?).await?;
+    if !matches!(req.method(), Method::Get | Method::Head | Method::Options) {
+        crate::store::published::forget_all();
+        crate::store::bot_filter::forget_controls();
+    }
+    Ok(resp)
+}
+
+/// `GET /api/v2/ops/ingest` at the edge: the full Worker's figures (its consumer, objects and
+/// REST routes; it checks the token) with this isolate's added (its SDK routes' ingest, flag
+/// reads and bot filter), so the figures cover both Workers as they covered one.
+#[cfg(feature = "edge")]
+async fn edge_figures(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    let mut control = forward(req, env).await?;
+    if control.status_code() != 200 {
+        return Ok(control);
+    }
+    let mut figures: serde_json::Value = control.json().await?;
+    let mine = serde_json::to_value(crate::ingest::stats())?;
+    edge_exp_core::queued::add_figures(&mut figures, &mine);
+    Ok(json(200, &figures))
 }
 
 /// Routes called from web pages (public client-side ID, no secret): they get CORS.
@@ -72,6 +130,13 @@ fn no_route(method: &Method, segs: &[&str]) -> ApiError {
 
 async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
     match segs {
+        #[cfg(feature = "edge")]
+        ["api", "v2", "ops", "ingest"] => edge_figures(req, env).await,
+        #[cfg(feature = "edge")]
+        ["api", "v2", "projects", project, "environments", env_key, "bot-filter"] => {
+            crate::routes::bot_filter::route(req, env, project, env_key).await
+        }
+        #[cfg(not(feature = "edge"))]
         ["api", "v2", rest @ ..] => api(req, env, rest).await,
         ["sdk", "latest-all" | "latest-flags" | "latest-segments" | "poll" | "stream", ..]
         | ["all"] => server(req, env, segs).await,
@@ -99,6 +164,7 @@ async fn ingest_and_service(
             let tenant = auth::client_side_id(env, client_side_id).await?;
             events::ingest(req, env, &tenant, Source::Browser).await
         }
+        #[cfg(not(feature = "edge"))]
         ["v2", "event-data-import", project, env_key] => {
             post_only(&method)?;
             auth::api_token(req, env, Role::Writer).await?;
@@ -130,6 +196,7 @@ async fn ingest_and_service(
         }
         // Test hook: make an iteration's shards look as written before their value buckets
         // existed, to show they count them again from the stored values.
+        #[cfg(not(feature = "edge"))]
         ["_fault", "forget-buckets", project, env_key, experiment, iteration, shards]
             if crate::ingest::fault_injection(env) =>
         {

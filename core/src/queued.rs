@@ -299,6 +299,26 @@ pub fn pack_queued(
     out
 }
 
+/// Add one isolate's figures (`IngestStats` as JSON) to another's: counts add up (maps of
+/// counts key by key), `max…` figures take the larger, and a text (`lastError`) is kept unless
+/// absent. The edge Worker answers `ops/ingest` with its own figures added to the full Worker's.
+pub fn add_figures(into: &mut serde_json::Value, other: &serde_json::Value) {
+    use serde_json::Value;
+    let (Value::Object(into), Value::Object(other)) = (into, other) else { return };
+    for (key, theirs) in other {
+        let Some(mine) = into.get_mut(key) else {
+            into.insert(key.clone(), theirs.clone());
+            continue;
+        };
+        match (mine.as_u64(), theirs.as_u64()) {
+            (Some(a), Some(b)) => *mine = (if key.starts_with("max") { a.max(b) } else { a + b }).into(),
+            _ if mine.is_object() => add_figures(mine, theirs),
+            _ if mine.is_null() => *mine = theirs.clone(),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,5 +389,16 @@ mod tests {
         let ev = &parse_batch(body.as_bytes(), 10).unwrap().events[0];
         assert!(check_size(ev).unwrap_err().contains("at most 32768"));
         assert!(check_size(&events(1)[0]).is_ok());
+    }
+
+    #[test]
+    fn figures_of_two_isolates_add_up() {
+        let mut full = serde_json::json!({"enqueuedMessages": 2, "maxKvOperations": 9, "lastError": null,
+            "bots": {"botRequests": 1, "byReason": {"ua": 1}}});
+        let edge = serde_json::json!({"enqueuedMessages": 5, "maxKvOperations": 4, "lastError": "kv",
+            "bots": {"botRequests": 3, "byReason": {"ua": 2, "cf_score": 1}}, "refusedBodies": 1});
+        add_figures(&mut full, &edge);
+        assert_eq!(full, serde_json::json!({"enqueuedMessages": 7, "maxKvOperations": 9, "lastError": "kv",
+            "bots": {"botRequests": 4, "byReason": {"ua": 3, "cf_score": 1}}, "refusedBodies": 1}));
     }
 }

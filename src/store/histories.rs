@@ -58,7 +58,7 @@ pub struct Recorded {
     pub deferred: u64,
 }
 
-#[durable_object(alarm)]
+#[cfg_attr(not(feature = "edge"), durable_object(alarm))]
 pub struct HistoryShard {
     state: State,
     env: Env,
@@ -73,6 +73,7 @@ impl ObjectClass for HistoryShard {
     type Command = HistoryCommand;
 }
 
+#[cfg(not(feature = "edge"))]
 impl DurableObject for HistoryShard {
     fn new(state: State, env: Env) -> Self {
         HistoryShard {

@@ -157,6 +157,7 @@ macro_rules! object_class {
             type Command = $command;
         }
 
+        #[cfg(not(feature = "edge"))]
         impl worker::DurableObject for $class {
             fn new(state: worker::State, _env: worker::Env) -> Self {
                 $class { state, $($field: Default::default()),* }

@@ -34,7 +34,7 @@ const PUBLICATION: &str = "publication";
 /// When a failed publication is tried again.
 const RETRY_MS: i64 = 2_000;
 
-#[durable_object(alarm)]
+#[cfg_attr(not(feature = "edge"), durable_object(alarm))]
 pub struct ProjectStore {
     state: State,
     env: Env,
@@ -72,6 +72,7 @@ enum What {
     Publish(Option<String>),
 }
 
+#[cfg(not(feature = "edge"))]
 impl DurableObject for ProjectStore {
     fn new(state: State, env: Env) -> Self {
         ProjectStore {

@@ -190,6 +190,13 @@ pub async fn write(
     Ok(())
 }
 
+/// Forget every document this isolate holds (the edge Worker, after passing a write to the full
+/// Worker: what that write published is read at once, as the one Worker's writer did).
+#[cfg(feature = "edge")]
+pub fn forget_all() {
+    CACHE.with(|c| c.borrow_mut().clear());
+}
+
 /// Is the edge SDKs' namespace bound?
 pub fn edge_bound(env: &Env) -> bool {
     env.kv(LD_EDGE_KV).is_ok()

@@ -36,7 +36,7 @@ const MAX_POINTS: usize = 2_880;
 const MAX_ATTEMPTS: u32 = 10;
 const MAX_DELIVERIES_KEPT: usize = 50;
 
-#[durable_object(alarm)]
+#[cfg_attr(not(feature = "edge"), durable_object(alarm))]
 pub struct GuardedRollout {
     state: State,
     env: Env,
@@ -160,6 +160,7 @@ struct ApplyAnswer {
     rollout: MeasuredRollout,
 }
 
+#[cfg(not(feature = "edge"))]
 impl DurableObject for GuardedRollout {
     fn new(state: State, env: Env) -> Self {
         GuardedRollout { state, env }
