@@ -77,11 +77,11 @@ describe('guarded rollouts', () => {
     return { key, control: made.body.variations[0]._id, test: made.body.variations[1]._id };
   }
 
-  async function start(f, stages) {
+  async function start(f, stages, options = {}) {
     const r = await api('PATCH', `/flags/default/${f.key}`, { environmentKey: 'production', instructions: [
       { kind: 'turnFlagOn' },
       { kind: 'updateFallthroughWithMeasuredRolloutV2', testVariationId: f.test, controlVariationId: f.control,
-        randomizationUnit: 'user', checkIntervalSeconds: 1, stages,
+        randomizationUnit: 'user', checkIntervalSeconds: 1, stages, ...options,
         metrics: [{ metricKey: 'checkout-error', regressionThreshold: 0, onRegression: { notify: true, rollback: true } }] }] }, SEMANTIC);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const list = await api('GET', `/projects/default/flags/${f.key}/environments/production/measured-rollouts`);
@@ -199,5 +199,37 @@ describe('guarded rollouts', () => {
     assert.equal(late.status, 409, JSON.stringify(late.body));
     const reader = await request('PATCH', `${ctx.base}/api/v2${path(f, id)}`, { token: ctx.creds.API_READER_TOKEN, body: { instructions: [{ kind: 'pause' }] } });
     assert.equal(reader.status, 403);
+  });
+  it('holds a stage still short of units at its most duration (one stalled transition, notified), or rolls it back when told to', async () => {
+    // Far more units per arm than the test sends; the stage may wait 3 s for them.
+    const stage = { rolloutWeight: 25000, monitoringWindowMilliseconds: 1000, minUnitsPerArm: 1000, maxDurationMilliseconds: 3000 };
+    const held = await flag();
+    const heldId = await start(held, [stage]);
+    await traffic(held, 20, () => false);
+    const stalled = await until('the stalled transition', async () => {
+      const r = await api('GET', path(held, heldId));
+      return { done: r.body.events?.some((e) => e.kind === 'stalled'), value: r.body };
+    });
+    assert.equal(stalled.status, 'monitoring', 'hold (the default) keeps holding');
+    await until('the stalled webhook', async () => {
+      const mine = hooks.got.map((h) => JSON.parse(h.body)).filter((e) => e.measuredRollout?._id === heldId);
+      return { done: mine.some((e) => e.measuredRollout.transition === 'stalled'), value: mine };
+    }, 15_000);
+    const again = (await api('GET', path(held, heldId))).body;
+    assert.equal(again.events.filter((e) => e.kind === 'stalled').length, 1, 'one stalled transition per stage, however many checks');
+    assert.equal((await api('PATCH', path(held, heldId), { instructions: [{ kind: 'rollBack' }] })).status, 200);
+
+    const f = await flag();
+    const id = await start(f, [stage], { onInsufficientUnits: 'rollback' });
+    const before = (await api('GET', `/flags/default/${f.key}`)).body._version;
+    await traffic(f, 20, () => false);
+    const rolled = await until('the rollback', async () => {
+      const r = await api('GET', path(f, id));
+      return { done: r.body.status === 'rolledBack', value: r.body };
+    });
+    assert.equal(rolled.endReason, 'insufficient units');
+    const flagNow = (await api('GET', `/flags/default/${f.key}`)).body;
+    assert.deepEqual(flagNow.environments.production.fallthrough, { variation: 0 }, 'the rule it replaced');
+    assert.equal(flagNow._version, before + 1, 'one write rolled it back');
   });
 });
