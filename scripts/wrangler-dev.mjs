@@ -55,18 +55,20 @@ function devConfigs(port, vars) {
 /**
  * Start `wrangler dev`. Options: port (default: a free one), persistTo (state directory),
  * quiet (hide wrangler's output unless it fails), vars (extra Worker vars, e.g. the tests'
- * FAULT_INJECTION hook). Resolves to { base, port, stop, output }.
+ * FAULT_INJECTION hook), single (the full Worker alone instead of both). Resolves to { base, port, stop, output }.
  *
  * The bot filter is off (BOT_FILTER=off) unless `vars` says otherwise: the tests and benchmarks
  * send from Node (user agent `node`) and headless Chromium (`HeadlessChrome`), both bots by
  * their user agent. tests/bots.test.mjs turns it on for its environment.
  */
-export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {} } = {}) {
+export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {}, single = false } = {}) {
   port ??= await freePort();
   const configs = devConfigs(port, { BOT_FILTER: 'off', ...vars });
   // Both Workers (README "Two Workers"): the edge Worker first, so it takes the port; the full
-  // Worker behind it, reached through its CONTROL service binding.
-  const args = ['wrangler', 'dev', '-c', configs.edge, '-c', configs.full, '--ip', '127.0.0.1', '--port', String(port),
+  // Worker behind it, reached through its CONTROL service binding. `single`: the full Worker
+  // alone (it serves every route itself), for the benchmarks' comparison.
+  const workers = single ? ['-c', configs.full] : ['-c', configs.edge, '-c', configs.full];
+  const args = ['wrangler', 'dev', ...workers, '--ip', '127.0.0.1', '--port', String(port),
     '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info',
     // `GET /__scheduled` runs the Cron Trigger (the guarded rollouts' watchdog) on demand.
     '--test-scheduled'];
