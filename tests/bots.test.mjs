@@ -9,6 +9,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { useWorker, post, request, firstVariation, uid, drain } from './support/worker.mjs';
 import { useBrowser } from './support/browser.mjs';
+import { openStream } from './support/sse.mjs';
 import { seed } from '../scripts/seed.mjs';
 import { init } from '@launchdarkly/node-server-sdk';
 
@@ -217,6 +218,42 @@ describe('bot filter', () => {
 
     await setServeControl(false);
     assert.equal((await servedWithin(person.variation)).trackEvents, false);
+  });
+
+  it("tells a bot's open stream when an experiment starts or stops serving bots its control", async () => {
+    const EXPERIMENT = '/api/v2/projects/default/environments/production/experiments/demo-headline-test';
+    const control = (await api('GET', EXPERIMENT, undefined, ctx.creds.API_READER_TOKEN)).body.treatments.find((t) => t.baseline).variation;
+    let key;
+    let person;
+    for (let i = 0; i < 50; i++) {
+      key = uid('streamed');
+      person = await evalx(key, { 'User-Agent': CHROME });
+      if (person.variation !== control) break;
+    }
+    assert.notEqual(person.variation, control);
+    const encoded = Buffer.from(JSON.stringify({ kind: 'user', key })).toString('base64url');
+    const stream = await openStream(`${ctx.base}/eval/${ctx.creds.CLIENT_SIDE_ID}/${encoded}`, { headers: { 'User-Agent': GOOGLEBOT } });
+    const set = async (serveControl) => {
+      const r = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { serveControl } }] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    };
+    try {
+      const put = await stream.next();
+      assert.equal(put.event, 'put');
+      assert.equal(put.data['demo-headline'].variation, person.variation, 'bucketed as anyone');
+      assert.equal(put.data['demo-headline'].trackEvents, false);
+      await set(true);
+      // Each isolate reads the setting at most 30 s late: the stream's wake-ups see it then.
+      const served = await stream.next(45_000);
+      assert.equal(served.event, 'put', 'another evaluation at the same flag version: only a put replaces it');
+      assert.equal(served.data['demo-headline'].variation, control);
+      assert.equal(served.data['demo-headline'].trackEvents, false, 'still nothing recorded');
+      await set(false);
+      const back = await stream.next(45_000);
+      assert.equal(back.data['demo-headline'].variation, person.variation);
+    } finally {
+      stream.close();
+    }
   });
 
   it('records nothing of headless Chromium on the demo shop, and counts a real browser profile', async () => {

@@ -16,14 +16,17 @@
 use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::routes::{auth, sdk};
+use crate::store::bot_filter;
 use crate::store::config::Tenant;
 use crate::store::published::{self, Doc};
+use edge_exp_core::bots::serve_control::BotControls;
 use edge_exp_core::publish::client_stream::ClientStream;
 use edge_exp_core::publish::evalx_map;
 use edge_exp_core::query::EvalxQuery;
 use edge_exp_core::targeting::AllData;
 use futures_util::stream;
 use serde_json::Value;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env, Headers, Request, Response};
 
@@ -39,11 +42,18 @@ enum Kind {
         context: Value,
         with_reasons: bool,
         /// A bot's stream (`crate::bots`): its evaluations ask for nothing to be recorded.
-        bot: Option<Tenant>,
+        bot: Option<BotStream>,
         sent: ClientStream,
     },
     /// A `ping` (`/ping`).
     Ping,
+}
+
+/// A bot's stream: its tenant, and the experiments serving bots their control when its
+/// evaluations were last sent (a change of those is a change of what it is served).
+struct BotStream {
+    tenant: Tenant,
+    controls: Rc<BotControls>,
 }
 
 struct Open {
@@ -80,7 +90,13 @@ pub async fn eval(
         )
         .await?;
     }
-    let bot = reason.map(|_| tenant);
+    let bot = match reason {
+        Some(_) => Some(BotStream {
+            controls: bot_filter::controls(env, &tenant).await?,
+            tenant,
+        }),
+        None => None,
+    };
     let (sent, put) = ClientStream::open(&evaluations);
     let kind = Kind::Eval {
         context,
@@ -167,40 +183,60 @@ async fn next_chunk(open: &mut Open) -> String {
     }
 }
 
-/// The events a new publication brings this stream (empty if none, or if the data could not
-/// be read this time: the next wake-up tries again).
+/// The events a new publication (or, on a bot's stream, a change of the experiments serving
+/// bots their control) brings this stream: empty if none, or if the data could not be read this
+/// time (the next wake-up tries again).
 async fn changes(open: &mut Open) -> String {
     let data = match published::read(&open.env, &open.doc).await {
-        Ok(data) if data.pointer.version != open.version => data,
-        Ok(_) => return String::new(),
+        Ok(data) => data,
         Err(e) => {
             worker::console_error!("browser stream could not read flags: {:?}", e.0);
             return String::new();
         }
     };
-    let previous = std::mem::replace(&mut open.version, data.pointer.version);
-    match &mut open.kind {
-        Kind::Eval {
-            context,
-            with_reasons,
-            bot,
-            sent,
-        } => match evaluate(
-            &open.env,
-            &data.data,
-            (context, *with_reasons),
-            bot.as_ref(),
-        )
-        .await
-        {
-            Ok(flags) => sent.update(&flags).concat(),
-            Err(e) => {
-                // Read again at the next wake-up: the version is not taken as sent.
-                worker::console_error!("browser stream could not evaluate: {:?}", e.0);
-                open.version = previous;
-                String::new()
-            }
-        },
-        Kind::Ping => "event: ping\ndata: \n\n".into(),
+    let controls = match bot_controls_changed(open).await {
+        Ok(controls) => controls,
+        Err(e) => {
+            worker::console_error!("browser stream could not read bot controls: {:?}", e.0);
+            return String::new();
+        }
+    };
+    if data.pointer.version == open.version && controls.is_none() {
+        return String::new();
     }
+    let Kind::Eval {
+        context,
+        with_reasons,
+        bot,
+        sent,
+    } = &mut open.kind
+    else {
+        open.version = data.pointer.version;
+        return "event: ping\ndata: \n\n".into();
+    };
+    let tenant = bot.as_ref().map(|b| &b.tenant);
+    match evaluate(&open.env, &data.data, (context, *with_reasons), tenant).await {
+        Ok(flags) => {
+            // Taken as sent only now: a failed evaluation is tried again at the next wake-up.
+            open.version = data.pointer.version;
+            if let (Some(bot), Some(controls)) = (bot.as_mut(), controls) {
+                bot.controls = controls;
+            }
+            sent.update(&flags).concat()
+        }
+        Err(e) => {
+            worker::console_error!("browser stream could not evaluate: {:?}", e.0);
+            String::new()
+        }
+    }
+}
+
+/// On a bot's stream, the experiments serving bots their control if they changed since its
+/// evaluations were last sent (`None`: unchanged, or not a bot's stream).
+async fn bot_controls_changed(open: &Open) -> Result<Option<Rc<BotControls>>, ApiError> {
+    let Kind::Eval { bot: Some(bot), .. } = &open.kind else {
+        return Ok(None);
+    };
+    let now = bot_filter::controls(&open.env, &bot.tenant).await?;
+    Ok((*now != *bot.controls).then_some(now))
 }
