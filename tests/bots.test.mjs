@@ -61,6 +61,15 @@ const excluded = async (metric = 'demo-checkout-view') => {
   return r.body.excluded;
 };
 const byVariation = (summary, variation) => summary.byVariation.find((v) => v.variation === variation) ?? { units: 0, events: 0 };
+/** A new context a person's evalx buckets into another arm than `control`, and that evaluation. */
+const bucketedAwayFrom = async (control, prefix) => {
+  for (let i = 0; i < 50; i++) {
+    const key = uid(prefix);
+    const person = await evalx(key, { 'User-Agent': CHROME });
+    if (person.variation !== control) return { key, person };
+  }
+  assert.fail(`50 contexts all bucketed into variation ${control}`);
+};
 const botFigures = async () => (await api('GET', '/api/v2/ops/ingest', undefined, ctx.creds.API_READER_TOKEN)).body.bots;
 
 describe('bot filter', () => {
@@ -169,15 +178,7 @@ describe('bot filter', () => {
     assert.deepEqual(experiment.botFilter, { serveControl: false }, 'off unless opted in');
     const control = experiment.treatments.find((t) => t.baseline).variation;
     const flag = (await api('GET', '/api/v2/flags/default/demo-headline', undefined, ctx.creds.API_READER_TOKEN)).body;
-    // A person bucketed into another arm than the control.
-    let key;
-    let person;
-    for (let i = 0; i < 50; i++) {
-      key = uid('served');
-      person = await evalx(key, { 'User-Agent': CHROME });
-      if (person.variation !== control) break;
-    }
-    assert.notEqual(person.variation, control);
+    const { key, person } = await bucketedAwayFrom(control, 'served');
     const setServeControl = async (serveControl) => {
       const r = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { serveControl } }] });
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -223,14 +224,7 @@ describe('bot filter', () => {
   it("tells a bot's open stream when an experiment starts or stops serving bots its control", async () => {
     const EXPERIMENT = '/api/v2/projects/default/environments/production/experiments/demo-headline-test';
     const control = (await api('GET', EXPERIMENT, undefined, ctx.creds.API_READER_TOKEN)).body.treatments.find((t) => t.baseline).variation;
-    let key;
-    let person;
-    for (let i = 0; i < 50; i++) {
-      key = uid('streamed');
-      person = await evalx(key, { 'User-Agent': CHROME });
-      if (person.variation !== control) break;
-    }
-    assert.notEqual(person.variation, control);
+    const { key, person } = await bucketedAwayFrom(control, 'streamed');
     const encoded = Buffer.from(JSON.stringify({ kind: 'user', key })).toString('base64url');
     const stream = await openStream(`${ctx.base}/eval/${ctx.creds.CLIENT_SIDE_ID}/${encoded}`, { headers: { 'User-Agent': GOOGLEBOT } });
     const set = async (serveControl) => {
