@@ -10,10 +10,12 @@ use crate::http::{header, now_ms};
 use crate::ingest::STATS;
 use crate::store::{bot_filter, config::Tenant};
 use edge_exp_core::bots::excluded::would_be_exposures;
+use edge_exp_core::bots::serve_control::BotControls;
 use edge_exp_core::bots::{self, context_flag, BotManagement, BotReason, Signals};
 use edge_exp_core::event::{Batch, Event};
 use edge_exp_core::queued::Tags;
 use edge_exp_core::targeting::AllData;
+use std::rc::Rc;
 use worker::{Env, Request};
 
 /// Classify a browser request for `tenant`: `Some(reason)` if it is a bot's, by its signals
@@ -57,14 +59,14 @@ pub async fn classify(
 /// A bot's evaluations: queue the exposures its SDK would have sent as exclusions (`ingest`:
 /// counted per iteration by reason and by the variation it was bucketed into, nothing attributed
 /// or counted), serve the control of the experiments that opted in, and ask for nothing to be
-/// recorded (`core::bots::untracked`).
+/// recorded (`core::bots::untracked`). The controls it served.
 pub async fn untrack(
     env: &Env,
     (tenant, data): (&Tenant, &AllData),
     (context, reason): (&serde_json::Value, &BotReason),
     flags: &mut serde_json::Map<String, serde_json::Value>,
     with_reasons: bool,
-) -> Result<(), ApiError> {
+) -> Result<Rc<BotControls>, ApiError> {
     let now = now_ms();
     if let Ok(ctx) = edge_exp_core::Context::from_context(context) {
         let exposures = would_be_exposures(flags, &ctx, now);
@@ -87,7 +89,7 @@ pub async fn untrack_only(
     (tenant, data): (&Tenant, &AllData),
     flags: &mut serde_json::Map<String, serde_json::Value>,
     with_reasons: bool,
-) -> Result<(), ApiError> {
+) -> Result<Rc<BotControls>, ApiError> {
     let controls = bot_filter::controls(env, tenant).await?;
     let served = controls.serve(flags, data);
     bots::untracked(flags, with_reasons);
@@ -96,7 +98,7 @@ pub async fn untrack_only(
         s.bots.untracked_evaluations += flags.len() as u64;
         s.bots.served_control += served as u64;
     });
-    Ok(())
+    Ok(controls)
 }
 
 /// Count the valid events of a bot's payload, dropped.

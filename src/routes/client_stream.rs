@@ -79,22 +79,14 @@ pub async fn eval(
     let reason = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
     let data = published::read(env, &doc).await?;
     let mut evaluations = evalx_map(&data.data, &context, with_reasons);
-    if let Some(reason) = &reason {
-        let at = (&context, reason);
-        crate::bots::untrack(
-            env,
-            (&tenant, &data.data),
-            at,
-            &mut evaluations,
-            with_reasons,
-        )
-        .await?;
-    }
-    let bot = match reason {
-        Some(_) => Some(BotStream {
-            controls: bot_filter::controls(env, &tenant).await?,
-            tenant,
-        }),
+    let bot = match &reason {
+        Some(reason) => {
+            let at = (&context, reason);
+            let served = (&tenant, &*data.data);
+            let controls =
+                crate::bots::untrack(env, served, at, &mut evaluations, with_reasons).await?;
+            Some(BotStream { tenant, controls })
+        }
         None => None,
     };
     let (sent, put) = ClientStream::open(&evaluations);
@@ -108,19 +100,24 @@ pub async fn eval(
 }
 
 /// The context's evaluations after a change; a bot's (classified when the stream opened)
-/// record nothing.
+/// record nothing, and come with the controls they were served.
 async fn evaluate(
     env: &Env,
     data: &AllData,
     (context, with_reasons): (&serde_json::Value, bool),
     bot: Option<&Tenant>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+) -> Result<(Flags, Option<Rc<BotControls>>), ApiError> {
     let mut flags = evalx_map(data, context, with_reasons);
-    if let Some(tenant) = bot {
-        crate::bots::untrack_only(env, (tenant, data), &mut flags, with_reasons).await?;
-    }
-    Ok(flags)
+    let controls = match bot {
+        Some(tenant) => {
+            Some(crate::bots::untrack_only(env, (tenant, data), &mut flags, with_reasons).await?)
+        }
+        None => None,
+    };
+    Ok((flags, controls))
 }
+
+type Flags = serde_json::Map<String, serde_json::Value>;
 
 /// `/ping/{clientSideId}`.
 pub async fn ping(env: &Env, client_side_id: &str) -> Result<Response, ApiError> {
@@ -194,14 +191,14 @@ async fn changes(open: &mut Open) -> String {
             return String::new();
         }
     };
-    let controls = match bot_controls_changed(open).await {
-        Ok(controls) => controls,
+    let controls_changed = match bot_controls_changed(open).await {
+        Ok(changed) => changed,
         Err(e) => {
             worker::console_error!("browser stream could not read bot controls: {:?}", e.0);
             return String::new();
         }
     };
-    if data.pointer.version == open.version && controls.is_none() {
+    if data.pointer.version == open.version && !controls_changed {
         return String::new();
     }
     let Kind::Eval {
@@ -216,11 +213,11 @@ async fn changes(open: &mut Open) -> String {
     };
     let tenant = bot.as_ref().map(|b| &b.tenant);
     match evaluate(&open.env, &data.data, (context, *with_reasons), tenant).await {
-        Ok(flags) => {
+        Ok((flags, served)) => {
             // Taken as sent only now: a failed evaluation is tried again at the next wake-up.
             open.version = data.pointer.version;
-            if let (Some(bot), Some(controls)) = (bot.as_mut(), controls) {
-                bot.controls = controls;
+            if let (Some(bot), Some(served)) = (bot.as_mut(), served) {
+                bot.controls = served;
             }
             sent.update(&flags).concat()
         }
@@ -231,12 +228,12 @@ async fn changes(open: &mut Open) -> String {
     }
 }
 
-/// On a bot's stream, the experiments serving bots their control if they changed since its
-/// evaluations were last sent (`None`: unchanged, or not a bot's stream).
-async fn bot_controls_changed(open: &Open) -> Result<Option<Rc<BotControls>>, ApiError> {
+/// On a bot's stream: have the experiments serving bots their control changed since its
+/// evaluations were last sent? (`false` on any other stream.)
+async fn bot_controls_changed(open: &Open) -> Result<bool, ApiError> {
     let Kind::Eval { bot: Some(bot), .. } = &open.kind else {
-        return Ok(None);
+        return Ok(false);
     };
     let now = bot_filter::controls(&open.env, &bot.tenant).await?;
-    Ok((*now != *bot.controls).then_some(now))
+    Ok(*now != *bot.controls)
 }

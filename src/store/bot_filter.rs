@@ -39,14 +39,42 @@ fn controls_key(project: &str, env: &str) -> String {
     format!("botcontrol:{project}:{env}")
 }
 
-/// This isolate's copy of `key` in `cache`, if read less than [`CACHE_MS`] ago.
-fn fresh<T>(cache: &'static std::thread::LocalKey<Cache<T>>, key: &str, now: i64) -> Option<Rc<T>> {
-    cache.with(|c| {
+/// `key` from this isolate's copy in `cache` when read less than [`CACHE_MS`] ago, else from KV
+/// (`absent` when KV has none, or a record that does not parse), kept in `cache`.
+async fn cached<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    cache: &'static std::thread::LocalKey<Cache<T>>,
+    key: String,
+    absent: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<Rc<T>, ApiError> {
+    let now = now_ms();
+    let hit = cache.with(|c| {
         c.borrow()
-            .get(key)
+            .get(&key)
             .filter(|(_, at)| now - at < CACHE_MS)
             .map(|(v, _)| v.clone())
-    })
+    });
+    if let Some(value) = hit {
+        return Ok(value);
+    }
+    let stored = kv(env, CONFIG_KV)?.get(&key).text().await?;
+    let value = match stored.and_then(|text| crate::store::parse_stored(&key, &text)) {
+        Some(value) => value,
+        None => absent()?,
+    };
+    let value = Rc::new(value);
+    remember(cache, key, value.clone(), now);
+    Ok(value)
+}
+
+/// Keep `value` as this isolate's copy of `key` as of `at` (what it just read or wrote).
+fn remember<T>(
+    cache: &'static std::thread::LocalKey<Cache<T>>,
+    key: String,
+    value: Rc<T>,
+    at: i64,
+) {
+    cache.with(|c| c.borrow_mut().insert(key, (value, at)));
 }
 
 /// The deployment's default: `BOT_FILTER` = `on` (or unset) or `off`; anything else is refused
@@ -70,19 +98,7 @@ fn default_filter(env: &Env) -> Result<BotFilter, ApiError> {
 
 /// The environment's filter, from this isolate's copy when fresh.
 pub async fn read(env: &Env, tenant: &Tenant) -> Result<Rc<BotFilter>, ApiError> {
-    let key = key(tenant);
-    let now = now_ms();
-    if let Some(filter) = fresh(&CACHE, &key, now) {
-        return Ok(filter);
-    }
-    let stored = kv(env, CONFIG_KV)?.get(&key).text().await?;
-    let filter = match stored.and_then(|text| crate::store::parse_stored(&key, &text)) {
-        Some(filter) => filter,
-        None => default_filter(env)?,
-    };
-    let filter = Rc::new(filter);
-    CACHE.with(|c| c.borrow_mut().insert(key, (filter.clone(), now)));
-    Ok(filter)
+    cached(env, &CACHE, key(tenant), || default_filter(env)).await
 }
 
 /// Store the environment's filter (this isolate uses it from now on).
@@ -92,24 +108,14 @@ pub async fn write(env: &Env, tenant: &Tenant, filter: BotFilter) -> Result<(), 
         .put(&key, serde_json::to_string(&filter)?)?
         .execute()
         .await?;
-    CACHE.with(|c| c.borrow_mut().insert(key, (Rc::new(filter), now_ms())));
+    remember(&CACHE, key, Rc::new(filter), now_ms());
     Ok(())
 }
 
 /// The environment's experiments serving bots their control (none if never written).
 pub async fn controls(env: &Env, tenant: &Tenant) -> Result<Rc<BotControls>, ApiError> {
     let key = controls_key(&tenant.project, &tenant.env);
-    let now = now_ms();
-    if let Some(controls) = fresh(&CONTROLS, &key, now) {
-        return Ok(controls);
-    }
-    let stored = kv(env, CONFIG_KV)?.get(&key).text().await?;
-    let controls: BotControls = stored
-        .and_then(|text| crate::store::parse_stored(&key, &text))
-        .unwrap_or_default();
-    let controls = Rc::new(controls);
-    CONTROLS.with(|c| c.borrow_mut().insert(key, (controls.clone(), now)));
-    Ok(controls)
+    cached(env, &CONTROLS, key, || Ok(BotControls::default())).await
 }
 
 /// Store an environment's controls (the project's object, after an experiment changed).
@@ -128,10 +134,7 @@ pub async fn write_controls(
             .execute()
             .await?;
     }
-    CONTROLS.with(|c| {
-        c.borrow_mut()
-            .insert(key, (Rc::new(controls.clone()), now_ms()))
-    });
+    remember(&CONTROLS, key, Rc::new(controls.clone()), now_ms());
     Ok(())
 }
 
