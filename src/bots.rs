@@ -9,26 +9,32 @@ use crate::error::ApiError;
 use crate::http::{header, now_ms};
 use crate::ingest::STATS;
 use crate::store::{bot_filter, config::Tenant};
-use edge_exp_core::bots::excluded::would_be_exposures;
+use edge_exp_core::bots::overrides::{self, Verdict};
 use edge_exp_core::bots::serve_control::BotControls;
-use edge_exp_core::bots::{self, context_flag, BotManagement, BotReason, Signals};
+use edge_exp_core::bots::{self, context_flag, BotFilter, BotManagement, BotReason, Signals};
 use edge_exp_core::event::{Batch, Event};
 use edge_exp_core::queued::Tags;
 use edge_exp_core::targeting::AllData;
 use std::rc::Rc;
 use worker::{Env, Request};
 
-/// Classify a browser request for `tenant`: `Some(reason)` if it is a bot's, by its signals
-/// or, when it evaluates one, by its `context` (the environment's `contextAttribute`).
+/// Classify a browser request for `tenant`: the environment's verdict and each overriding
+/// experiment's (`core::bots::overrides`), by its signals or, when it evaluates one, by its
+/// `context` (the environment's `contextAttribute`); with the experiments' bot settings read for
+/// it (the same cached copy the evaluations are then untracked by).
 pub async fn classify(
     req: &Request,
     env: &Env,
     tenant: &Tenant,
     context: Option<&serde_json::Value>,
-) -> Result<Option<BotReason>, ApiError> {
+) -> Result<Classified, ApiError> {
     let filter = bot_filter::read(env, tenant).await?;
-    if !filter.enabled {
-        return Ok(None);
+    let controls = bot_filter::controls(env, tenant).await?;
+    if !filter.enabled && controls.overrides().next().is_none() {
+        return Ok(Classified {
+            verdict: Verdict::default(),
+            controls,
+        });
     }
     let user_agent = header(req, "User-Agent");
     let signature_agent = header(req, "Signature-Agent");
@@ -50,55 +56,60 @@ pub async fn classify(
         bot_management,
         automation: edge_exp_core::query::automation(req.url()?.query().unwrap_or("")),
     };
-    let reason = bots::classify(&filter, &signals)
-        .or_else(|| context.and_then(|c| filter.context_reason(c)));
-    STATS.with(|s| s.borrow_mut().bots.classified(reason.as_ref()));
-    Ok(reason)
+    let by_context = |f: &BotFilter| context.and_then(|c| f.context_reason(c));
+    let verdict = overrides::verdict(&filter, &controls, &signals, by_context);
+    if filter.enabled {
+        STATS.with(|s| s.borrow_mut().bots.classified(verdict.env.as_ref()));
+    }
+    Ok(Classified { verdict, controls })
 }
 
-/// A bot's evaluations: queue the exposures its SDK would have sent as exclusions (`ingest`:
-/// counted per iteration by reason and by the variation it was bucketed into, nothing attributed
-/// or counted), serve the control of the experiments that opted in, and ask for nothing to be
-/// recorded (`core::bots::untracked`). The controls it served.
+/// A request's verdicts and the experiments' bot settings they were made with.
+pub struct Classified {
+    pub verdict: Verdict,
+    pub controls: Rc<BotControls>,
+}
+
+impl Classified {
+    /// A bot's, for the environment or in some experiment.
+    pub fn any_bot(&self) -> bool {
+        self.verdict.any_bot()
+    }
+}
+
+/// A request's evaluations under its verdict (`core::bots::untrack_by_verdict`): those of a bot
+/// (in their experiment) served as anyone's, or their experiment's control where it opted in,
+/// with nothing asked to be recorded; the exposures their SDK would have sent queued as
+/// exclusions (counted per iteration by reason and by the variation bucketed into, nothing
+/// attributed or counted) when `context` is given (a stream's later updates pass none: its
+/// opening counted them).
 pub async fn untrack(
     env: &Env,
     (tenant, data): (&Tenant, &AllData),
-    (context, reason): (&serde_json::Value, &BotReason),
+    (classified, context): (&Classified, Option<&serde_json::Value>),
     flags: &mut serde_json::Map<String, serde_json::Value>,
     with_reasons: bool,
-) -> Result<Rc<BotControls>, ApiError> {
+) -> Result<(), ApiError> {
     let now = now_ms();
-    if let Ok(ctx) = edge_exp_core::Context::from_context(context) {
-        let exposures = would_be_exposures(flags, &ctx, now);
-        if !exposures.is_empty() {
-            let id = format!("r:{}", crate::store::random_hex(16)?);
-            let code = reason.to_string();
-            let tags = Tags {
-                excluded: Some(&code),
-                ..Tags::default()
-            };
-            crate::ingest::enqueue_queued(env, tenant, (&id, now), exposures, tags).await?;
-        }
-    }
-    untrack_only(env, (tenant, data), flags, with_reasons).await
-}
-
-/// [`untrack`] without the exclusions (a stream's later updates: its opening counted them).
-pub async fn untrack_only(
-    env: &Env,
-    (tenant, data): (&Tenant, &AllData),
-    flags: &mut serde_json::Map<String, serde_json::Value>,
-    with_reasons: bool,
-) -> Result<Rc<BotControls>, ApiError> {
-    let controls = bot_filter::controls(env, tenant).await?;
-    let served = controls.serve(flags, data);
-    bots::untracked(flags, with_reasons);
+    let units = context
+        .and_then(|c| edge_exp_core::Context::from_context(c).ok())
+        .map(|ctx| edge_exp_core::queued::units(&ctx));
+    let at = (&classified.verdict, &*classified.controls);
+    let done = bots::untrack_by_verdict(flags, at, data, (units.as_deref(), now), with_reasons);
     STATS.with(|s| {
         let mut s = s.borrow_mut();
-        s.bots.untracked_evaluations += flags.len() as u64;
-        s.bots.served_control += served as u64;
+        s.bots.untracked_evaluations += done.evaluations as u64;
+        s.bots.served_control += done.served_control as u64;
     });
-    Ok(controls)
+    for (code, exposures) in done.exposures {
+        let id = format!("r:{}", crate::store::random_hex(16)?);
+        let tags = Tags {
+            excluded: Some(&code),
+            ..Tags::default()
+        };
+        crate::ingest::enqueue_queued(env, tenant, (&id, now), exposures, tags).await?;
+    }
+    Ok(())
 }
 
 /// Count the valid events of a bot's payload, dropped.

@@ -259,7 +259,8 @@ async fn process(
     let now = now_ms();
     ops.subrequests += 1;
     // A bot's messages (`excluded`) are routed like any, but counted only as exclusions: no
-    // history, no count, no catalogue sighting.
+    // history, no count, no catalogue sighting; except in the experiments whose own bot filter
+    // counts them (`IngestMessage::bots`), and the other way round.
     let command = Command::Routing {
         env: tenant.env.clone(),
         sightings: msgs
@@ -271,17 +272,18 @@ async fn process(
     };
     let routing: Routing = ProjectStore::call(env, &tenant.project, &command).await?;
     drop_unknown_variations(&mut events, &routing.flag_variations);
-    let (mut counted, mut bots): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
-    for (m, evs) in msgs.iter().zip(events) {
-        match &m.excluded {
-            None => counted.push((*m, evs)),
-            Some(reason) => bots.push((*m, reason.as_str(), evs)),
-        }
-    }
-    let (counted_msgs, counted_events): (Vec<&IngestMessage>, Vec<Vec<Event>>) =
-        counted.into_iter().unzip();
     let mut calls: Vec<CounterCall<'_>> = Vec::new();
     for route in &routing.routes {
+        let (mut counted_msgs, mut counted_events, mut bots) = (Vec::new(), Vec::new(), Vec::new());
+        for (m, evs) in msgs.iter().zip(&events) {
+            match m.bot_reason(&route.experiment) {
+                None => {
+                    counted_msgs.push(*m);
+                    counted_events.push(evs.as_slice());
+                }
+                Some(reason) => bots.push((*m, reason, evs.as_slice())),
+            }
+        }
         calls.extend(counter_calls(
             env,
             tenant,
@@ -292,11 +294,12 @@ async fn process(
         ));
         calls.extend(exclusion_calls(env, tenant, route, &bots, now));
     }
+    let history = history_events(msgs, &events, &routing.routes);
     ops.subrequests += calls.len() as u64;
     // The history shards and the counter shards are independent (counter shards attribute from
     // their own rows) and both idempotent under a retry, so their calls overlap.
     let (_, replies) = try_join(
-        record_exposures(env, tenant, &counted_events, ops),
+        record_exposures(env, tenant, history, ops),
         try_join_all(calls),
     )
     .await?;
@@ -309,7 +312,36 @@ async fn process(
 }
 
 /// A bot message: the message, its reason code, its events.
-type BotMessage<'m> = (&'m IngestMessage, &'m str, Vec<Event<'m>>);
+type BotMessage<'m, 'e> = (&'m IngestMessage, &'m str, &'e [Event<'m>]);
+
+/// The exposures to keep in the first-variation histories: a flag's where some experiment on
+/// it counts the message (by its own bot filter or the environment's), and, for a flag no
+/// experiment runs on, a person's (for the environment). A bot's never.
+fn history_events<'e, 'm>(
+    msgs: &[&IngestMessage],
+    events: &'e [Vec<Event<'m>>],
+    routes: &[Route],
+) -> Vec<&'e Event<'m>> {
+    let mut kept = Vec::new();
+    for (m, evs) in msgs.iter().zip(events) {
+        if m.excluded.is_some() && m.bots.is_empty() {
+            continue;
+        }
+        kept.extend(evs.iter().filter(|e| {
+            let Event::Feature(f) = e else { return false };
+            let mut on_flag = routes
+                .iter()
+                .filter(|r| r.iteration.flag_key == f.flag_key.as_ref());
+            match on_flag.next() {
+                None => m.excluded.is_none(),
+                Some(first) => std::iter::once(first)
+                    .chain(on_flag)
+                    .any(|r| m.bot_reason(&r.experiment).is_none()),
+            }
+        }));
+    }
+    kept
+}
 
 /// The exclusion calls for one iteration: what would have counted for it (`CounterBatch::build`)
 /// of each bot message, one call per shard of the units. Iterations counted by the earlier
@@ -318,7 +350,7 @@ fn exclusion_calls<'a>(
     env: &'a Env,
     tenant: &Tenant,
     route: &Route,
-    bots: &[BotMessage<'_>],
+    bots: &[BotMessage<'_, '_>],
     now: i64,
 ) -> Vec<CounterCall<'a>> {
     let it = &route.iteration;
@@ -352,7 +384,7 @@ fn counter_calls<'a>(
     tenant: &Tenant,
     route: &Route,
     msgs: &[&IngestMessage],
-    events: &[Vec<Event<'_>>],
+    events: &[&[Event<'_>]],
     now: i64,
 ) -> Vec<CounterCall<'a>> {
     let it = &route.iteration;
@@ -418,11 +450,11 @@ fn drop_unknown_variations(events: &mut [Vec<Event>], flags: &BTreeMap<String, u
 async fn record_exposures(
     env: &Env,
     tenant: &Tenant,
-    events: &[Vec<Event<'_>>],
+    events: Vec<&Event<'_>>,
     ops: &mut Ops,
 ) -> Result<(), ApiError> {
     let mut by_shard: BTreeMap<u32, BTreeMap<String, Vec<Exposure>>> = BTreeMap::new();
-    for event in events.iter().flatten() {
+    for event in events {
         let Event::Feature(f) = event else { continue };
         let Some(variation) = f.variation else {
             continue;

@@ -195,9 +195,9 @@ describe('bot filter', () => {
       } while (Date.now() < until);
       assert.fail(`Googlebot still served variation ${bot.variation}, not ${expected}`);
     };
-    const refused = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { tiers: { userAgent: false } } }] });
+    const refused = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { contextAttribute: 'bot' } }] });
     assert.equal(refused.status, 400);
-    assert.match(refused.body.message, /unknown field `tiers`/);
+    assert.match(refused.body.message, /unknown field `contextAttribute`/);
 
     const before = await excluded();
     const figuresBefore = await botFigures();
@@ -219,6 +219,59 @@ describe('bot filter', () => {
 
     await setServeControl(false);
     assert.equal((await servedWithin(person.variation)).trackEvents, false);
+  });
+
+  it("follows an experiment's own bot filter in that experiment: counting a crawler, excluding a probe", async () => {
+    const EXPERIMENT = '/api/v2/projects/default/environments/production/experiments/demo-headline-test';
+    const PROBE = `${CHROME} EdgeExpProbe/1.0`;
+    const setFilter = async (value) => {
+      const r = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value }] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.botFilter;
+    };
+    // Each isolate reads the experiments' settings at most 30 s late (and KV's propagation).
+    const trackedWithin = async (headers, expected, ms = 40_000) => {
+      const until = Date.now() + ms;
+      let flag;
+      do {
+        flag = await evalx(uid('probe'), headers);
+        if (flag.trackEvents === expected) return flag;
+        await new Promise((r) => setTimeout(r, 500));
+      } while (Date.now() < until);
+      assert.fail(`trackEvents still ${flag.trackEvents} for ${headers['User-Agent']}`);
+    };
+    const stored = await setFilter({ tiers: { userAgent: false }, denyUserAgents: ['EdgeExpProbe'] });
+    assert.deepEqual(stored, { serveControl: false, tiers: { userAgent: false }, denyUserAgents: ['edgeexpprobe'] });
+    try {
+      // A crawler known only by its user agent is a person in this experiment; the environment's
+      // other tiers still apply here, and its filter still applies to every other experiment.
+      const crawler = await trackedWithin({ 'User-Agent': GOOGLEBOT }, true);
+      assert.equal(crawler.reason.inExperiment, true);
+      assert.equal((await evalx(uid('wba'), { 'User-Agent': CHROME, 'Signature-Agent': '"https://chatgpt.com"' })).trackEvents, false);
+      // A browser the experiment's deny list names is a bot here only.
+      const probe = await trackedWithin({ 'User-Agent': PROBE }, false);
+      assert.equal(probe.reason, undefined);
+      assert.equal((await evalx(uid('chrome'), { 'User-Agent': CHROME })).trackEvents, true);
+
+      const before = { excluded: await excluded(), rows: await results() };
+      const [bot, person] = [uid('counted-bot'), uid('denied-probe')];
+      const fromBot = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, events(bot, 1), { 'User-Agent': GOOGLEBOT });
+      assert.deepEqual(fromBot.body.excluded, { reason: 'ua', events: 2 }, "the environment's verdict");
+      const fromProbe = await post(`${ctx.base}/events/bulk/${ctx.creds.CLIENT_SIDE_ID}`, events(person, 1), { 'User-Agent': PROBE });
+      assert.equal(fromProbe.body.accepted, 2, 'a person for the environment');
+      const after = { excluded: await excluded(), rows: await results() };
+      assert.equal(total(after.rows, 'exposedUnits') - total(before.rows, 'exposedUnits'), 1, 'the crawler counted, the probe not');
+      assert.equal(total(after.rows, 'conversions') - total(before.rows, 'conversions'), 1);
+      assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: bot })).body.variation, 1, 'the crawler is a unit here');
+      assert.equal((await firstVariation(ctx, { flag: 'demo-headline', key: person })).status, 404, 'the probe is not');
+      const denied = (summary) => summary.byReason.ua_deny ?? { units: 0, events: 0 };
+      assert.deepEqual({ units: denied(after.excluded).units - denied(before.excluded).units, events: denied(after.excluded).events - denied(before.excluded).events },
+        { units: 1, events: 2 }, 'the probe is reported excluded, under its reason');
+      assert.equal(after.excluded.byReason.ua?.events, before.excluded.byReason.ua?.events, 'the crawler is not');
+    } finally {
+      assert.deepEqual(await setFilter({ serveControl: false }), { serveControl: false });
+    }
+    await trackedWithin({ 'User-Agent': GOOGLEBOT }, false);
   });
 
   it("tells a bot's open stream when an experiment starts or stops serving bots its control", async () => {

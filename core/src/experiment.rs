@@ -10,6 +10,7 @@
 use crate::aggregates::{shard_of, UnitEvents, DEFAULT_SHARDS, MAX_SHARDS};
 use crate::analysis::{analysis_from_json, Analysis, AnalysisConfig};
 use crate::attribution::{Exposure, ExposureHistory};
+use crate::bots::overrides::FilterOverride;
 use crate::context::valid_kind;
 use crate::event::Event;
 use crate::metric::{
@@ -223,9 +224,11 @@ pub struct Experiment {
     pub bot_filter: ExperimentBotFilter,
 }
 
-/// An experiment's own bot setting. Whatever it says, nothing of a bot is recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// An experiment's own bot setting: whether bots are served the control, and where who is a bot
+/// differs from the environment's filter ([`FilterOverride`]). Whatever it says, nothing of
+/// a request that is a bot's in this experiment is recorded in it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExperimentBotFilter {
     /// Serve a bot the baseline treatment's variation instead of its bucket's (an opt-in: a
@@ -233,17 +236,28 @@ pub struct ExperimentBotFilter {
     /// than people is cloaking, the site owner's call). Off: bots are bucketed as anyone.
     #[serde(default)]
     pub serve_control: bool,
+    /// The environment's filter fields this experiment replaces (`enabled`, `tiers`,
+    /// `minHumanScore`, `excludeVerifiedCategories`, `allowUserAgents`, `denyUserAgents`).
+    #[serde(flatten)]
+    pub filter: FilterOverride,
 }
 
 impl ExperimentBotFilter {
-    /// `botFilter` of a create body or the `value` of `updateBotFilter`; anything but
-    /// `serveControl` refused by name (the tiers and lists are the environment's).
+    /// `botFilter` of a create body or the `value` of `updateBotFilter` (it replaces the whole
+    /// setting); an unknown field is refused by name.
     pub fn from_json(v: &Value) -> Result<Self, Error> {
-        serde_json::from_value(v.clone()).map_err(|e| {
-            invalid(format!(
-                "`botFilter`: {e}; an experiment's bot filter is {{\"serveControl\": bool}} (who is a bot is set per environment: PUT .../environments/{{env}}/bot-filter)"
-            ))
-        })
+        let shape = "an experiment's bot filter is {\"serveControl\": bool} and any of the environment filter's `enabled`, `tiers`, `minHumanScore`, `excludeVerifiedCategories`, `allowUserAgents`, `denyUserAgents` (see PUT .../environments/{env}/bot-filter)";
+        let Some(fields) = v.as_object() else {
+            return Err(invalid(format!("`botFilter` must be an object: {shape}")));
+        };
+        let mut fields = fields.clone();
+        let serve_control = match fields.remove("serveControl") {
+            None => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => return Err(invalid(format!("`botFilter.serveControl` must be a boolean: {shape}"))),
+        };
+        let filter = FilterOverride::parse(fields).map_err(|e| invalid(format!("{}; {shape}", e.message())))?;
+        Ok(ExperimentBotFilter { serve_control, filter })
     }
 }
 
@@ -575,7 +589,7 @@ pub fn parse_instructions(body: &Value) -> Result<Vec<Instruction>, Error> {
                 }
                 Some("updateBotFilter") => {
                     let value = ins.get("value").ok_or_else(|| {
-                        invalid(format!("instruction {i}: `updateBotFilter` needs a `value`: {{\"serveControl\": bool}}"))
+                        invalid(format!("instruction {i}: `updateBotFilter` needs a `value`: {{\"serveControl\": bool, …the environment filter fields it overrides}}"))
                     })?;
                     ExperimentBotFilter::from_json(value)
                         .map(Instruction::UpdateBotFilter)

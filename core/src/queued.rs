@@ -10,6 +10,7 @@
 
 use crate::context::{Context, Unit};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use crate::event::{ConversionEvent, ConversionKind, Event, FeatureEvent};
 use serde::{Deserialize, Serialize};
 
@@ -214,6 +215,21 @@ pub struct IngestMessage {
     /// history, no count, no catalogue sighting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub excluded: Option<String>,
+    /// Experiments whose own bot filter sees the request otherwise than `excluded` says
+    /// (`core::bots::overrides`): experiment key → reason code, or `None` where it is counted as a
+    /// person's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bots: BTreeMap<String, Option<String>>,
+}
+
+impl IngestMessage {
+    /// The reason code under which this message is a bot's in `experiment` (`None`: counted).
+    pub fn bot_reason(&self, experiment: &str) -> Option<&str> {
+        match self.bots.get(experiment) {
+            Some(own) => own.as_deref(),
+            None => self.excluded.as_deref(),
+        }
+    }
 }
 
 /// A message being written: its JSON text so far (open `events` array) and its exposure keys.
@@ -255,6 +271,8 @@ pub struct Tags<'a> {
     pub sdk: Option<&'a str>,
     /// A bot's payload: the reason code (`IngestMessage::excluded`).
     pub excluded: Option<&'a str>,
+    /// The experiments' own verdicts (`IngestMessage::bots`).
+    pub bots: Option<&'a BTreeMap<String, Option<String>>>,
 }
 
 pub fn pack(project: &str, env: &str, received: i64, id: &str, events: &[Event], tags: Tags) -> Vec<String> {
@@ -276,6 +294,10 @@ pub fn pack_queued(
     let redeliver = if tags.redeliver { r#","redeliver":true"# } else { "" };
     let sdk = tags.sdk.map(|s| format!(r#","sdk":{}"#, quote(s))).unwrap_or_default();
     let excluded = tags.excluded.map(|r| format!(r#","excluded":{}"#, quote(r))).unwrap_or_default();
+    let bots = match tags.bots.filter(|b| !b.is_empty()) {
+        Some(b) => format!(r#","bots":{}"#, serde_json::to_string(b).unwrap_or_default()),
+        None => String::new(),
+    };
     let mut out: Vec<String> = Vec::new();
     let mut open: Option<Open> = None;
     for q in events {
@@ -286,7 +308,7 @@ pub fn pack_queued(
             let message_id = quote(&format!("{id}:{}", out.len()));
             open = Some(Open {
                 text: format!(
-                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver}{sdk}{excluded},"events":["#
+                    r#"{{"id":{message_id},"project":{project},"env":{env},"received":{received}{redeliver}{sdk}{excluded}{bots},"events":["#
                 ),
                 keys: 0,
             });
@@ -375,11 +397,16 @@ mod tests {
         assert_eq!(pack("p", "e", 5, "id", &evs, Tags::default()), texts, "deterministic");
         assert!(pack("p", "e", 5, "id", &[], Tags::default()).is_empty());
         let marked: IngestMessage =
-            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], Tags { redeliver: true, sdk: Some("NodeJSClient/9.1"), excluded: None })[0]).unwrap();
+            serde_json::from_str(&pack("p\"q", "e", 5, "id", &evs[..3], Tags { redeliver: true, sdk: Some("NodeJSClient/9.1"), excluded: None, bots: None })[0]).unwrap();
         assert!(marked.redeliver);
         assert_eq!(marked.sdk.as_deref(), Some("NodeJSClient/9.1"));
         assert_eq!(marked.project, "p\"q", "names are escaped");
         assert_eq!(marked.events.len(), 2);
+        let overrides: BTreeMap<String, Option<String>> = [("e1".to_owned(), None), ("e2".to_owned(), Some("ua_deny".to_owned()))].into();
+        let tags = Tags { excluded: Some("ua"), bots: Some(&overrides), ..Tags::default() };
+        let bot: IngestMessage = serde_json::from_str(&pack("p", "e", 5, "id", &evs[..1], tags)[0]).unwrap();
+        assert_eq!(bot.bots, overrides);
+        assert_eq!((bot.bot_reason("e1"), bot.bot_reason("e2"), bot.bot_reason("e3")), (None, Some("ua_deny"), Some("ua")));
     }
 
     #[test]

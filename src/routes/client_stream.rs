@@ -13,6 +13,7 @@
 //! billed. A heartbeat comment every [`HEARTBEAT_MS`] keeps proxies and the SDK's 5-minute read
 //! timeout from closing it.
 
+use crate::bots::Classified;
 use crate::error::ApiError;
 use crate::http::now_ms;
 use crate::routes::{auth, sdk};
@@ -49,11 +50,12 @@ enum Kind {
     Ping,
 }
 
-/// A bot's stream: its tenant, and the experiments serving bots their control when its
-/// evaluations were last sent (a change of those is a change of what it is served).
+/// A bot's stream (a bot's for the environment or in some experiment): its tenant, its verdict
+/// as of the stream's opening, and the experiments' bot settings when its evaluations were last
+/// sent (a change of those is a change of what it is served).
 struct BotStream {
     tenant: Tenant,
-    controls: Rc<BotControls>,
+    classified: Classified,
 }
 
 struct Open {
@@ -76,18 +78,16 @@ pub async fn eval(
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
-    let reason = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
+    let classified = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
     let data = published::read(env, &doc).await?;
     let mut evaluations = evalx_map(&data.data, &context, with_reasons);
-    let bot = match &reason {
-        Some(reason) => {
-            let at = (&context, reason);
-            let served = (&tenant, &*data.data);
-            let controls =
-                crate::bots::untrack(env, served, at, &mut evaluations, with_reasons).await?;
-            Some(BotStream { tenant, controls })
-        }
-        None => None,
+    let bot = if classified.any_bot() {
+        let at = (&classified, Some(&context));
+        let served = (&tenant, &*data.data);
+        crate::bots::untrack(env, served, at, &mut evaluations, with_reasons).await?;
+        Some(BotStream { tenant, classified })
+    } else {
+        None
     };
     let (sent, put) = ClientStream::open(&evaluations);
     let kind = Kind::Eval {
@@ -100,21 +100,24 @@ pub async fn eval(
 }
 
 /// The context's evaluations after a change; a bot's (classified when the stream opened)
-/// record nothing, and come with the controls they were served.
+/// record nothing, and come with the experiments' bot settings they were served by.
 async fn evaluate(
     env: &Env,
     data: &AllData,
     (context, with_reasons): (&serde_json::Value, bool),
-    bot: Option<&Tenant>,
+    bot: Option<&BotStream>,
 ) -> Result<(Flags, Option<Rc<BotControls>>), ApiError> {
     let mut flags = evalx_map(data, context, with_reasons);
-    let controls = match bot {
-        Some(tenant) => {
-            Some(crate::bots::untrack_only(env, (tenant, data), &mut flags, with_reasons).await?)
-        }
-        None => None,
+    let Some(bot) = bot else {
+        return Ok((flags, None));
     };
-    Ok((flags, controls))
+    let now = Classified {
+        verdict: bot.classified.verdict.clone(),
+        controls: bot_filter::controls(env, &bot.tenant).await?,
+    };
+    let served = (&bot.tenant, data);
+    crate::bots::untrack(env, served, (&now, None), &mut flags, with_reasons).await?;
+    Ok((flags, Some(now.controls)))
 }
 
 type Flags = serde_json::Map<String, serde_json::Value>;
@@ -211,13 +214,19 @@ async fn changes(open: &mut Open) -> String {
         open.version = data.pointer.version;
         return "event: ping\ndata: \n\n".into();
     };
-    let tenant = bot.as_ref().map(|b| &b.tenant);
-    match evaluate(&open.env, &data.data, (context, *with_reasons), tenant).await {
+    match evaluate(
+        &open.env,
+        &data.data,
+        (context, *with_reasons),
+        bot.as_ref(),
+    )
+    .await
+    {
         Ok((flags, served)) => {
             // Taken as sent only now: a failed evaluation is tried again at the next wake-up.
             open.version = data.pointer.version;
             if let (Some(bot), Some(served)) = (bot.as_mut(), served) {
-                bot.controls = served;
+                bot.classified.controls = served;
             }
             sent.update(&flags).concat()
         }
@@ -235,5 +244,5 @@ async fn bot_controls_changed(open: &Open) -> Result<bool, ApiError> {
         return Ok(false);
     };
     let now = bot_filter::controls(&open.env, &bot.tenant).await?;
-    Ok(*now != *bot.controls)
+    Ok(*now != *bot.classified.controls)
 }

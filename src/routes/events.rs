@@ -18,6 +18,7 @@ use edge_exp_core::feed::FeedEntry;
 use edge_exp_core::query::EventsQuery;
 use edge_exp_core::queued::{check_size, Tags};
 use edge_exp_core::{decode_body, keys, parse_batch_with, Event};
+use std::collections::BTreeMap;
 use worker::{Env, Request, Response};
 
 /// Where a payload comes from.
@@ -80,11 +81,17 @@ pub async fn ingest(
         Some(key) => format!("{key}:{digest}"),
         None => format!("r:{}", store::random_hex(16)?),
     };
-    // Before any KV access: a bot's payload touches no store at all.
+    // Before any KV access: a bot's payload touches no store at all. Experiments with a bot
+    // filter of their own that sees it otherwise are named in its messages (`overrides`): the
+    // consumer counts it there, or excludes it there only.
+    let mut overrides = BTreeMap::new();
     if source == Source::Browser {
-        if let Some(reason) = crate::bots::classify(req, env, tenant, None).await? {
+        let classified = crate::bots::classify(req, env, tenant, None).await?;
+        overrides = classified.verdict.codes();
+        if let Some(reason) = &classified.verdict.env {
             let batch = parse(&body, now, source)?;
-            return excluded(env, tenant, (&message_id, now), &batch, &reason).await;
+            let bot = (reason, &overrides);
+            return excluded(env, tenant, (&message_id, now), &batch, bot).await;
         }
     }
     let payloads_kv = store::kv(env, store::PAYLOADS_KV)?;
@@ -102,6 +109,7 @@ pub async fn ingest(
         redeliver,
         sdk: sdk.as_deref(),
         excluded: None,
+        bots: Some(&overrides),
     };
     let queued = ingest::enqueue(env, tenant, (&message_id, now), &batch.events, tags).await?;
 
@@ -129,18 +137,20 @@ pub async fn ingest(
 
 /// The answer to a bot's payload: its bad events reported as for anyone; its valid ones queued
 /// as exclusions only (counted per iteration by reason and variation, never attributed or
-/// counted); nothing remembered or put in the feed: no KV write for a bot.
+/// counted; except in the experiments whose own filter counts it, `overrides`); nothing
+/// remembered or put in the feed: no KV write for a bot.
 async fn excluded(
     env: &Env,
     tenant: &Tenant,
     (message_id, now): (&str, i64),
     batch: &Batch<'_>,
-    reason: &BotReason,
+    (reason, overrides): (&BotReason, &BTreeMap<String, Option<String>>),
 ) -> Result<Response, ApiError> {
     crate::bots::dropped(batch.events.len());
     let code = reason.to_string();
     let tags = Tags {
         excluded: Some(&code),
+        bots: Some(overrides),
         ..Tags::default()
     };
     let queued = ingest::enqueue(env, tenant, (message_id, now), &batch.events, tags).await?;

@@ -57,13 +57,14 @@ pub async fn evalx(
     let context = context_of(req, encoded).await?;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
-    let bot = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
+    let classified = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
     let data = published::read(env, &Doc::sdk(&tenant)).await?;
     let mut flags = edge_exp_core::publish::evalx_map(&data.data, &context, with_reasons);
-    if let Some(reason) = &bot {
-        // Bucketed as anyone is (or served the control where an experiment opted in); nothing of
-        // it recorded, its exposures counted as exclusions.
-        let at = (&context, reason);
+    if classified.any_bot() {
+        // A bot's evaluations (in their experiment) are bucketed as anyone's (or served the
+        // control where an experiment opted in); nothing of them recorded, their exposures
+        // counted as exclusions.
+        let at = (&classified, Some(&context));
         crate::bots::untrack(env, (&tenant, &data.data), at, &mut flags, with_reasons).await?;
     }
     Ok(json(200, &serde_json::Value::Object(flags)))

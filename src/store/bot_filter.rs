@@ -4,9 +4,11 @@
 //! so each isolate keeps what it read for [`CACHE_MS`]: a change reaches every isolate within
 //! that plus KV's own propagation (up to about 60 s); the isolate that wrote it sees it at once.
 //!
-//! Beside it, under `botcontrol:{project}:{env}`, the environment's experiments that serve bots
-//! their control (`core::bots::serve_control`), written by the project's object whenever an
-//! experiment changes and read, with the same cache, only on bot requests.
+//! Beside it, under `botcontrol:{project}:{env}`, the environment's running experiments with a
+//! bot setting of their own (serving bots their control, or overriding the filter:
+//! `core::bots::serve_control`, `core::bots::overrides`), written by the project's object whenever
+//! an experiment changes and read, with the same cache, with the filter (every browser request:
+//! a cache hit but for one KV read per isolate every [`CACHE_MS`]).
 
 use super::{kv, CONFIG_KV};
 use crate::error::ApiError;
@@ -112,7 +114,7 @@ pub async fn write(env: &Env, tenant: &Tenant, filter: BotFilter) -> Result<(), 
     Ok(())
 }
 
-/// The environment's experiments serving bots their control (none if never written).
+/// The environment's experiments with a bot setting of their own (none if never written).
 pub async fn controls(env: &Env, tenant: &Tenant) -> Result<Rc<BotControls>, ApiError> {
     let key = controls_key(&tenant.project, &tenant.env);
     cached(env, &CONTROLS, key, || Ok(BotControls::default())).await

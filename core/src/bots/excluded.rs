@@ -175,23 +175,28 @@ pub fn would_be_exposures(
     now: i64,
 ) -> Vec<QueuedEvent> {
     let units = crate::queued::units(context);
-    flags
-        .iter()
-        .filter_map(|(key, flag)| {
-            let reason = flag.get("reason")?;
-            if reason.get("inExperiment")?.as_bool() != Some(true) {
-                return None;
-            }
-            Some(QueuedEvent::Feature {
-                k: key.clone(),
-                t: now,
-                v: u32::try_from(flag.get("variation")?.as_u64()?).ok()?,
-                x: Some(true),
-                r: reason.get("ruleId").and_then(|r| r.as_str()).map(str::to_owned),
-                u: units.clone(),
-            })
-        })
-        .collect()
+    flags.iter().filter_map(|(key, flag)| would_be_exposure(key, flag, &units, now)).collect()
+}
+
+/// [`would_be_exposures`] for one evaluation (`units`: `queued::units` of the context).
+pub fn would_be_exposure(
+    key: &str,
+    flag: &serde_json::Value,
+    units: &[(String, String)],
+    now: i64,
+) -> Option<QueuedEvent> {
+    let reason = flag.get("reason")?;
+    if reason.get("inExperiment")?.as_bool() != Some(true) {
+        return None;
+    }
+    Some(QueuedEvent::Feature {
+        k: key.to_owned(),
+        t: now,
+        v: u32::try_from(flag.get("variation")?.as_u64()?).ok()?,
+        x: Some(true),
+        r: reason.get("ruleId").and_then(|r| r.as_str()).map(str::to_owned),
+        u: units.to_vec(),
+    })
 }
 
 impl ExcludedCounts {

@@ -18,6 +18,7 @@
 //! exposure, and the events route drops its events before attribution.
 
 pub mod context_flag;
+pub mod overrides;
 pub mod excluded;
 pub mod patterns;
 pub mod serve_control;
@@ -409,16 +410,60 @@ impl BotCounts {
 /// `trackReason`, and no `inExperiment` in a reason (which is dropped unless asked for).
 pub fn untracked(flags: &mut serde_json::Map<String, serde_json::Value>, with_reasons: bool) {
     for flag in flags.values_mut() {
-        let Some(flag) = flag.as_object_mut() else { continue };
-        flag.insert("trackEvents".into(), false.into());
-        flag.remove("trackReason");
-        flag.remove("debugEventsUntilDate");
-        if !with_reasons {
-            flag.remove("reason");
-        } else if let Some(reason) = flag.get_mut("reason").and_then(|r| r.as_object_mut()) {
-            reason.remove("inExperiment");
-        }
+        untrack_one(flag, with_reasons);
     }
+}
+
+/// [`untracked`] for one evaluation.
+fn untrack_one(flag: &mut serde_json::Value, with_reasons: bool) {
+    let Some(flag) = flag.as_object_mut() else { return };
+    flag.insert("trackEvents".into(), false.into());
+    flag.remove("trackReason");
+    flag.remove("debugEventsUntilDate");
+    if !with_reasons {
+        flag.remove("reason");
+    } else if let Some(reason) = flag.get_mut("reason").and_then(|r| r.as_object_mut()) {
+        reason.remove("inExperiment");
+    }
+}
+
+/// What [`untrack_by_verdict`] did to a request's evaluations.
+#[derive(Debug, Default, PartialEq)]
+pub struct Untracked {
+    /// Evaluations untracked (a bot's in their experiment, or for the environment).
+    pub evaluations: usize,
+    /// Of those, served their experiment's control (`serveControl`).
+    pub served_control: usize,
+    /// By reason code, the exposures the SDK would have sent for them (when a context is given):
+    /// what the iterations exclude.
+    pub exposures: std::collections::BTreeMap<String, Vec<crate::queued::QueuedEvent>>,
+}
+
+/// Each evaluation of a request under its verdict: the verdict of the experiment it is in
+/// (its own where the experiment overrides the filter, else the environment's), and, where that
+/// says bot, its would-be exposure noted under the reason (with `units`), the experiment's
+/// control served if it opted in, and nothing asked to be recorded. A person's evaluations are
+/// left as they are.
+pub fn untrack_by_verdict(
+    flags: &mut serde_json::Map<String, serde_json::Value>,
+    (verdict, controls): (&overrides::Verdict, &serve_control::BotControls),
+    data: &impl crate::targeting::Store,
+    (units, now): (Option<&[(String, String)]>, i64),
+    with_reasons: bool,
+) -> Untracked {
+    let mut done = Untracked::default();
+    for (key, evaluation) in flags.iter_mut() {
+        let experiment = controls.matching(key, evaluation).map(|c| c.experiment.as_str());
+        let Some(reason) = verdict.reason_for(experiment) else { continue };
+        let exposure = units.and_then(|u| excluded::would_be_exposure(key, evaluation, u, now));
+        if let Some(exposure) = exposure {
+            done.exposures.entry(reason.to_string()).or_default().push(exposure);
+        }
+        done.served_control += usize::from(controls.serve_one(key, evaluation, data));
+        untrack_one(evaluation, with_reasons);
+        done.evaluations += 1;
+    }
+    done
 }
 
 #[cfg(test)]

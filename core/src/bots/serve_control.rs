@@ -1,18 +1,20 @@
-//! Experiments that serve bots their control (`botFilter.serveControl`, an opt-in per
-//! experiment): which evaluations of an environment that is, and the substitution itself, made
-//! on a bot's evalx before [`super::untracked`] drops the reasons it is read from.
+//! The running experiments of an environment with a bot setting of their own: those that serve
+//! bots their control (`botFilter.serveControl`, an opt-in per experiment) and those that
+//! override the environment's filter (`super::overrides`). Which evaluations each owns, and the
+//! control's substitution itself, made on a bot's evalx before its evaluations are untracked.
 //!
 //! The Worker keeps [`BotControls`] per environment in KV (the project's object writes it when an
-//! experiment changes), read only on bot requests: a person's evaluation never pays for it.
+//! experiment changes), read (through each isolate's 30 s cache) with the environment's filter.
 
+use super::overrides::FilterOverride;
 use crate::experiment::Experiment;
 use crate::targeting::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Per flag key, the experiments serving bots their control: the rule each runs on (`None`:
-/// the fallthrough) and its baseline variation.
+/// Per flag key, the experiments with a bot setting: the rule each runs on (`None`: the
+/// fallthrough), its baseline variation, and the setting.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BotControls(pub BTreeMap<String, Vec<Control>>);
 
@@ -21,18 +23,55 @@ pub struct Control {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     pub variation: usize,
+    /// The experiment's key (empty in records written before overrides existed).
+    #[serde(default)]
+    pub experiment: String,
+    /// Records written before overrides existed listed only experiments serving the control.
+    #[serde(default = "yes")]
+    pub serve_control: bool,
+    #[serde(default, skip_serializing_if = "FilterOverride::is_empty")]
+    pub filter: FilterOverride,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl BotControls {
-    /// The running experiments of `env` that opted in.
+    /// The running experiments of `env` with a bot setting of their own.
     pub fn of<'a>(experiments: impl IntoIterator<Item = &'a Experiment>, env: &str) -> BotControls {
         let mut controls = BotControls::default();
-        for e in experiments.into_iter().filter(|e| e.environment == env && e.bot_filter.serve_control) {
+        for e in experiments.into_iter().filter(|e| e.environment == env) {
+            let setting = &e.bot_filter;
+            if !setting.serve_control && setting.filter.is_empty() {
+                continue;
+            }
             let (Some(iteration), Some(variation)) = (e.running(), e.control()) else { continue };
-            let rule = iteration.rule_id.clone();
-            controls.0.entry(e.flag_key.clone()).or_default().push(Control { rule, variation });
+            controls.0.entry(e.flag_key.clone()).or_default().push(Control {
+                rule: iteration.rule_id.clone(),
+                variation,
+                experiment: e.key.clone(),
+                serve_control: setting.serve_control,
+                filter: setting.filter.clone(),
+            });
         }
         controls
+    }
+
+    /// Each experiment's override of the environment's filter, once per experiment.
+    pub fn overrides(&self) -> impl Iterator<Item = (&str, &FilterOverride)> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.0
+            .values()
+            .flatten()
+            .filter(|c| !c.filter.is_empty())
+            .filter(move |c| seen.insert(c.experiment.as_str()))
+            .map(|c| (c.experiment.as_str(), &c.filter))
+    }
+
+    /// The experiment an evaluation of flag `key` is in, if it has a bot setting.
+    pub fn matching(&self, key: &str, evaluation: &Value) -> Option<&Control> {
+        controlled(evaluation, self.0.get(key)?)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -40,25 +79,30 @@ impl BotControls {
     }
 
     /// Serve the control of each opted-in experiment a bot's evaluation is in (its reason says
-    /// `inExperiment`, on the experiment's rule or the fallthrough): `variation` and `value`
-    /// replaced by the baseline's, the reason kept (it says where the bot was bucketed). The
-    /// number of evaluations changed.
+    /// `inExperiment`, on the experiment's rule or the fallthrough). The number of evaluations
+    /// changed.
     pub fn serve(&self, flags: &mut Map<String, Value>, data: &impl Store) -> usize {
         let mut served = 0;
         for (key, evaluation) in flags.iter_mut() {
-            let Some(controls) = self.0.get(key) else { continue };
-            let Some(variation) = controlled(evaluation, controls) else { continue };
-            let Some(value) = data.flag(key).and_then(|f| f.variations.get(variation)) else { continue };
-            evaluation["variation"] = variation.into();
-            evaluation["value"] = value.clone();
-            served += 1;
+            served += usize::from(self.serve_one(key, evaluation, data));
         }
         served
     }
+
+    /// [`BotControls::serve`] for one evaluation: `variation` and `value` replaced by the
+    /// baseline's, the reason kept (it says where the bot was bucketed). Whether it was.
+    pub fn serve_one(&self, key: &str, evaluation: &mut Value, data: &impl Store) -> bool {
+        let Some(control) = self.matching(key, evaluation).filter(|c| c.serve_control) else { return false };
+        let variation = control.variation;
+        let Some(value) = data.flag(key).and_then(|f| f.variations.get(variation)) else { return false };
+        evaluation["variation"] = variation.into();
+        evaluation["value"] = value.clone();
+        true
+    }
 }
 
-/// The control to serve for this evaluation, if it is in one of these experiments.
-fn controlled(evaluation: &Value, controls: &[Control]) -> Option<usize> {
+/// The experiment this evaluation is in, if it is one of these.
+fn controlled<'c>(evaluation: &Value, controls: &'c [Control]) -> Option<&'c Control> {
     let reason = evaluation.get("reason")?;
     if reason.get("inExperiment").and_then(Value::as_bool) != Some(true) {
         return None;
@@ -71,7 +115,6 @@ fn controlled(evaluation: &Value, controls: &[Control]) -> Option<usize> {
             Some(id) => rule == Some(id.as_str()),
             None => fallthrough,
         })
-        .map(|c| c.variation)
 }
 
 #[cfg(test)]
@@ -95,8 +138,18 @@ mod tests {
             .clone()
     }
 
+    fn control(rule: Option<&str>, variation: usize) -> Control {
+        Control {
+            rule: rule.map(str::to_owned),
+            variation,
+            experiment: "e".into(),
+            serve_control: true,
+            filter: FilterOverride::default(),
+        }
+    }
+
     fn fallthrough_control(variation: usize) -> BotControls {
-        BotControls([("f".to_owned(), vec![Control { rule: None, variation }])].into())
+        BotControls([("f".to_owned(), vec![control(None, variation)])].into())
     }
 
     #[test]
@@ -122,14 +175,14 @@ mod tests {
         assert_eq!(controls.serve(&mut flags, &data()), 0);
         // A flag with no opted-in experiment.
         let mut other = BotControls::default();
-        other.0.insert("g".into(), vec![Control { rule: None, variation: 0 }]);
+        other.0.insert("g".into(), vec![control(None, 0)]);
         let mut flags = evaluation(1, json!({"kind": "FALLTHROUGH", "inExperiment": true}));
         assert_eq!(other.serve(&mut flags, &data()), 0);
     }
 
     #[test]
     fn an_experiment_on_a_rule_serves_its_control_on_that_rule() {
-        let controls = BotControls([("f".to_owned(), vec![Control { rule: Some("r1".into()), variation: 2 }])].into());
+        let controls = BotControls([("f".to_owned(), vec![control(Some("r1"), 2)])].into());
         let mut flags = evaluation(1, json!({"kind": "RULE_MATCH", "ruleIndex": 0, "ruleId": "r1", "inExperiment": true}));
         assert_eq!(controls.serve(&mut flags, &data()), 1);
         assert_eq!(flags["f"]["value"], "other");

@@ -378,6 +378,7 @@ fn semantic_patches_edit_flags_and_segments_through_the_same_checks() {
 
 #[test]
 fn bots_are_served_the_control_only_of_running_experiments_that_opted_in() {
+    use crate::bots::overrides::FilterOverride;
     use crate::bots::serve_control::{BotControls, Control};
     let mut p = project_with_rule();
     let body = json!({"key": "x", "flagKey": "r", "ruleId": "de", "metrics": [{"key": "m"}], "botFilter": {"serveControl": true},
@@ -387,20 +388,35 @@ fn bots_are_served_the_control_only_of_running_experiments_that_opted_in() {
     assert_eq!(created.value["botFilter"], json!({"serveControl": true}));
     assert!(p.bot_controls("prod").is_empty(), "not running yet");
     ok(&mut p, instruct("startIteration"));
-    let expected = BotControls([("r".to_owned(), vec![Control { rule: Some("de".into()), variation: 1 }])].into());
+    let control = Control {
+        rule: Some("de".into()),
+        variation: 1,
+        experiment: "x".into(),
+        serve_control: true,
+        filter: FilterOverride::default(),
+    };
+    let expected = BotControls([("r".to_owned(), vec![control])].into());
     assert_eq!(p.bot_controls("prod"), expected, "the baseline's variation, on the experiment's rule");
     assert!(p.bot_controls("staging").is_empty());
     let opt_out = rest("experiments", json!({"verb": "patch", "key": "x",
         "body": {"instructions": [{"kind": "updateBotFilter", "value": {"serveControl": false}}]}}));
     assert_eq!(ok(&mut p, opt_out).changed, [Record::Experiment("prod:x".into())], "allowed while running");
     assert!(p.bot_controls("prod").is_empty());
-    // Anything but `serveControl` is refused by name: who is a bot is the environment's setting.
-    for value in [json!({"tiers": {"userAgent": false}}), json!({"serveControl": "yes"}), json!(true)] {
+    // An override of the environment's filter is kept beside it (and lists the experiment even
+    // without serveControl); a field the environment's filter has not is refused by name.
+    let relax = rest("experiments", json!({"verb": "patch", "key": "x",
+        "body": {"instructions": [{"kind": "updateBotFilter", "value": {"tiers": {"userAgent": false}}}]}}));
+    ok(&mut p, relax);
+    let controls = p.bot_controls("prod");
+    let (experiment, o) = controls.overrides().next().expect("the override is listed");
+    assert_eq!((experiment, o.tiers.and_then(|t| t.user_agent)), ("x", Some(false)));
+    assert!(!controls.0["r"][0].serve_control);
+    for value in [json!({"contextAttribute": "bot"}), json!({"serveControl": "yes"}), json!(true), json!({"tiers": {"all": false}})] {
         let patch = rest("experiments", json!({"verb": "patch", "key": "x",
             "body": {"instructions": [{"kind": "updateBotFilter", "value": value}]}}));
         let message = run(&mut p, patch).unwrap_err().to_string();
-        assert!(message.contains("`botFilter`") && message.contains("bot-filter"), "{message}");
+        assert!(message.contains("`botFilter") && message.contains("bot-filter"), "{message}");
     }
-    let tiers = create("experiments", json!({"key": "y", "flagKey": "r", "metrics": [{"key": "m"}], "botFilter": {"tiers": {}}}));
-    assert!(run(&mut p, tiers).unwrap_err().to_string().contains("unknown field `tiers`"));
+    let bad = create("experiments", json!({"key": "y", "flagKey": "r", "metrics": [{"key": "m"}], "botFilter": {"minHumanScore": 500}}));
+    assert!(run(&mut p, bad).unwrap_err().to_string().contains("minHumanScore"));
 }
