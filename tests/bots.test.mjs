@@ -305,10 +305,12 @@ describe('bot filter', () => {
 
   it('records nothing of headless Chromium on the demo shop, and counts a real browser profile', async () => {
     const beforeFigures = await botFigures();
-    const visit = async ({ real = false, ...options }) => {
+    const visit = async ({ real = false, automationGlobal, ...options }) => {
       const context = await chrome.browser.newContext(options);
       // A person's browser: navigator.webdriver is false (Playwright's is true).
       if (real) await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'webdriver', { get: () => false }));
+      // An automation tool that hides navigator.webdriver but leaves its global behind.
+      if (automationGlobal) await context.addInitScript((name) => { window[name] = () => {}; }, automationGlobal);
       const page = await context.newPage();
       const answers = [];
       let posts = 0;
@@ -353,6 +355,10 @@ describe('bot filter', () => {
     assert.ok(driven.answers.length >= 1);
     for (const a of driven.answers) assert.equal(a.excluded?.reason, 'webdriver');
     assert.deepEqual(await clicks(), before, 'a webdriver page changed no count');
+    const phantom = await visit({ userAgent: CHROME, real: true, automationGlobal: 'callPhantom' });
+    assert.ok(phantom.answers.length >= 1);
+    for (const a of phantom.answers) assert.equal(a.excluded?.reason, 'webdriver', "PhantomJS's global is an automation signal");
+    assert.deepEqual(await clicks(), before, 'an automation global changed no count');
     // A real browser profile: the same, without the automation flag.
     const person = await visit({ userAgent: CHROME, real: true });
     assert.ok(person.answers.length >= 1);

@@ -76,7 +76,8 @@ pub struct State {
     pub disabled: bool,
     pub last_href: String,
     pub timer: Option<i32>,
-    /// The page runs under automation (`navigator.webdriver`): said to the Worker as `wd=1` on
+    /// The page runs under automation (`navigator.webdriver`, or a global an automation tool
+    /// defines: [`automated`]): said to the Worker as `wd=1` on
     /// evalx and events requests, so its bot filter keeps the page out of experiments.
     pub webdriver: bool,
 }
@@ -239,6 +240,27 @@ pub fn context_keys(ctx: &JsValue) -> JsValue {
     out
 }
 
+/// Globals that automation tools leave in the pages they drive, one per tool family: PhantomJS,
+/// Nightmare (Electron), Chrome's automation extension (`domAutomation`, also Selenium's
+/// ChromeDriver of old), Playwright's bindings. Each costs its bytes in every visitor's
+/// download, so only these (PhantomJS's `_phantom`, Selenium's `_selenium` and the like come with
+/// `navigator.webdriver` set anyway).
+const AUTOMATION_GLOBALS: [&str; 4] = [
+    "callPhantom",
+    "__nightmare",
+    "domAutomation",
+    "__playwright__binding__",
+];
+
+/// The page runs under automation: `navigator.webdriver` (set by every WebDriver and CDP
+/// driver unless hidden), or a global one of the tools above defines.
+fn automated(window: &JsValue) -> bool {
+    get(&get(window, "navigator"), "webdriver").is_truthy()
+        || AUTOMATION_GLOBALS
+            .iter()
+            .any(|name| !get(window, name).is_undefined())
+}
+
 /// `{kind, key?, creationDate}`: the start of every event.
 fn event(kind: &str, key: &str) -> JsValue {
     let e = js::object();
@@ -269,9 +291,7 @@ impl State {
             disabled: false,
             last_href: js::href(),
             timer: None,
-            webdriver: js::window().is_some_and(|w| {
-                js::get(&js::get(&w.into(), "navigator"), "webdriver").is_truthy()
-            }),
+            webdriver: js::window().is_some_and(|w| automated(&w.into())),
         }
     }
 
