@@ -208,6 +208,15 @@ async fn ingest_and_service(
                 shards::call_each(env, &objects, |_| shards::ShardCommand::ForgetBuckets).await?;
             Ok(empty(204))
         }
+        // Test hook: lose a rollout object's alarm, as the platform may, to show the Cron
+        // watchdog re-arms it.
+        #[cfg(not(feature = "edge"))]
+        ["_fault", "drop-rollout-alarm", project, env_key, flag]
+            if crate::ingest::fault_injection(env) && method == Method::Post =>
+        {
+            crate::store::rollouts::drop_alarm(env, (project, env_key, flag)).await?;
+            Ok(empty(204))
+        }
         ["healthz"] => Ok(json(200, &serde_json::json!({"status": "ok"}))),
         _ => Err(no_route(&method, segs)),
     }

@@ -280,6 +280,8 @@ describe('bot filter', () => {
     const { key, person } = await bucketedAwayFrom(control, 'streamed');
     const encoded = Buffer.from(JSON.stringify({ kind: 'user', key })).toString('base64url');
     const stream = await openStream(`${ctx.base}/eval/${ctx.creds.CLIENT_SIDE_ID}/${encoded}`, { headers: { 'User-Agent': GOOGLEBOT } });
+    // A /ping stream (LaunchDarkly's SDKs that refetch evalx on a ping) is pinged on the change too.
+    const pings = await openStream(`${ctx.base}/ping/${ctx.creds.CLIENT_SIDE_ID}`, { headers: { 'User-Agent': GOOGLEBOT } });
     const set = async (serveControl) => {
       const r = await api('PATCH', EXPERIMENT, { instructions: [{ kind: 'updateBotFilter', value: { serveControl } }] });
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -292,6 +294,8 @@ describe('bot filter', () => {
       await set(true);
       // Each isolate reads the setting at most 30 s late: the stream's wake-ups see it then.
       const served = await stream.next(45_000);
+      assert.equal((await pings.next()).event, 'ping', 'the first ping, on opening');
+      assert.equal((await pings.next(45_000)).event, 'ping', 'pinged on the change');
       assert.equal(served.event, 'put', 'another evaluation at the same flag version: only a put replaces it');
       assert.equal(served.data['demo-headline'].variation, control);
       assert.equal(served.data['demo-headline'].trackEvents, false, 'still nothing recorded');
@@ -300,6 +304,7 @@ describe('bot filter', () => {
       assert.equal(back.data['demo-headline'].variation, person.variation);
     } finally {
       stream.close();
+      pings.close();
     }
   });
 

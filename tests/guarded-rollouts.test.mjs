@@ -174,6 +174,32 @@ describe('guarded rollouts', () => {
     assert.ok(series.items.length >= 1);
   });
 
+  it('keeps checking after a missed alarm: the Cron watchdog re-arms the rollout object', async () => {
+    const f = await flag();
+    const id = await start(f, [{ rolloutWeight: 50000, monitoringWindowMilliseconds: 600000 }]);
+    const checks = async () => (await api('GET', `${path(f, id)}/series`)).body.totalCount;
+    await until('the first checks', async () => ({ done: (await checks()) >= 2, value: await checks() }), 30_000);
+    // Lose the alarm (a test hook). A check already running when it is dropped sets the next one
+    // again (the alarm is set before the work), so drop it until three intervals pass without a check.
+    let stopped = false;
+    for (let attempt = 0; attempt < 5 && !stopped; attempt++) {
+      const dropped = await fetch(`${ctx.base}/_fault/drop-rollout-alarm/default/production/${f.key}`, { method: 'POST' });
+      assert.equal(dropped.status, 204, await dropped.text());
+      const before = await checks();
+      await new Promise((r) => setTimeout(r, 3_500));
+      stopped = (await checks()) === before;
+    }
+    assert.ok(stopped, 'no check runs while the alarm is missing');
+    const still = await checks();
+    assert.equal((await api('GET', path(f, id))).body.status, 'monitoring');
+    const cron = await fetch(`${ctx.base}/__scheduled?cron=*/5+*+*+*+*`);
+    assert.equal(cron.status, 200, await cron.text());
+    await until('checks after the watchdog', async () => ({ done: (await checks()) > still, value: await checks() }), 30_000);
+    const stop = await api('PATCH', `/flags/default/${f.key}`, { environmentKey: 'production',
+      instructions: [{ kind: 'stopMeasuredRolloutOnFlagFallthrough', variationId: f.control }] }, SEMANTIC);
+    assert.equal(stop.status, 200, JSON.stringify(stop.body));
+  });
+
   it('advances a rollout with no effect through its stages and completes it at 100 %', async () => {
     const f = await flag();
     const id = await start(f, [

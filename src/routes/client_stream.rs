@@ -2,8 +2,9 @@
 //! - `GET /eval/{clientSideId}/{base64url(context)}` and `REPORT /eval/{clientSideId}` (the
 //!   context as the body): a `put` of every flag evaluated for the context, then a `patch` or
 //!   `delete` whenever an evaluation changes (`core::publish::client_stream`);
-//! - `GET /ping/{clientSideId}`: a `ping` whenever the environment's flags change, on which the
-//!   SDK fetches evalx again.
+//! - `GET /ping/{clientSideId}`: a `ping` whenever the environment's flags change, or its
+//!   experiments' bot settings (which change what evalx answers a bot), on which the SDK
+//!   fetches evalx again.
 //!
 //! No Durable Object holds these streams: every open page would otherwise be on one object. Each
 //! stream wakes every [`CHECK_MS`] and compares the environment's published version through the
@@ -46,8 +47,12 @@ enum Kind {
         bot: Option<BotStream>,
         sent: ClientStream,
     },
-    /// A `ping` (`/ping`).
-    Ping,
+    /// A `ping` (`/ping`), also when the experiments' bot settings change (what evalx answers
+    /// a bot, or in an overriding experiment anyone, then changes): the settings last seen.
+    Ping {
+        tenant: Tenant,
+        controls: Rc<BotControls>,
+    },
 }
 
 /// A bot's stream (a bot's for the environment or in some experiment): its tenant, its verdict
@@ -127,12 +132,13 @@ pub async fn ping(env: &Env, client_side_id: &str) -> Result<Response, ApiError>
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
     let version = published::read(env, &doc).await?.pointer.version;
+    let controls = bot_filter::controls(env, &tenant).await?;
     // A ping at the start: the SDK fetches what it may have missed while it was disconnected.
     respond(
         env,
         doc,
         version,
-        Kind::Ping,
+        Kind::Ping { tenant, controls },
         "event: ping\ndata: \n\n".into(),
     )
 }
@@ -183,8 +189,8 @@ async fn next_chunk(open: &mut Open) -> String {
     }
 }
 
-/// The events a new publication (or, on a bot's stream, a change of the experiments serving
-/// bots their control) brings this stream: empty if none, or if the data could not be read this
+/// The events a new publication (or a change of the experiments' bot settings, on a bot's
+/// `/eval` stream and on every `/ping` stream) brings this stream: empty if none, or if the data could not be read this
 /// time (the next wake-up tries again).
 async fn changes(open: &mut Open) -> String {
     let data = match published::read(&open.env, &open.doc).await {
@@ -201,18 +207,23 @@ async fn changes(open: &mut Open) -> String {
             return String::new();
         }
     };
-    if data.pointer.version == open.version && !controls_changed {
+    if data.pointer.version == open.version && controls_changed.is_none() {
         return String::new();
     }
-    let Kind::Eval {
-        context,
-        with_reasons,
-        bot,
-        sent,
-    } = &mut open.kind
-    else {
-        open.version = data.pointer.version;
-        return "event: ping\ndata: \n\n".into();
+    let (context, with_reasons, bot, sent) = match &mut open.kind {
+        Kind::Eval {
+            context,
+            with_reasons,
+            bot,
+            sent,
+        } => (context, with_reasons, bot, sent),
+        Kind::Ping { controls, .. } => {
+            if let Some(now) = controls_changed {
+                *controls = now;
+            }
+            open.version = data.pointer.version;
+            return "event: ping\ndata: \n\n".into();
+        }
     };
     match evaluate(
         &open.env,
@@ -237,12 +248,14 @@ async fn changes(open: &mut Open) -> String {
     }
 }
 
-/// On a bot's stream: have the experiments serving bots their control changed since its
-/// evaluations were last sent? (`false` on any other stream.)
-async fn bot_controls_changed(open: &Open) -> Result<bool, ApiError> {
-    let Kind::Eval { bot: Some(bot), .. } = &open.kind else {
-        return Ok(false);
+/// The experiments' bot settings, if they changed since this stream last sent: on a bot's
+/// `/eval` stream (what it is served) and on every `/ping` stream; `None` on any other stream.
+async fn bot_controls_changed(open: &Open) -> Result<Option<Rc<BotControls>>, ApiError> {
+    let (tenant, seen) = match &open.kind {
+        Kind::Eval { bot: Some(bot), .. } => (&bot.tenant, &bot.classified.controls),
+        Kind::Ping { tenant, controls } => (tenant, controls),
+        Kind::Eval { bot: None, .. } => return Ok(None),
     };
-    let now = bot_filter::controls(&open.env, &bot.tenant).await?;
-    Ok(*now != *bot.classified.controls)
+    let now = bot_filter::controls(&open.env, tenant).await?;
+    Ok((*now != **seen).then_some(now))
 }

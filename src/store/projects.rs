@@ -14,6 +14,7 @@ use super::rollouts::{GuardedRollout, RolloutCommand};
 use super::ObjectClass;
 use crate::error::ApiError;
 use crate::http::now_ms;
+use edge_exp_core::bots::serve_control::BotControls;
 use edge_exp_core::project::rollouts::RolloutVerb;
 use edge_exp_core::project::{Command, Project, Record};
 use edge_exp_core::publish::{self, Publication};
@@ -42,6 +43,9 @@ pub struct ProjectStore {
     project: RefCell<Option<Project>>,
     /// The project's key (the object's name), as every request names it.
     key: RefCell<String>,
+    /// Per environment, the bot controls this instance last wrote to KV: an experiment change
+    /// that leaves them as they were writes nothing.
+    written_controls: RefCell<std::collections::HashMap<String, BotControls>>,
 }
 
 impl super::ObjectClass for ProjectStore {
@@ -80,6 +84,7 @@ impl DurableObject for ProjectStore {
             env,
             project: RefCell::default(),
             key: RefCell::default(),
+            written_controls: RefCell::default(),
         }
     }
 
@@ -189,7 +194,7 @@ impl ProjectStore {
     }
 
     /// After a command that changed experiments: rewrite their environments' bot controls
-    /// (`store::bot_filter`). A failure is logged: until the next experiment change, bots there
+    /// (`store::bot_filter`) where they changed since this instance last wrote them. A failure is logged: until the next experiment change, bots there
     /// are served as they are bucketed (nothing of them is recorded either way).
     async fn sync_bot_controls(&self, changed: &[Record]) {
         let envs: BTreeSet<&str> = changed
@@ -205,10 +210,18 @@ impl ProjectStore {
                 Some(model) => model.bot_controls(env),
                 None => return,
             };
-            if let Err(e) =
-                super::bot_filter::write_controls(&self.env, (&project, env), &controls).await
-            {
-                worker::console_error!("bot controls not written for `{env}`: {:?}", e.0);
+            if self.written_controls.borrow().get(env) == Some(&controls) {
+                continue;
+            }
+            match super::bot_filter::write_controls(&self.env, (&project, env), &controls).await {
+                Ok(()) => {
+                    self.written_controls
+                        .borrow_mut()
+                        .insert(env.to_owned(), controls);
+                }
+                Err(e) => {
+                    worker::console_error!("bot controls not written for `{env}`: {:?}", e.0)
+                }
             }
         }
     }

@@ -56,6 +56,9 @@ pub enum RolloutCommand {
     Read { id: String },
     /// From the Cron watchdog: set the alarm if it is missing or late. Answers whether it was.
     Ensure,
+    /// Test hook (`FAULT_INJECTION` only, `/_fault/drop-rollout-alarm`): lose the alarm, as
+    /// the platform may, to show the watchdog re-arms it.
+    DropAlarm,
 }
 
 impl ObjectClass for GuardedRollout {
@@ -83,6 +86,20 @@ pub async fn register(
     } else {
         store.delete(&key).await?;
     }
+    Ok(())
+}
+
+/// Lose the alarm of the rollout object of a flag (the `DropAlarm` test hook).
+pub async fn drop_alarm(
+    env: &Env,
+    (project, env_key, flag): (&str, &str, &str),
+) -> Result<(), ApiError> {
+    let _: Value = GuardedRollout::call(
+        env,
+        &name(project, env_key, flag),
+        &RolloutCommand::DropAlarm,
+    )
+    .await?;
     Ok(())
 }
 
@@ -226,6 +243,10 @@ impl GuardedRollout {
                     self.state.storage().set_alarm(1_000).await?;
                 }
                 Ok(json!(missing))
+            }
+            RolloutCommand::DropAlarm => {
+                self.state.storage().delete_alarm().await?;
+                Ok(Value::Null)
             }
             RolloutCommand::Read { id } => {
                 let watch = self.load().await?.filter(|w| w.id == id);
