@@ -353,6 +353,7 @@ describe('experiment with exact counts', () => {
     await bad({ key: 'x', flagKey: 'no-such-flag', metrics: [{ key: 'exp-buy' }] }, /flag `no-such-flag` does not exist/);
     await bad({ key: 'x', flagKey: 'checkout-flag', metrics: [{ key: 'nope' }] }, /metric `nope` does not exist/);
     await bad({ key: 'x', flagKey: 'checkout-flag', metrics: [] }, /at least one metric/);
+    await bad({ key: 'x', flagKey: 'checkout-flag', metrics: [{ key: 'exp-buy' }], holdoutId: 'h' }, /unknown field `holdoutId`/);
     assert.equal((await request('POST', envPath('/experiments'), { token: W(), body: { key: 'checkout-exp', flagKey: 'checkout-flag', metrics: [{ key: 'exp-buy' }] } })).status, 409);
     assert.equal((await request('GET', envPath('/experiments/nope'), { token: W() })).status, 404);
     assert.equal((await request('GET', envPath('/experiments/checkout-exp/results?metric=nope'), { token: W() })).status, 404);

@@ -265,6 +265,23 @@ fn default_shards() -> u32 {
     DEFAULT_SHARDS
 }
 
+/// The fields of `POST .../experiments`; any other is refused by name, never ignored.
+const CREATE_FIELDS: [&str; 13] = [
+    "key",
+    "name",
+    "description",
+    "hypothesis",
+    "flagKey",
+    "ruleId",
+    "randomizationUnit",
+    "treatments",
+    "metrics",
+    "counterShards",
+    "analysis",
+    "analysisConfig",
+    "botFilter",
+];
+
 impl Experiment {
     /// Validate `POST .../experiments`. `variations` is the flag's number of variations.
     pub fn from_json(
@@ -274,6 +291,15 @@ impl Experiment {
         now: i64,
     ) -> Result<Self, Error> {
         let b = Fields::of(body)?;
+        if let Some(unknown) = body
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())))
+        {
+            return Err(invalid(format!(
+                "unknown field `{unknown}`: an experiment is created with {}",
+                CREATE_FIELDS.map(|f| format!("`{f}`")).join(", ")
+            )));
+        }
         let get = |f: &str| b.get(f);
         let string = |f: &str| b.string(f);
         let key = b.key("key")?;
@@ -868,6 +894,9 @@ mod tests {
                 .to_string()
         };
         assert_eq!(e(json!({"flagKey":"f"})), "`key` is required");
+        // An option we do not implement is refused by name, never ignored.
+        let unknown = e(json!({"key":"k","flagKey":"f","metrics":[{"key":"m"}],"holdoutId":"h"}));
+        assert!(unknown.starts_with("unknown field `holdoutId`") && unknown.contains("`botFilter`"), "{unknown}");
         assert_eq!(e(json!({"key":"k"})), "`flagKey` is required");
         assert_eq!(
             e(json!({"key":"k","flagKey":"f"})),
