@@ -29,5 +29,6 @@ bin=$(bench_bin bots)
 echo "bot classification of a browser request (user agent never seen: every list entry, look-around check and regex runs): $(per_unit person 1) instructions/request (callgrind, $N requests)"
 echo "bot classification of a crawler's request (Googlebot, never seen): $(per_unit crawler 1) instructions/request (callgrind, $N requests)"
 echo "bot classification of a user agent the isolate has seen (its cache): $(per_unit cached 1) instructions/request (callgrind, $N requests)"
+echo "bot classification of that user agent with 3 running experiments overriding the filter (the environment's verdict + 3 more): $(per_unit overrides 1) instructions/request (callgrind, $N requests)"
 bin=$(bench_bin rollout)
 echo "guarded rollout, one decision at 16 counter shards and 3 guardrails (parse + merge the shards' aggregates, tests A and B, SRM, stage rules, the check's JSON): $(per_unit decide 1) instructions/decision (callgrind, $N decisions)"

@@ -4,10 +4,14 @@
 //! - `person`: a desktop Chrome user agent never seen by the isolate (every list entry, the
 //!   look-around checks and the regular expressions run: a person is the slowest verdict);
 //! - `crawler`: Googlebot, never seen;
-//! - `cached`: the same Chrome user agent again (what most requests are: the isolate's cache).
+//! - `cached`: the same Chrome user agent again (what most requests are: the isolate's cache);
+//! - `overrides`: that cached user agent through `overrides::verdict` with three running
+//!   experiments overriding the filter (the per-request cost of experiments' own filters).
 //!
 //! "Never seen" user agents differ by a counter appended to them (its formatting is counted).
 
+use edge_exp_core::bots::overrides::{verdict, FilterOverride};
+use edge_exp_core::bots::serve_control::{BotControls, Control};
 use edge_exp_core::bots::{classify, BotFilter, Signals};
 use std::hint::black_box;
 
@@ -29,6 +33,17 @@ fn main() {
         },
     ));
     let mode = std::env::var("MODE").unwrap_or_else(|_| "person".into());
+    if mode == "overrides" {
+        let controls = three_overrides();
+        let signals = Signals {
+            user_agent: Some(CHROME),
+            ..Signals::default()
+        };
+        for _ in 0..iters {
+            black_box(verdict(&filter, &controls, black_box(&signals), |_| None));
+        }
+        return;
+    }
     for i in 0..iters {
         let agent = match mode.as_str() {
             "crawler" => format!("{GOOGLEBOT} {i}"),
@@ -41,4 +56,30 @@ fn main() {
         };
         black_box(classify(&filter, black_box(&signals)));
     }
+}
+
+/// Three running experiments with filters of their own: one counting user-agent bots, one with
+/// a deny list, one with the filter off.
+fn three_overrides() -> BotControls {
+    let bodies = [
+        serde_json::json!({"tiers": {"userAgent": false}}),
+        serde_json::json!({"denyUserAgents": ["acme-probe", "internal-monitor"]}),
+        serde_json::json!({"enabled": false}),
+    ];
+    let mut controls = BotControls::default();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let filter = FilterOverride::parse(body.as_object().cloned().unwrap_or_default())
+            .expect("a valid override");
+        controls.0.insert(
+            format!("flag-{i}"),
+            vec![Control {
+                rule: None,
+                variation: 0,
+                experiment: format!("experiment-{i}"),
+                serve_control: false,
+                filter,
+            }],
+        );
+    }
+    controls
 }
