@@ -331,13 +331,12 @@ fn history_events<'e, 'm>(
             let Event::Feature(f) = e else { return false };
             let mut on_flag = routes
                 .iter()
-                .filter(|r| r.iteration.flag_key == f.flag_key.as_ref());
-            match on_flag.next() {
-                None => m.excluded.is_none(),
-                Some(first) => std::iter::once(first)
-                    .chain(on_flag)
-                    .any(|r| m.bot_reason(&r.experiment).is_none()),
+                .filter(|r| r.iteration.flag_key == f.flag_key.as_ref())
+                .peekable();
+            if on_flag.peek().is_none() {
+                return m.excluded.is_none();
             }
+            on_flag.any(|r| m.bot_reason(&r.experiment).is_none())
         }));
     }
     kept

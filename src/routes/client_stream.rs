@@ -105,24 +105,23 @@ pub async fn eval(
 }
 
 /// The context's evaluations after a change; a bot's (classified when the stream opened)
-/// record nothing, and come with the experiments' bot settings they were served by.
+/// record nothing, served by the experiments' bot settings `controls` (as just read).
 async fn evaluate(
     env: &Env,
     data: &AllData,
     (context, with_reasons): (&serde_json::Value, bool),
-    bot: Option<&BotStream>,
-) -> Result<(Flags, Option<Rc<BotControls>>), ApiError> {
+    bot: Option<(&BotStream, Rc<BotControls>)>,
+) -> Result<Flags, ApiError> {
     let mut flags = evalx_map(data, context, with_reasons);
-    let Some(bot) = bot else {
-        return Ok((flags, None));
-    };
-    let now = Classified {
-        verdict: bot.classified.verdict.clone(),
-        controls: bot_filter::controls(env, &bot.tenant).await?,
-    };
-    let served = (&bot.tenant, data);
-    crate::bots::untrack(env, served, (&now, None), &mut flags, with_reasons).await?;
-    Ok((flags, Some(now.controls)))
+    if let Some((bot, controls)) = bot {
+        let now = Classified {
+            verdict: bot.classified.verdict.clone(),
+            controls,
+        };
+        let served = (&bot.tenant, data);
+        crate::bots::untrack(env, served, (&now, None), &mut flags, with_reasons).await?;
+    }
+    Ok(flags)
 }
 
 type Flags = serde_json::Map<String, serde_json::Value>;
@@ -190,8 +189,8 @@ async fn next_chunk(open: &mut Open) -> String {
 }
 
 /// The events a new publication (or a change of the experiments' bot settings, on a bot's
-/// `/eval` stream and on every `/ping` stream) brings this stream: empty if none, or if the data could not be read this
-/// time (the next wake-up tries again).
+/// `/eval` stream and on every `/ping` stream) brings this stream: empty if none, or if the data
+/// could not be read this time (the next wake-up tries again).
 async fn changes(open: &mut Open) -> String {
     let data = match published::read(&open.env, &open.doc).await {
         Ok(data) => data,
@@ -225,15 +224,14 @@ async fn changes(open: &mut Open) -> String {
             return "event: ping\ndata: \n\n".into();
         }
     };
-    match evaluate(
-        &open.env,
-        &data.data,
-        (context, *with_reasons),
-        bot.as_ref(),
-    )
-    .await
-    {
-        Ok((flags, served)) => {
+    // A bot's evaluations are served by the settings as they are now (just read if changed).
+    let bot_now = bot.as_ref().map(|b| {
+        let controls = controls_changed.unwrap_or_else(|| b.classified.controls.clone());
+        (b, controls)
+    });
+    let served = bot_now.as_ref().map(|(_, c)| c.clone());
+    match evaluate(&open.env, &data.data, (context, *with_reasons), bot_now).await {
+        Ok(flags) => {
             // Taken as sent only now: a failed evaluation is tried again at the next wake-up.
             open.version = data.pointer.version;
             if let (Some(bot), Some(served)) = (bot.as_mut(), served) {

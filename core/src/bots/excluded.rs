@@ -166,19 +166,9 @@ impl ExcludedPart {
     }
 }
 
-/// The exposures a bot's evalx would have made its SDK send (each evaluation in an experiment,
-/// before [`super::untracked`]), in queued form: what the iterations exclude for it. A bot's
-/// SDK sends none, so they are known only here.
-pub fn would_be_exposures(
-    flags: &serde_json::Map<String, serde_json::Value>,
-    context: &crate::Context,
-    now: i64,
-) -> Vec<QueuedEvent> {
-    let units = crate::queued::units(context);
-    flags.iter().filter_map(|(key, flag)| would_be_exposure(key, flag, &units, now)).collect()
-}
-
-/// [`would_be_exposures`] for one evaluation (`units`: `queued::units` of the context).
+/// The exposure a bot's evaluation would have made its SDK send (an evaluation in an
+/// experiment, before [`super::untracked`]), in queued form: what the iterations exclude for it.
+/// A bot's SDK sends none, so it is known only here. `units`: `queued::units` of the context.
 pub fn would_be_exposure(
     key: &str,
     flag: &serde_json::Value,
@@ -392,7 +382,8 @@ mod tests {
         });
         let json = serde_json::json!({"kind": "user", "key": "bot-1"});
         let context = crate::Context::from_context(&json).unwrap();
-        let out = would_be_exposures(flags.as_object().unwrap(), &context, 7);
+        let units = crate::queued::units(&context);
+        let out: Vec<QueuedEvent> = flags.as_object().unwrap().iter().filter_map(|(k, f)| would_be_exposure(k, f, &units, 7)).collect();
         assert_eq!(out, vec![QueuedEvent::Feature {
             k: "exp".into(), t: 7, v: 1, x: Some(true), r: Some("r1".into()), u: vec![("user".into(), "bot-1".into())],
         }]);

@@ -405,17 +405,10 @@ impl BotCounts {
     }
 }
 
-/// A bot's evalx: evaluated as for anyone, but nothing asks the SDK to record it: no
+/// A bot's evaluation: evaluated as for anyone, but nothing asks the SDK to record it: no
 /// `trackEvents` (so LaunchDarkly's SDKs send no feature event, and the snippet no exposure), no
 /// `trackReason`, and no `inExperiment` in a reason (which is dropped unless asked for).
-pub fn untracked(flags: &mut serde_json::Map<String, serde_json::Value>, with_reasons: bool) {
-    for flag in flags.values_mut() {
-        untrack_one(flag, with_reasons);
-    }
-}
-
-/// [`untracked`] for one evaluation.
-fn untrack_one(flag: &mut serde_json::Value, with_reasons: bool) {
+pub fn untracked(flag: &mut serde_json::Value, with_reasons: bool) {
     let Some(flag) = flag.as_object_mut() else { return };
     flag.insert("trackEvents".into(), false.into());
     flag.remove("trackReason");
@@ -460,7 +453,7 @@ pub fn untrack_by_verdict(
             done.exposures.entry(reason.to_string()).or_default().push(exposure);
         }
         done.served_control += usize::from(controls.serve_one(key, evaluation, data));
-        untrack_one(evaluation, with_reasons);
+        untracked(evaluation, with_reasons);
         done.evaluations += 1;
     }
     done

@@ -10,7 +10,7 @@ use super::overrides::FilterOverride;
 use crate::experiment::Experiment;
 use crate::targeting::Store;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Per flag key, the experiments with a bot setting: the rule each runs on (`None`: the
@@ -78,19 +78,10 @@ impl BotControls {
         self.0.is_empty()
     }
 
-    /// Serve the control of each opted-in experiment a bot's evaluation is in (its reason says
-    /// `inExperiment`, on the experiment's rule or the fallthrough). The number of evaluations
-    /// changed.
-    pub fn serve(&self, flags: &mut Map<String, Value>, data: &impl Store) -> usize {
-        let mut served = 0;
-        for (key, evaluation) in flags.iter_mut() {
-            served += usize::from(self.serve_one(key, evaluation, data));
-        }
-        served
-    }
-
-    /// [`BotControls::serve`] for one evaluation: `variation` and `value` replaced by the
-    /// baseline's, the reason kept (it says where the bot was bucketed). Whether it was.
+    /// Serve the control of the opted-in experiment a bot's evaluation is in (its reason says
+    /// `inExperiment`, on the experiment's rule or the fallthrough): `variation` and `value`
+    /// replaced by the baseline's, the reason kept (it says where the bot was bucketed). Whether
+    /// it was.
     pub fn serve_one(&self, key: &str, evaluation: &mut Value, data: &impl Store) -> bool {
         let Some(control) = self.matching(key, evaluation).filter(|c| c.serve_control) else { return false };
         let variation = control.variation;
@@ -121,7 +112,7 @@ fn controlled<'c>(evaluation: &Value, controls: &'c [Control]) -> Option<&'c Con
 mod tests {
     use super::*;
     use crate::targeting::AllData;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     fn data() -> AllData {
         serde_json::from_value(json!({"flags": {"f": {"key": "f", "version": 3, "on": true,
@@ -136,6 +127,11 @@ mod tests {
             .as_object()
             .unwrap()
             .clone()
+    }
+
+    /// Every evaluation served as a bot's (`serve_one` on each): how many were changed.
+    fn serve(controls: &BotControls, flags: &mut Map<String, Value>, data: &impl Store) -> usize {
+        flags.iter_mut().map(|(k, e)| usize::from(controls.serve_one(k, e, data))).sum()
     }
 
     fn control(rule: Option<&str>, variation: usize) -> Control {
@@ -155,7 +151,7 @@ mod tests {
     #[test]
     fn an_evaluation_in_an_opted_in_experiment_gets_the_control() {
         let mut flags = evaluation(1, json!({"kind": "FALLTHROUGH", "inExperiment": true}));
-        assert_eq!(fallthrough_control(0).serve(&mut flags, &data()), 1);
+        assert_eq!(serve(&fallthrough_control(0), &mut flags, &data()), 1);
         assert_eq!(flags["f"]["variation"], 0);
         assert_eq!(flags["f"]["value"], "control");
         assert_eq!(flags["f"]["reason"]["kind"], "FALLTHROUGH", "the reason says where it was bucketed");
@@ -167,33 +163,33 @@ mod tests {
         // Not in the experiment (an untracked slot, or no reason at all).
         for reason in [json!({"kind": "FALLTHROUGH"}), json!({"kind": "FALLTHROUGH", "inExperiment": false})] {
             let mut flags = evaluation(1, reason);
-            assert_eq!(controls.serve(&mut flags, &data()), 0);
+            assert_eq!(serve(&controls, &mut flags, &data()), 0);
             assert_eq!(flags["f"]["variation"], 1);
         }
         // In an experiment on a rule, while the opted-in one runs on the fallthrough.
         let mut flags = evaluation(1, json!({"kind": "RULE_MATCH", "ruleIndex": 0, "ruleId": "r1", "inExperiment": true}));
-        assert_eq!(controls.serve(&mut flags, &data()), 0);
+        assert_eq!(serve(&controls, &mut flags, &data()), 0);
         // A flag with no opted-in experiment.
         let mut other = BotControls::default();
         other.0.insert("g".into(), vec![control(None, 0)]);
         let mut flags = evaluation(1, json!({"kind": "FALLTHROUGH", "inExperiment": true}));
-        assert_eq!(other.serve(&mut flags, &data()), 0);
+        assert_eq!(serve(&other, &mut flags, &data()), 0);
     }
 
     #[test]
     fn an_experiment_on_a_rule_serves_its_control_on_that_rule() {
         let controls = BotControls([("f".to_owned(), vec![control(Some("r1"), 2)])].into());
         let mut flags = evaluation(1, json!({"kind": "RULE_MATCH", "ruleIndex": 0, "ruleId": "r1", "inExperiment": true}));
-        assert_eq!(controls.serve(&mut flags, &data()), 1);
+        assert_eq!(serve(&controls, &mut flags, &data()), 1);
         assert_eq!(flags["f"]["value"], "other");
         let mut flags = evaluation(1, json!({"kind": "FALLTHROUGH", "inExperiment": true}));
-        assert_eq!(controls.serve(&mut flags, &data()), 0, "the fallthrough is not that experiment's");
+        assert_eq!(serve(&controls, &mut flags, &data()), 0, "the fallthrough is not that experiment's");
     }
 
     #[test]
     fn a_control_the_flag_no_longer_has_is_not_served() {
         let mut flags = evaluation(1, json!({"kind": "FALLTHROUGH", "inExperiment": true}));
-        assert_eq!(fallthrough_control(7).serve(&mut flags, &data()), 0);
+        assert_eq!(serve(&fallthrough_control(7), &mut flags, &data()), 0);
         assert_eq!(flags["f"]["variation"], 1);
     }
 }

@@ -177,11 +177,11 @@ fn a_bots_evaluations_ask_for_no_event() {
         "plain": {"value": 1, "variation": 0, "version": 1, "trackEvents": false, "debugEventsUntilDate": 9}
     });
     let mut without = flags.as_object().unwrap().clone();
-    untracked(&mut without, false);
+    without.values_mut().for_each(|f| untracked(f, false));
     assert_eq!(without["exp"], json!({"value": true, "variation": 1, "version": 3, "trackEvents": false}));
     assert_eq!(without["plain"], json!({"value": 1, "variation": 0, "version": 1, "trackEvents": false}));
     let with = flags.as_object_mut().unwrap();
-    untracked(with, true);
+    with.values_mut().for_each(|f| untracked(f, true));
     assert_eq!(with["exp"]["reason"], json!({"kind": "FALLTHROUGH"}));
 }
 
