@@ -7,11 +7,12 @@
 //    `edge-exp_bg.wasm` next to the glue, or the URL, Response, bytes or module given;
 // 3. passes strings to the wasm with `TextEncoder#encode` alone (wasm-bindgen's ASCII loop,
 //    `encodeInto` path and its polyfill are for speed on long strings; ours are short);
-// 4. minifies the JS glue with esbuild (same ES module exports but `initSync`).
+// 4. minifies the JS glue with esbuild, bundling the crate's `inline_js` helpers into it (same ES
+//    module exports but `initSync`).
 // Usage: node scripts/shrink-snippet.mjs <dir> <name>   (files <name>.js and <name>_bg.wasm)
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { transformSync } from 'esbuild';
+import { buildSync } from 'esbuild';
 
 const [dir, name] = process.argv.slice(2);
 const wasmPath = join(dir, `${name}_bg.wasm`);
@@ -76,6 +77,7 @@ function skipImportDesc(buf, pos) {
 const wasm = readFileSync(wasmPath);
 const renames = new Map(); // old field name -> new
 let moduleName = null;
+let inlineModule = null; // `./snippets/<crate>/inline0.js`, if the wasm imports from it
 const parts = [wasm.subarray(0, 8)];
 let pos = 8;
 while (pos < wasm.length) {
@@ -99,6 +101,14 @@ while (pos < wasm.length) {
     p += len;
     const descStart = p;
     p = skipImportDesc(wasm, p);
+    if (mod.startsWith('./snippets/')) {
+      // The snippet's own `inline_js` helpers: their names are already short; the module is
+      // bundled into the glue below, under the name `n`.
+      if (inlineModule !== null && mod !== inlineModule) throw new Error(`second inline module ${mod}`);
+      inlineModule = mod;
+      entries.push(vecName('n'), vecName(field), wasm.subarray(descStart, p));
+      continue;
+    }
     if (moduleName !== null && mod !== moduleName) throw new Error(`second import module ${mod}`);
     moduleName = mod;
     if (!renames.has(field)) renames.set(field, shortName(renames.size));
@@ -119,6 +129,19 @@ let js = readFileSync(jsPath, 'utf8');
 const quotedModule = JSON.stringify(moduleName);
 if (!js.includes(quotedModule)) throw new Error(`glue does not name module ${moduleName}`);
 js = js.split(quotedModule).join('"m"');
+if (inlineModule !== null) {
+  // Its keys in the import object (`import * as` statements keep the path, for the bundler).
+  const key = `${JSON.stringify(inlineModule)}: `;
+  if (!js.includes(key)) throw new Error(`glue does not import ${inlineModule}`);
+  // One key per import of the module (each the same namespace): the first is kept.
+  let first = true;
+  js = js.split('\n').filter((line) => {
+    if (!line.trimStart().startsWith(key)) return true;
+    const keep = first;
+    first = false;
+    return keep;
+  }).join('\n').split(key).join('"n": ');
+}
 for (const [old, short] of renames) {
   const pattern = new RegExp(`\\b${old.replace(/[$]/g, '\\$')}\\b(?=\\s*:)`, 'g');
   const hits = js.match(pattern)?.length ?? 0;
@@ -165,7 +188,12 @@ function __wbg_init(input) {
 }
 export { __wbg_init as default };
 `;
-const minified = transformSync(js, { minify: true, format: 'esm', target: 'es2020' }).code;
+// Minified, with the inline helpers bundled in (one file for the page to load).
+const minified = buildSync({
+  stdin: { contents: js, resolveDir: dir, sourcefile: `${name}.js` },
+  bundle: true, minify: true, format: 'esm', target: 'es2020', write: false,
+}).outputFiles[0].text;
+rmSync(join(dir, 'snippets'), { recursive: true, force: true });
 
 writeFileSync(wasmPath, newWasm);
 writeFileSync(jsPath, minified);

@@ -45,12 +45,7 @@ pub fn handle(action: u32, n: u32, a: JsValue, b: JsValue, c: JsValue) -> JsValu
             JsValue::from_bool((0..answers.length()).all(|i| answers.get(i).is_truthy()))
         }
         Action::Sleep => {
-            if let Some(w) = js::window() {
-                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                    a.unchecked_ref(),
-                    n as i32,
-                );
-            }
+            js::timer("setTimeout", a.unchecked_ref(), n as i32);
             JsValue::UNDEFINED
         }
         Action::Flush => send::flush().into(),

@@ -103,7 +103,13 @@ pub fn location_changed() {
 /// shadow roots (at the document, a click inside a component reports only its host as target).
 /// In a light-DOM page that is `target.closest(selector)`, LaunchDarkly's semantics.
 pub fn clicked(event: &JsValue) {
-    let path = event.unchecked_ref::<web_sys::Event>().composed_path();
+    let path: Vec<JsValue> = items(&js::call(
+        event,
+        "composedPath",
+        &JsValue::UNDEFINED,
+        &JsValue::UNDEFINED,
+    ))
+    .collect();
     let href = js::href();
     with_state(|s| {
         for (key, selector) in matching(&s.goals, GoalKind::Click, &href) {
@@ -111,11 +117,9 @@ pub fn clicked(event: &JsValue) {
             // One hit per goal, never one per matching element. What is no element (a text
             // node, a shadow root, the document, the window) has no `matches`, and an invalid
             // selector makes it throw: both caught, both no match.
-            let hit = (0..path.length()).any(|i| {
-                let item = path.get(i);
-                let item: &web_sys::Element = item.unchecked_ref();
-                item.matches(&selector).unwrap_or(false)
-            });
+            let hit = path
+                .iter()
+                .any(|item| js::call_str(item, "matches", &selector).is_truthy());
             if hit {
                 s.queue_goal_event("click", &key, Some(&selector));
             }
@@ -137,9 +141,7 @@ pub fn history_called(n: u32, a: &JsValue, b: &JsValue, c: &JsValue) -> JsValue 
     let Some(original) = crate::state::original(n) else {
         return JsValue::UNDEFINED;
     };
-    let history = js::window().map_or(JsValue::UNDEFINED, |w| {
-        w.history().map_or(JsValue::UNDEFINED, JsValue::from)
-    });
+    let history = js::get(&js::window(), "history");
     match original.call3(&history, a, b, c) {
         Ok(result) => {
             location_changed();
@@ -159,23 +161,17 @@ pub fn start() {
 }
 
 fn listen() {
-    let Some(window) = js::window() else { return };
-    if let Ok(history) = window.history() {
-        wrap_history(&history, "pushState");
-        wrap_history(&history, "replaceState");
-    }
+    let window = js::window();
+    let history = js::get(&window, "history");
+    wrap_history(&history, "pushState");
+    wrap_history(&history, "replaceState");
     let navigated = callback(Action::Navigated, 0);
     let leaving = callback(Action::Leaving, 0);
-    let _ = window.add_event_listener_with_callback("pagehide", &leaving);
-    let _ = window.add_event_listener_with_callback("popstate", &navigated);
-    let _ = window.add_event_listener_with_callback("hashchange", &navigated);
-    if let Some(document) = window.document() {
-        // Capture phase: seen even if the page stops propagation.
-        let _ = document.add_event_listener_with_callback_and_bool(
-            "click",
-            &callback(Action::Click, 0),
-            true,
-        );
-        let _ = document.add_event_listener_with_callback("visibilitychange", &leaving);
-    }
+    js::listen(&window, "pagehide", &leaving, false);
+    js::listen(&window, "popstate", &navigated, false);
+    js::listen(&window, "hashchange", &navigated, false);
+    let document = js::get(&window, "document");
+    // Capture phase: seen even if the page stops propagation.
+    js::listen(&document, "click", &callback(Action::Click, 0), true);
+    js::listen(&document, "visibilitychange", &leaving, false);
 }

@@ -2,14 +2,54 @@
 //! needs Rust closures (promise chaining, a `RegExp` constructor that may throw).
 
 use alloc::string::String;
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+/// The snippet's whole reach into the page, besides promises and JSON: read a property, write
+/// one, call a method. Each swallows what the page can throw at it (a getter, a `Proxy`, a
+/// `SecurityError` for a sandboxed `localStorage`, a method that is not there) and answers
+/// `undefined`, so Rust needs no `Result` per call and no binding per property or method
+/// (web-sys would add a glue function and a wasm import for each).
+#[wasm_bindgen(inline_js = "export function w(){return globalThis.window}\
+export function g(o,k){try{return o[k]}catch(e){}}\
+export function s(o,k,v){try{o[k]=v}catch(e){}}\
+export function c(o,m,a,b,d){try{return o[m](a,b,d)}catch(e){}}\
+export function t(o,m,a,b){try{o[m](a,b);return!0}catch(e){return!1}}")]
+extern "C" {
+    /// The page's `window` (`undefined` in a worker, where every read of it answers `undefined`).
+    #[wasm_bindgen(js_name = w)]
+    pub fn window() -> JsValue;
+    /// `target[key]`, `undefined` if it throws (or `target` is `null` / `undefined`).
+    #[wasm_bindgen(js_name = g)]
+    pub fn get(target: &JsValue, key: &str) -> JsValue;
+    #[wasm_bindgen(js_name = g)]
+    pub fn get_key(target: &JsValue, key: &JsValue) -> JsValue;
+    /// `target[key] = value`, ignored if it throws.
+    #[wasm_bindgen(js_name = s)]
+    pub fn set(target: &JsValue, key: &str, value: &JsValue);
+    #[wasm_bindgen(js_name = s)]
+    pub fn set_str(target: &JsValue, key: &str, value: &str);
+    #[wasm_bindgen(js_name = s)]
+    pub fn set_key(target: &JsValue, key: &JsValue, value: &JsValue);
+    /// `target[method](a, b)`, `undefined` if it throws or is not a method.
+    #[wasm_bindgen(js_name = c)]
+    pub fn call(target: &JsValue, method: &str, a: &JsValue, b: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = c)]
+    pub fn call_str(target: &JsValue, method: &str, a: &str) -> JsValue;
+    #[wasm_bindgen(js_name = c)]
+    fn call_listen(target: &JsValue, method: &str, kind: &str, f: &Function, capture: bool);
+    /// `target[method](a, b)` ran without throwing.
+    #[wasm_bindgen(js_name = t)]
+    pub fn tried(target: &JsValue, method: &str, a: &str, b: &str) -> bool;
+}
+
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(thread_local_v2, js_name = window)]
-    static WINDOW: Option<web_sys::Window>;
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(prefix: &str, message: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(prefix: &str, message: &str);
 
     /// A promise, seen through the methods used here.
     type Thenable;
@@ -67,58 +107,44 @@ pub fn object() -> JsValue {
     Object::new().into()
 }
 
-pub fn get_key(target: &JsValue, key: &JsValue) -> JsValue {
-    Reflect::get(target, key).unwrap_or(JsValue::UNDEFINED)
-}
-
-pub fn set_key(target: &JsValue, key: &JsValue, value: &JsValue) {
-    let _ = Reflect::set(target, key, value);
-}
-
-pub fn get(target: &JsValue, key: &str) -> JsValue {
-    get_key(target, &JsValue::from_str(key))
-}
-
-pub fn set(target: &JsValue, key: &str, value: &JsValue) {
-    set_key(target, &JsValue::from_str(key), value);
-}
-
-pub fn set_str(target: &JsValue, key: &str, value: &str) {
-    set(target, key, &JsValue::from_str(value));
-}
-
 /// `console.error("[edge-exp]", message)`: the two arguments print as one line, and the prefix
 /// costs no string building here.
 pub fn error(message: &str) {
-    web_sys::console::error_2(
-        &JsValue::from_str("[edge-exp]"),
-        &JsValue::from_str(message),
-    );
+    console_error("[edge-exp]", message);
 }
 
 pub fn warn(message: &str) {
-    web_sys::console::warn_2(
-        &JsValue::from_str("[edge-exp]"),
-        &JsValue::from_str(message),
-    );
+    console_warn("[edge-exp]", message);
 }
 
-/// The page's `window` (none in a worker). One binding instead of `web_sys::window()`, which
-/// probes four global names and checks `instanceof Window`.
-pub fn window() -> Option<web_sys::Window> {
-    WINDOW.with(Clone::clone)
+/// `target.addEventListener(kind, f, capture)`.
+pub fn listen(target: &JsValue, kind: &str, f: &Function, capture: bool) {
+    call_listen(target, "addEventListener", kind, f, capture);
+}
+
+/// `window[timer](f, ms)` (`setTimeout`, `setInterval`): the timer's handle.
+pub fn timer(timer: &str, f: &Function, ms: i32) -> Option<i32> {
+    call(&window(), timer, f, &JsValue::from(ms))
+        .as_f64()
+        .map(|h| h as i32)
+}
+
+/// A property of `window.location` ("" outside a window).
+pub fn location(key: &str) -> String {
+    get(&get(&window(), "location"), key)
+        .as_string()
+        .unwrap_or_default()
 }
 
 /// `location.href` of the page ("" outside a window).
 pub fn href() -> String {
-    window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default()
+    location("href")
 }
 
-/// The page's `localStorage`, if it has one it may use.
-pub fn storage() -> Option<web_sys::Storage> {
-    window()?.local_storage().ok().flatten()
+/// The page's `localStorage` (`undefined` or `null` if it has none it may use: every call on it
+/// then answers `undefined`).
+pub fn storage() -> JsValue {
+    get(&window(), "localStorage")
 }
 
 /// The pieces joined (`[..].concat()` brings a generic join with panic paths into the wasm).

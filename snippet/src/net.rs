@@ -1,35 +1,37 @@
 //! Fetches: requests (keep-alive when asked), and JSON fetches that answer `null` on any failure.
 
 use crate::action::{callback, Action};
-use crate::js::{self, resolved, set, set_str, PromiseExt};
+use crate::js::{self, call, get, resolved, set, set_str, PromiseExt};
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{RequestInit, Response};
 
+/// A fetch's options (`RequestInit`, a plain dictionary).
 pub fn request(
     method: &str,
     body: Option<&JsValue>,
     headers: &JsValue,
     keepalive: bool,
-) -> RequestInit {
-    let init = RequestInit::new();
-    init.set_method(method);
+) -> JsValue {
+    let init = js::object();
+    set_str(&init, "method", method);
     if let Some(b) = body {
-        init.set_body(b);
+        set(&init, "body", b);
     }
-    init.set_headers(headers);
+    set(&init, "headers", headers);
     if keepalive {
-        // web-sys has no setter for it; RequestInit is a plain JS dictionary.
         set(&init, "keepalive", &JsValue::TRUE);
     }
     init
 }
 
-pub fn fetch(url: &str, init: &RequestInit) -> Promise {
-    match js::window() {
-        Some(w) => w.fetch_with_str_and_init(url, init),
-        None => resolved(&JsValue::NULL),
+/// `fetch(url, init)`: a promise of the `Response` (resolved with `undefined` outside a window).
+pub fn fetch(url: &str, init: &JsValue) -> Promise {
+    let answer = call(&js::window(), "fetch", &JsValue::from_str(url), init);
+    if answer.is_undefined() {
+        resolved(&answer)
+    } else {
+        answer.unchecked_into()
     }
 }
 
@@ -46,12 +48,13 @@ pub fn fetch_json(method: &str, url: &str, body: Option<&JsValue>) -> Promise {
 
 /// A response's JSON (a promise) if it is a successful response, else `null`.
 pub fn json_of(response: &JsValue) -> JsValue {
-    if !response.is_object() {
+    if !get(response, "ok").is_truthy() {
         return JsValue::NULL;
     }
-    let response: &Response = response.unchecked_ref();
-    match response.json() {
-        Ok(json) if response.ok() => json.into(),
-        _ => JsValue::NULL,
+    let json = call(response, "json", &JsValue::UNDEFINED, &JsValue::UNDEFINED);
+    if json.is_undefined() {
+        JsValue::NULL
+    } else {
+        json
     }
 }

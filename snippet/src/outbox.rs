@@ -15,8 +15,10 @@ use wasm_bindgen::JsCast;
 const SLOT: &str = "edge-exp:outbox";
 
 /// What is kept, as an array (empty if nothing is, or it does not parse).
-fn stored(storage: &web_sys::Storage) -> Array {
-    let text = storage.get_item(SLOT).ok().flatten().unwrap_or_default();
+fn stored(storage: &JsValue) -> Array {
+    let text = js::call_str(storage, "getItem", SLOT)
+        .as_string()
+        .unwrap_or_default();
     JSON::parse(&text)
         .ok()
         .filter(Array::is_array)
@@ -25,9 +27,7 @@ fn stored(storage: &web_sys::Storage) -> Array {
 
 /// Append payloads to the outbox. `false` if storage refused them (none, full, or disabled).
 pub fn keep(batches: &[Batch]) -> bool {
-    let Some(storage) = js::storage() else {
-        return false;
-    };
+    let storage = js::storage();
     let kept = stored(&storage);
     for b in batches {
         let entry = Array::of4(
@@ -41,14 +41,14 @@ pub fn keep(batches: &[Batch]) -> bool {
     JSON::stringify(&kept)
         .ok()
         .and_then(|t| t.as_string())
-        .is_some_and(|text| storage.set_item(SLOT, &text).is_ok())
+        .is_some_and(|text| js::tried(&storage, "setItem", SLOT, &text))
 }
 
 /// Take (and clear) what earlier pages kept, handing each payload to `send`.
 pub fn take(send: impl Fn(Batch)) {
-    let Some(storage) = js::storage() else { return };
+    let storage = js::storage();
     let kept = stored(&storage);
-    let _ = storage.remove_item(SLOT);
+    js::call_str(&storage, "removeItem", SLOT);
     for entry in kept.iter() {
         // Indexing works on any value: an entry that is not an array yields no strings.
         let entry: &Array = entry.unchecked_ref();

@@ -18,8 +18,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::Response;
 
 const SDK_QUERY: &str = concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"));
 
@@ -93,11 +91,8 @@ pub fn resend(attempt: u32) -> JsValue {
 /// What to do with the answer to attempt `attempt` (a `Response`, or `null` after a network
 /// error).
 pub fn answered(attempt: u32, response: &JsValue) -> JsValue {
-    let status = if response.is_object() {
-        response.unchecked_ref::<Response>().status()
-    } else {
-        0
-    };
+    // `undefined` (no status) after a network error.
+    let status = js::get(response, "status").as_f64().map_or(0, |s| s as u16);
     let ok = (200..300).contains(&status);
     // `None`: handed on at exit (that copy decides), or the client is gone.
     let retry = with_state(|s| {
@@ -157,9 +152,8 @@ pub fn send_outbox() {
 /// `pagehide`, or `visibilitychange`: when the page is hidden or left, hand on everything it
 /// still owes inside the event handler; when it is shown again, send what was kept meanwhile.
 pub fn leaving(event: &JsValue) {
-    let Some(window) = js::window() else { return };
-    let hidden = window.document().is_some_and(|d| d.hidden());
-    if !hidden && event.unchecked_ref::<web_sys::Event>().type_() != "pagehide" {
+    let hidden = js::get(&js::get(&js::window(), "document"), "hidden").is_truthy();
+    if !hidden && js::get(event, "type").as_string().as_deref() != Some("pagehide") {
         send_outbox();
         return;
     }
@@ -192,15 +186,9 @@ pub fn leaving(event: &JsValue) {
 
 /// Flush every `flushInterval`.
 pub fn start_timer() {
-    let Some(window) = js::window() else { return };
     let Some(interval) = with_state(|s| s.options.flush_interval_ms) else {
         return;
     };
-    let handle = window
-        .set_interval_with_callback_and_timeout_and_arguments_0(
-            &callback(Action::Flush, 0),
-            interval,
-        )
-        .ok();
+    let handle = js::timer("setInterval", &callback(Action::Flush, 0), interval);
     with_state(|s| s.timer = handle);
 }

@@ -36,11 +36,7 @@ impl Options {
             })
         };
         let number = |k: &str, min: f64| get(o, k).as_f64().filter(|v| *v >= min);
-        let base_url = string("baseUrl").unwrap_or_else(|| {
-            js::window()
-                .and_then(|w| w.location().origin().ok())
-                .unwrap_or_default()
-        });
+        let base_url = string("baseUrl").unwrap_or_else(|| js::location("origin"));
         Options {
             events_url: string("eventsUrl").unwrap_or_else(|| base_url.clone()),
             base_url,
@@ -133,8 +129,13 @@ pub fn uninstall() {
     let Some(s) = PAGE.state.try_borrow_mut().ok().and_then(|mut s| s.take()) else {
         return;
     };
-    if let (Some(w), Some(t)) = (js::window(), s.timer) {
-        w.clear_interval_with_handle(t);
+    if let Some(t) = s.timer {
+        js::call(
+            &js::window(),
+            "clearInterval",
+            &JsValue::from(t),
+            &JsValue::UNDEFINED,
+        );
     }
 }
 
@@ -158,14 +159,10 @@ fn fill_anonymous_key(ctx: &JsValue, kind: &str) {
     }
     let storage = js::storage();
     let slot = js::cat(&["edge-exp:anonymous:", kind]);
-    let stored = storage
-        .as_ref()
-        .and_then(|s| s.get_item(&slot).ok().flatten());
+    let stored = js::call_str(&storage, "getItem", &slot).as_string();
     let key = stored.unwrap_or_else(|| {
         let k = js::hex(&js::random_bytes());
-        if let Some(s) = &storage {
-            let _ = s.set_item(&slot, &k);
-        }
+        js::tried(&storage, "setItem", &slot, &k);
         k
     });
     set_str(ctx, "key", &key);
@@ -291,7 +288,7 @@ impl State {
             disabled: false,
             last_href: js::href(),
             timer: None,
-            webdriver: js::window().is_some_and(|w| automated(&w.into())),
+            webdriver: automated(&js::window()),
         }
     }
 

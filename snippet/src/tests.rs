@@ -337,7 +337,7 @@ fn a_wrapped_history_method_calls_the_original_and_throws_what_it_throws() {
     use crate::action::{callback, Action};
     let calls = js_sys::Array::new();
     let ok = js_sys::Function::new_with_args("a", "this.push(a); return 'done'");
-    let n = state::keep_original(&ok.bind(&calls)).unwrap();
+    let n = state::keep_original(&ok.bind0(&calls)).unwrap();
     let wrapped = callback(Action::History, n);
     assert_eq!(
         wrapped.call1(&JsValue::NULL, &JsValue::from(1)).unwrap(),
