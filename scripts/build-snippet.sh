@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# Builds the browser snippet (snippet/) to www/snippet/: cargo (profile `snippet`: opt-level z for
-# every crate, LTO, no_std) →
+# Builds the browser snippet (snippet/) to www/snippet/: cargo (profile `snippet`: opt-level s for
+# every crate, LTO, no_std, core and alloc rebuilt without panic text) →
 # wasm-bindgen (--target web) → wasm-opt -Oz → short import names + minified JS glue
 # (scripts/shrink-snippet.mjs). Prints its gzip -9 size next to LaunchDarkly's browser SDK bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -p edge-exp-snippet --target wasm32-unknown-unknown --profile snippet --quiet
+# Rust's prebuilt `core` and `alloc` keep their panic paths (messages, source locations, the
+# formatting they call): ~700 B of the gzip size. Rebuilt from source with panics compiled to a
+# bare trap (`-Cpanic=immediate-abort`, what the snippet's panic handler does anyway), they are
+# gone. That needs the toolchain's `rust-src` and two flags stable rustc keeps unstable
+# (`RUSTC_BOOTSTRAP=1` allows them for this one build, in its own target directory); without
+# `rust-src`, or if this rustc no longer takes the flags, the ordinary build is used and said so.
+target_dir=target
+if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core" ] &&
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+    cargo build -p edge-exp-snippet --target wasm32-unknown-unknown --profile snippet --quiet \
+    -Z build-std=core,alloc --target-dir target/snippet-std; then
+  target_dir=target/snippet-std
+else
+  echo "snippet: built without rebuilding core/alloc (no rust-src, or the flags changed): ~700 B larger"
+  cargo build -p edge-exp-snippet --target wasm32-unknown-unknown --profile snippet --quiet
+fi
 out=www/snippet
 rm -rf "$out" && mkdir -p "$out"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name edge-exp \
-  target/wasm32-unknown-unknown/snippet/edge_exp_snippet.wasm
+  "$target_dir/wasm32-unknown-unknown/snippet/edge_exp_snippet.wasm"
 node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
   "$out/edge-exp_bg.wasm" -o "$out/edge-exp_bg.wasm"
 node scripts/shrink-snippet.mjs "$out" edge-exp
