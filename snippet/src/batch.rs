@@ -2,6 +2,7 @@
 
 use crate::js;
 use alloc::string::String;
+use wasm_bindgen::JsValue;
 
 /// A UUID v4 for `X-LaunchDarkly-Payload-ID`: the hex of 4-2-2-2-6 bytes joined by `-` (a
 /// `chars()` loop over the hex would bring UTF-8 decoding into the wasm: 150 B gzip).
@@ -23,12 +24,14 @@ pub fn payload_id() -> String {
 }
 
 /// One events payload: where it goes, its JSON, its ID (the same on every attempt, so the Worker
-/// counts it once however often it arrives).
+/// counts it once however often it arrives). JavaScript strings: they only pass through.
 #[derive(Clone)]
 pub struct Batch {
-    pub url: String,
-    pub body: String,
-    pub id: String,
+    pub url: JsValue,
+    pub body: JsValue,
+    pub id: JsValue,
+    /// The body's UTF-8 size (what it takes of the keep-alive budget).
+    pub bytes: usize,
     pub events: u32,
     /// Posted as a keep-alive request (it outlives the page).
     pub keepalive: bool,
@@ -39,8 +42,9 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn new(url: String, body: String, events: u32, id: String) -> Self {
+    pub fn new(url: JsValue, body: JsValue, events: u32, id: JsValue) -> Self {
         Batch {
+            bytes: js::utf8_len(&body),
             url,
             body,
             id,

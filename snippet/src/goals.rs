@@ -5,22 +5,25 @@
 
 use crate::action::{callback, Action};
 use crate::js::{self, get};
-use crate::state::with_state;
-use alloc::string::String;
+use crate::state::{with_state, State};
 use alloc::vec::Vec;
 use edge_exp_core::matcher::{Goal, GoalKind, UrlMatcher};
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// The elements of a JavaScript array (none if `value` is not one).
-fn items(value: &JsValue) -> impl Iterator<Item = JsValue> {
-    let array: Array = if Array::is_array(value) {
+/// `value` if it is a JavaScript array, else an empty one.
+fn array(value: &JsValue) -> Array {
+    if Array::is_array(value) {
         value.clone().unchecked_into()
     } else {
         Array::new()
-    };
-    (0..array.length()).map(move |i| array.get(i))
+    }
+}
+
+/// The elements of a JavaScript array (none if `value` is not one).
+fn items(value: &JsValue) -> impl Iterator<Item = JsValue> {
+    array(value).into_iter()
 }
 
 fn url_matcher(u: &JsValue) -> Option<UrlMatcher> {
@@ -70,24 +73,27 @@ fn js_regex_search(pattern: &str, text: &str) -> bool {
     js::Pattern::new(pattern).is_ok_and(|re| re.test(text))
 }
 
-/// The keys of the goals of `kind` whose URLs match `href`.
-fn matching(goals: &[Goal], kind: GoalKind, href: &str) -> Vec<(String, Option<String>)> {
-    goals
-        .iter()
-        .filter(|g| g.kind == kind && g.matches_page_with(href, js_regex_search))
-        .map(|g| (g.key.clone(), g.selector.clone()))
-        .collect()
+/// Run `each` on the state and every goal of `kind` whose URLs match `href` (the goals are set
+/// aside meanwhile, so `each` may queue events; no key or selector is copied).
+fn each_matching(kind: GoalKind, href: &str, each: &mut dyn FnMut(&mut State, &Goal)) {
+    with_state(|s| {
+        let goals = core::mem::take(&mut s.goals);
+        for goal in &goals {
+            if goal.kind == kind && goal.matches_page_with(href, js_regex_search) {
+                each(s, goal);
+            }
+        }
+        s.goals = goals;
+    });
 }
 
 /// Send page views for the current URL's page-view goals.
 fn page_views() {
     let href = js::href();
-    with_state(|s| {
-        for (key, _) in matching(&s.goals, GoalKind::Pageview, &href) {
-            s.queue_goal_event("pageview", &key, None);
-        }
-        s.last_href = href;
+    each_matching(GoalKind::Pageview, &href, &mut |s, goal| {
+        s.queue_goal_event("pageview", &goal.key, None);
     });
+    with_state(|s| s.last_href = href);
 }
 
 /// After a possible navigation: page views if the URL changed.
@@ -103,26 +109,25 @@ pub fn location_changed() {
 /// shadow roots (at the document, a click inside a component reports only its host as target).
 /// In a light-DOM page that is `target.closest(selector)`, LaunchDarkly's semantics.
 pub fn clicked(event: &JsValue) {
-    let path: Vec<JsValue> = items(&js::call(
+    let path = array(&js::call(
         event,
         "composedPath",
         &JsValue::UNDEFINED,
         &JsValue::UNDEFINED,
-    ))
-    .collect();
+    ));
     let href = js::href();
-    with_state(|s| {
-        for (key, selector) in matching(&s.goals, GoalKind::Click, &href) {
-            let Some(selector) = selector else { continue };
-            // One hit per goal, never one per matching element. What is no element (a text
-            // node, a shadow root, the document, the window) has no `matches`, and an invalid
-            // selector makes it throw: both caught, both no match.
-            let hit = path
-                .iter()
-                .any(|item| js::call_str(item, "matches", &selector).is_truthy());
-            if hit {
-                s.queue_goal_event("click", &key, Some(&selector));
-            }
+    each_matching(GoalKind::Click, &href, &mut |s, goal| {
+        let Some(selector) = &goal.selector else {
+            return;
+        };
+        // One hit per goal, never one per matching element. What is no element (a text node, a
+        // shadow root, the document, the window) has no `matches`, and an invalid selector makes
+        // it throw: both no match.
+        let hit = path
+            .iter()
+            .any(|item| js::call_str(&item, "matches", selector).is_truthy());
+        if hit {
+            s.queue_goal_event("click", &goal.key, Some(selector));
         }
     });
 }

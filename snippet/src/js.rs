@@ -15,7 +15,9 @@ use wasm_bindgen::JsCast;
 export function g(o,k){try{return o[k]}catch(e){}}\
 export function s(o,k,v){try{o[k]=v}catch(e){}}\
 export function c(o,m,a,b,d){try{return o[m](a,b,d)}catch(e){}}\
-export function t(o,m,a,b){try{o[m](a,b);return!0}catch(e){return!1}}")]
+export function t(o,m,a,b){try{o[m](a,b);return!0}catch(e){return!1}}\
+export function u(s){return new TextEncoder().encode(s).length}\
+export function j(a){return'['+a.join()+']'}")]
 extern "C" {
     /// The page's `window` (`undefined` in a worker, where every read of it answers `undefined`).
     #[wasm_bindgen(js_name = w)]
@@ -42,6 +44,14 @@ extern "C" {
     /// `target[method](a, b)` ran without throwing.
     #[wasm_bindgen(js_name = t)]
     pub fn tried(target: &JsValue, method: &str, a: &str, b: &str) -> bool;
+    #[wasm_bindgen(js_name = t)]
+    pub fn tried_value(target: &JsValue, method: &str, a: &str, b: &JsValue) -> bool;
+    /// The UTF-8 size of a JavaScript string: what it weighs in a request body.
+    #[wasm_bindgen(js_name = u)]
+    pub fn utf8_len(text: &JsValue) -> usize;
+    /// `[a[0],a[1],…]`: JSON texts joined into the text of a JSON array.
+    #[wasm_bindgen(js_name = j)]
+    pub fn json_array(texts: &js_sys::Array) -> JsValue;
 }
 
 #[wasm_bindgen]

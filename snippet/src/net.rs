@@ -26,8 +26,8 @@ pub fn request(
 }
 
 /// `fetch(url, init)`: a promise of the `Response` (resolved with `undefined` outside a window).
-pub fn fetch(url: &str, init: &JsValue) -> Promise {
-    let answer = call(&js::window(), "fetch", &JsValue::from_str(url), init);
+pub fn fetch(url: &JsValue, init: &JsValue) -> Promise {
+    let answer = call(&js::window(), "fetch", url, init);
     if answer.is_undefined() {
         resolved(&answer)
     } else {
@@ -41,9 +41,12 @@ pub fn fetch_json(method: &str, url: &str, body: Option<&JsValue>) -> Promise {
     if body.is_some() {
         set_str(&headers, "Content-Type", "application/json");
     }
-    fetch(url, &request(method, body, &headers, false))
-        .then_call(&callback(Action::Json, 0))
-        .catch_call(&callback(Action::Null, 0))
+    fetch(
+        &JsValue::from_str(url),
+        &request(method, body, &headers, false),
+    )
+    .then_call(&callback(Action::Json, 0))
+    .catch_call(&callback(Action::Null, 0))
 }
 
 /// A response's JSON (a promise) if it is a successful response, else `null`.

@@ -30,18 +30,10 @@ pub fn keep(batches: &[Batch]) -> bool {
     let storage = js::storage();
     let kept = stored(&storage);
     for b in batches {
-        let entry = Array::of4(
-            &JsValue::from_str(&b.url),
-            &JsValue::from_str(&b.id),
-            &JsValue::from(b.events),
-            &JsValue::from_str(&b.body),
-        );
+        let entry = Array::of4(&b.url, &b.id, &JsValue::from(b.events), &b.body);
         kept.push(&entry);
     }
-    JSON::stringify(&kept)
-        .ok()
-        .and_then(|t| t.as_string())
-        .is_some_and(|text| js::tried(&storage, "setItem", SLOT, &text))
+    JSON::stringify(&kept).is_ok_and(|text| js::tried_value(&storage, "setItem", SLOT, &text))
 }
 
 /// Take (and clear) what earlier pages kept, handing each payload to `send`.
@@ -52,8 +44,8 @@ pub fn take(send: impl Fn(Batch)) {
     for entry in kept.iter() {
         // Indexing works on any value: an entry that is not an array yields no strings.
         let entry: &Array = entry.unchecked_ref();
-        let field = |i| entry.get(i).as_string();
-        if let (Some(url), Some(id), Some(body)) = (field(0), field(1), field(3)) {
+        let (url, id, body) = (entry.get(0), entry.get(1), entry.get(3));
+        if url.is_string() && id.is_string() && body.is_string() {
             let events = entry.get(2).as_f64().unwrap_or(0.0) as u32;
             send(Batch::new(url, body, events, id));
         }

@@ -10,11 +10,10 @@
 
 use crate::action::{self, callback, Action};
 use crate::batch::{payload_id, Batch};
-use crate::js::{self, error, resolved, set_str, warn, PromiseExt};
+use crate::js::{self, error, resolved, set, set_str, warn, PromiseExt};
 use crate::net::{fetch, request};
 use crate::outbox;
 use crate::state::{with_state, FLUSH_BYTES, KEEPALIVE_BUDGET};
-use alloc::string::String;
 use alloc::vec::Vec;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
@@ -29,27 +28,28 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
         s.queued_bytes = 0;
         // `sdk` names the snippet in the event-key catalogue.
         let automation = if s.webdriver { "&wd=1" } else { "" };
-        let url = js::cat(&[
+        let url = JsValue::from_str(&js::cat(&[
             &s.url(&s.options.events_url, "/events/bulk/"),
             SDK_QUERY,
             automation,
-        ]);
+        ]));
         let queue = core::mem::take(&mut s.queue);
         let mut batches = Vec::new();
-        let mut body = String::new();
-        let mut events = 0;
-        for (i, event) in queue.iter().enumerate() {
-            body.push(if events == 0 { '[' } else { ',' });
-            body.push_str(event);
-            events += 1;
+        let mut texts = Array::new();
+        // The body's size: `[`, the events, a `,` between two, `]`.
+        let mut bytes = 1;
+        for (i, (text, size)) in queue.iter().enumerate() {
+            texts.push(text);
+            bytes += size + 1;
             let next_fits = queue
                 .get(i + 1)
-                .is_some_and(|e| body.len() + e.len() + 2 <= FLUSH_BYTES);
+                .is_some_and(|(_, next)| bytes + next < FLUSH_BYTES);
             if !next_fits {
-                body.push(']');
-                let body = core::mem::take(&mut body);
-                batches.push(Batch::new(url.clone(), body, events, payload_id()));
-                events = 0;
+                let events = texts.length();
+                let body = js::json_array(&core::mem::replace(&mut texts, Array::new()));
+                let id = JsValue::from_str(&payload_id());
+                batches.push(Batch::new(url.clone(), body, events, id));
+                bytes = 1;
             }
         }
         batches
@@ -60,7 +60,7 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
 /// promise of `true` once accepted, `false` once given up.
 pub fn post(mut batch: Batch) -> Promise {
     let attempt = with_state(|s| {
-        batch.keepalive = s.reserve_keepalive(batch.body.len());
+        batch.keepalive = s.reserve_keepalive(batch.bytes);
         s.attempts += 1;
         s.attempts
     })
@@ -69,9 +69,8 @@ pub fn post(mut batch: Batch) -> Promise {
     let headers = js::object();
     set_str(&headers, "Content-Type", "application/json");
     set_str(&headers, "X-LaunchDarkly-Event-Schema", "4");
-    set_str(&headers, "X-LaunchDarkly-Payload-ID", &batch.id);
-    let body = JsValue::from_str(&batch.body);
-    let init = request("POST", Some(&body), &headers, batch.keepalive);
+    set(&headers, "X-LaunchDarkly-Payload-ID", &batch.id);
+    let init = request("POST", Some(&batch.body), &headers, batch.keepalive);
     let answer = fetch(&batch.url, &init)
         .catch_call(&callback(Action::Null, 0))
         .then_call(&callback(Action::Posted, attempt));
@@ -98,7 +97,7 @@ pub fn answered(attempt: u32, response: &JsValue) -> JsValue {
     let retry = with_state(|s| {
         let mut batch = s.take_post(attempt)?;
         if batch.keepalive {
-            s.keepalive_bytes = s.keepalive_bytes.saturating_sub(batch.body.len());
+            s.keepalive_bytes = s.keepalive_bytes.saturating_sub(batch.bytes);
         }
         match status {
             200..=299 => s.sent += batch.events,
@@ -171,7 +170,7 @@ pub fn leaving(event: &JsValue) {
     owed.extend(queued);
     let mut kept = Vec::new();
     for batch in owed {
-        let fits = with_state(|s| s.keepalive_bytes + batch.body.len() <= KEEPALIVE_BUDGET);
+        let fits = with_state(|s| s.keepalive_bytes + batch.bytes <= KEEPALIVE_BUDGET);
         if fits == Some(true) {
             let _ = post(batch);
         } else {

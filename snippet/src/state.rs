@@ -53,8 +53,9 @@ pub struct State {
     pub options: Options,
     pub flags: JsValue,
     pub goals: Vec<Goal>,
-    /// Events waiting to be sent, as JSON text (`JSON.stringify` when queued: their size is known).
-    pub queue: Vec<String>,
+    /// Events waiting to be sent, as JSON text (`JSON.stringify` when queued: their size is known)
+    /// and its UTF-8 size.
+    pub queue: Vec<(JsValue, usize)>,
     /// Bytes of the queue's JSON: a flush starts once it reaches a quarter of the keep-alive budget.
     pub queued_bytes: usize,
     /// A flush is scheduled (once, however many events arrive before it runs).
@@ -314,12 +315,14 @@ impl State {
             return;
         }
         // Events hold only JSON copies, so this does not fail; if it did, the event is counted.
-        let Some(text) = JSON::stringify(&event).ok().and_then(|t| t.as_string()) else {
+        let Ok(text) = JSON::stringify(&event) else {
             self.dropped += 1;
             return;
         };
-        self.queued_bytes += text.len() + 1;
-        self.queue.push(text);
+        let text = JsValue::from(text);
+        let bytes = js::utf8_len(&text);
+        self.queued_bytes += bytes + 1;
+        self.queue.push((text, bytes));
         let full = self.queue.len() >= self.options.capacity as usize;
         if !self.flush_due && (full || self.queued_bytes >= FLUSH_BYTES) {
             self.flush_due = true;

@@ -135,7 +135,13 @@ fn one_click_event_per_goal_however_many_ancestors_match() {
 
 /// The queued events, parsed back from their JSON.
 fn queued_events() -> Vec<JsValue> {
-    with_state(|s| s.queue.iter().map(|e| json(e)).collect()).unwrap()
+    with_state(|s| {
+        s.queue
+            .iter()
+            .map(|(e, _)| json(&e.as_string().unwrap()))
+            .collect()
+    })
+    .unwrap()
 }
 
 fn client_with_goals(goals_json: &str) {
@@ -196,26 +202,29 @@ fn a_flush_splits_the_queue_into_posts_that_fit_the_keepalive_budget() {
     let events: u32 = batches.iter().map(|b| b.events).sum();
     assert_eq!(events, 600, "every event in exactly one post");
     for b in &batches {
+        let body = b.body.as_string().unwrap();
+        assert_eq!(b.bytes, body.len(), "the body's UTF-8 size is counted");
         assert!(
-            b.body.len() <= state::FLUSH_BYTES,
+            b.bytes <= state::FLUSH_BYTES,
             "no post over {} bytes ({})",
             state::FLUSH_BYTES,
-            b.body.len()
+            b.bytes
         );
-        let parsed: js_sys::Array = json(&b.body).dyn_into().unwrap();
+        let parsed: js_sys::Array = json(&body).dyn_into().unwrap();
         assert_eq!(
             parsed.length(),
             b.events,
             "the body is a JSON array of its events"
         );
     }
-    let ids: std::collections::BTreeSet<_> = batches.iter().map(|b| b.id.clone()).collect();
+    let ids: std::collections::BTreeSet<_> =
+        batches.iter().map(|b| b.id.as_string().unwrap()).collect();
     assert_eq!(ids.len(), batches.len(), "a payload ID per post");
     // As many posts as fit the 64 KiB budget go with keep-alive, the rest do not.
     let keepalive = with_state(|s| {
         batches
             .iter()
-            .filter(|b| s.reserve_keepalive(b.body.len()))
+            .filter(|b| s.reserve_keepalive(b.bytes))
             .count()
     })
     .unwrap();
@@ -239,7 +248,7 @@ fn the_outbox_keeps_payloads_for_the_next_page() {
     let batches = [
         crate::batch::Batch::new(
             "https://e.example/events/bulk/c".into(),
-            "[{\"kind\":\"custom\"}]".into(),
+            "[{\"kind\":\"custom\",\"data\":\"é\"}]".into(),
             1,
             "id-1".into(),
         ),
@@ -259,17 +268,19 @@ fn the_outbox_keeps_payloads_for_the_next_page() {
     crate::outbox::take(|b| taken.borrow_mut().push(b));
     let taken = taken.into_inner();
     assert_eq!(taken.len(), 2);
+    let text = |v: &JsValue| v.as_string().unwrap();
     assert_eq!(
+        (text(&taken[0].id), taken[0].events, text(&taken[0].body)),
         (
-            taken[0].id.as_str(),
-            taken[0].events,
-            taken[0].body.as_str()
-        ),
-        ("id-1", 1, "[{\"kind\":\"custom\"}]")
+            "id-1".into(),
+            1,
+            "[{\"kind\":\"custom\",\"data\":\"é\"}]".into()
+        )
     );
+    assert_eq!(taken[0].bytes, 31, "UTF-8 bytes, not UTF-16 units");
     assert_eq!(
-        (taken[1].id.as_str(), taken[1].events, taken[1].url.as_str()),
-        ("id-2", 2, "https://e.example/events/bulk/c")
+        (text(&taken[1].id), taken[1].events, text(&taken[1].url)),
+        ("id-2".into(), 2, "https://e.example/events/bulk/c".into())
     );
     let again = core::cell::Cell::new(0);
     crate::outbox::take(|_| again.set(again.get() + 1));
