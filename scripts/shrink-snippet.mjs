@@ -133,6 +133,13 @@ if (inlineModule !== null) {
   // Its keys in the import object (`import * as` statements keep the path, for the bundler).
   const key = `${JSON.stringify(inlineModule)}: `;
   if (!js.includes(key)) throw new Error(`glue does not import ${inlineModule}`);
+  // The module's functions by name (not \`import * as\`, which a bundler turns into getters).
+  const source = readFileSync(join(dir, inlineModule), 'utf8');
+  const names = [...source.matchAll(/export function (\w+)/g)].map((m) => m[1]);
+  js = js.replace(/^import \* as (\w+) from "(\.\/snippets\/[^"]+)";?$/gm, (line, id, path) => {
+    if (path !== inlineModule) throw new Error(`unexpected import ${line}`);
+    return `import { ${names.map((n) => `${n} as ${id}_${n}`).join(', ')} } from "${path}";\nconst ${id} = { ${names.map((n) => `${n}: ${id}_${n}`).join(', ')} };`;
+  });
   // One key per import of the module (each the same namespace): the first is kept.
   let first = true;
   js = js.split('\n').filter((line) => {
@@ -164,6 +171,20 @@ js = replaceBlock(js, 'function passStringToWasm0(', `function passStringToWasm0
 }
 `);
 js = replaceBlock(js, "if (!('encodeInto' in cachedTextEncoder)) {", '');
+// A memory view is stale once the memory grew (its buffer is then another object).
+js = replaceBlock(js, 'function getDataViewMemory0(', `function getDataViewMemory0() {
+    if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer !== wasm.memory.buffer) {
+        cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
+    }
+    return cachedDataViewMemory0;
+}
+`);
+// wasm-bindgen renews its TextDecoder every 2 GB decoded (Safari's stops there); the snippet's
+// strings are property names and short values, a page never decodes that much through it.
+js = replaceBlock(js, 'function decodeText(', `function decodeText(bytes) {
+    return cachedTextDecoder.decode(bytes);
+}
+`);
 
 // The loader: everything from wasm-bindgen's `__wbg_load` to the end of the module.
 const loaderStart = js.indexOf('async function __wbg_load(');

@@ -28,16 +28,21 @@ fn items(value: &JsValue) -> impl Iterator<Item = JsValue> {
 
 fn url_matcher(u: &JsValue) -> Option<UrlMatcher> {
     let s = |k: &str| get(u, k).as_string();
-    Some(match s("kind")?.as_str() {
-        "exact" => UrlMatcher::Exact { url: s("url")? },
-        "canonical" => UrlMatcher::Canonical { url: s("url")? },
-        "substring" => UrlMatcher::Substring {
+    let kind = get(u, "kind");
+    Some(if js::is(&kind, "exact") {
+        UrlMatcher::Exact { url: s("url")? }
+    } else if js::is(&kind, "canonical") {
+        UrlMatcher::Canonical { url: s("url")? }
+    } else if js::is(&kind, "substring") {
+        UrlMatcher::Substring {
             substring: s("substring")?,
-        },
-        "regex" => UrlMatcher::Regex {
+        }
+    } else if js::is(&kind, "regex") {
+        UrlMatcher::Regex {
             pattern: s("pattern")?,
-        },
-        _ => return None,
+        }
+    } else {
+        return None;
     })
 }
 
@@ -45,10 +50,13 @@ fn url_matcher(u: &JsValue) -> Option<UrlMatcher> {
 pub fn parse(goals: &JsValue) -> Vec<Goal> {
     let mut parsed = Vec::new();
     for g in items(goals) {
-        let kind = match get(&g, "kind").as_string().as_deref() {
-            Some("click") => GoalKind::Click,
-            Some("pageview") => GoalKind::Pageview,
-            _ => continue,
+        let kind = get(&g, "kind");
+        let kind = if js::is(&kind, "click") {
+            GoalKind::Click
+        } else if js::is(&kind, "pageview") {
+            GoalKind::Pageview
+        } else {
+            continue;
         };
         let Some(key) = get(&g, "key").as_string() else {
             continue;

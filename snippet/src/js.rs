@@ -17,7 +17,10 @@ export function s(o,k,v){try{o[k]=v}catch(e){}}\
 export function c(o,m,a,b,d){try{return o[m](a,b,d)}catch(e){}}\
 export function t(o,m,a,b){try{o[m](a,b);return!0}catch(e){return!1}}\
 export function u(s){return new TextEncoder().encode(s).length}\
-export function j(a){return'['+a.join()+']'}")]
+export function j(a){return'['+a.join()+']'}\
+export function i(v,s){return v===s}\
+export function k(v){try{return JSON.parse(JSON.stringify(v))}catch(e){}}\
+export function p(t){try{return JSON.parse(t)}catch(e){}}")]
 extern "C" {
     /// The page's `window` (`undefined` in a worker, where every read of it answers `undefined`).
     #[wasm_bindgen(js_name = w)]
@@ -52,6 +55,15 @@ extern "C" {
     /// `[a[0],a[1],…]`: JSON texts joined into the text of a JSON array.
     #[wasm_bindgen(js_name = j)]
     pub fn json_array(texts: &js_sys::Array) -> JsValue;
+    /// `value === text`: a string compared where it is, without copying it into the wasm.
+    #[wasm_bindgen(js_name = i)]
+    pub fn is(value: &JsValue, text: &str) -> bool;
+    /// A copy of a plain-JSON value, `undefined` if it is not JSON (a cycle, a BigInt, a function).
+    #[wasm_bindgen(js_name = k)]
+    pub fn json_copy(value: &JsValue) -> JsValue;
+    /// `JSON.parse(text)`, `undefined` if it is not JSON.
+    #[wasm_bindgen(js_name = p)]
+    pub fn json_parse(text: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]

@@ -99,21 +99,22 @@ pub fn variation_detail(flag_key: JsValue, default: JsValue) -> JsValue {
     set(&out, "value", &default);
     set(&out, "variationIndex", &JsValue::NULL);
     set(&out, "reason", &JsValue::NULL);
-    let Some(key) = flag_key.as_string() else {
+    if !flag_key.is_string() {
         error("variation: flagKey must be a string");
         return out;
-    };
+    }
+    let key = &flag_key;
     with_state(|s| {
-        let flag = get(&s.flags, &key);
+        let flag = js::get_key(&s.flags, key);
         if !flag.is_object() {
             set(&out, "reason", &state::error_reason("FLAG_NOT_FOUND"));
-            s.queue_feature_event(&key, &JsValue::UNDEFINED, &default);
+            s.queue_feature_event(key, &JsValue::UNDEFINED, &default);
             return;
         }
         set(&out, "value", &get(&flag, "value"));
         set(&out, "variationIndex", &get(&flag, "variation"));
         set(&out, "reason", &get(&flag, "reason"));
-        s.queue_feature_event(&key, &flag, &default);
+        s.queue_feature_event(key, &flag, &default);
     });
     out
 }
@@ -129,9 +130,7 @@ pub fn all_flags() -> JsValue {
             let flag = js::get_key(&s.flags, &key);
             js::set_key(&out, &key, &get(&flag, "value"));
             if s.options.send_events_on_all_flags {
-                if let Some(key) = key.as_string() {
-                    s.queue_feature_event(&key, &flag, &JsValue::NULL);
-                }
+                s.queue_feature_event(&key, &flag, &JsValue::NULL);
             }
         }
     });
@@ -141,10 +140,10 @@ pub fn all_flags() -> JsValue {
 /// Send a `custom` event (`data` any JSON, `metricValue` a number for numeric metrics).
 #[wasm_bindgen]
 pub fn track(event_key: JsValue, data: JsValue, metric_value: JsValue) {
-    let Some(key) = event_key.as_string().filter(|k| !k.is_empty()) else {
+    if !event_key.is_string() || js::is(&event_key, "") {
         error("track: eventKey must be a non-empty string");
         return;
-    };
+    }
     if !metric_value.is_undefined()
         && !metric_value.is_null()
         && metric_value.as_f64().is_none_or(|v| !v.is_finite())
@@ -154,15 +153,17 @@ pub fn track(event_key: JsValue, data: JsValue, metric_value: JsValue) {
     }
     // A copy taken now: what is sent is `data` as it was, and a value `JSON.stringify` rejects
     // (a cycle, a BigInt) is refused here instead of failing the whole batch it would join.
-    let data = if data.is_undefined() || data.is_null() {
+    let copy = if data.is_undefined() || data.is_null() {
         JsValue::UNDEFINED
-    } else if let Some(copy) = state::json_copy(&data) {
-        copy
     } else {
-        error("track: data must be JSON (no cycles or BigInt)");
-        return;
+        let copy = js::json_copy(&data);
+        if copy.is_undefined() {
+            error("track: data must be JSON (no cycles or BigInt)");
+            return;
+        }
+        copy
     };
-    with_state(|s| s.queue_custom(&key, &data, &metric_value));
+    with_state(|s| s.queue_custom(&event_key, &copy, &metric_value));
 }
 
 /// Switch to another context: re-evaluates flags. Resolves to `true` when done.

@@ -16,13 +16,12 @@ const SLOT: &str = "edge-exp:outbox";
 
 /// What is kept, as an array (empty if nothing is, or it does not parse).
 fn stored(storage: &JsValue) -> Array {
-    let text = js::call_str(storage, "getItem", SLOT)
-        .as_string()
-        .unwrap_or_default();
-    JSON::parse(&text)
-        .ok()
-        .filter(Array::is_array)
-        .map_or_else(Array::new, JsCast::unchecked_into)
+    let kept = js::json_parse(&js::call_str(storage, "getItem", SLOT));
+    if Array::is_array(&kept) {
+        kept.unchecked_into()
+    } else {
+        Array::new()
+    }
 }
 
 /// Append payloads to the outbox. `false` if storage refused them (none, full, or disabled).

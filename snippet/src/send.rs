@@ -152,7 +152,7 @@ pub fn send_outbox() {
 /// still owes inside the event handler; when it is shown again, send what was kept meanwhile.
 pub fn leaving(event: &JsValue) {
     let hidden = js::get(&js::get(&js::window(), "document"), "hidden").is_truthy();
-    if !hidden && js::get(event, "type").as_string().as_deref() != Some("pagehide") {
+    if !hidden && !js::is(&js::get(event, "type"), "pagehide") {
         send_outbox();
         return;
     }

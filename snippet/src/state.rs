@@ -170,19 +170,10 @@ fn fill_anonymous_key(ctx: &JsValue, kind: &str) {
     set(ctx, "anonymous", &JsValue::TRUE);
 }
 
-/// A copy of a plain-JSON value (`None` if it is not JSON, e.g. cyclic).
-pub fn json_copy(value: &JsValue) -> Option<JsValue> {
-    let text = JSON::stringify(value).ok()?.as_string()?;
-    JSON::parse(&text).ok()
-}
-
 /// Validate and copy a context, filling anonymous keys. `None` (logged) when it is unusable.
 pub fn prepare_context(context: &JsValue) -> Option<JsValue> {
-    let copy = Some(context)
-        .filter(|c| c.is_object())
-        .and_then(json_copy)
-        .filter(|c| c.is_object());
-    let Some(copy) = copy else {
+    let copy = js::json_copy(context);
+    if !context.is_object() || !copy.is_object() {
         error("context must be an object like {kind: 'user', key: 'u1'}");
         return None;
     };
@@ -260,11 +251,11 @@ fn automated(window: &JsValue) -> bool {
 }
 
 /// `{kind, key?, creationDate}`: the start of every event.
-fn event(kind: &str, key: &str) -> JsValue {
+fn event(kind: &str, key: &JsValue) -> JsValue {
     let e = js::object();
     set_str(&e, "kind", kind);
-    if !key.is_empty() {
-        set_str(&e, "key", key);
+    if !key.is_undefined() {
+        set(&e, "key", key);
     }
     set(&e, "creationDate", &JsValue::from_f64(js_sys::Date::now()));
     e
@@ -348,7 +339,7 @@ impl State {
     }
 
     /// A `feature` event, for flags that track events (experiments).
-    pub fn queue_feature_event(&mut self, key: &str, flag: &JsValue, default: &JsValue) {
+    pub fn queue_feature_event(&mut self, key: &JsValue, flag: &JsValue, default: &JsValue) {
         if get(flag, "trackEvents").as_bool() != Some(true) {
             return;
         }
@@ -373,7 +364,7 @@ impl State {
         self.enqueue(e);
     }
 
-    pub fn queue_custom(&mut self, key: &str, data: &JsValue, metric_value: &JsValue) {
+    pub fn queue_custom(&mut self, key: &JsValue, data: &JsValue, metric_value: &JsValue) {
         let e = event("custom", key);
         set(&e, "context", &self.context);
         set_str(&e, "url", &js::href());
@@ -387,7 +378,7 @@ impl State {
     }
 
     pub fn queue_goal_event(&mut self, kind: &str, key: &str, selector: Option<&str>) {
-        let e = event(kind, key);
+        let e = event(kind, &JsValue::from_str(key));
         set_str(&e, "url", &js::href());
         set(&e, "contextKeys", &context_keys(&self.context));
         if let Some(sel) = selector {
@@ -399,7 +390,7 @@ impl State {
 
 pub fn queue_identify() {
     with_state(|s| {
-        let e = event("identify", "");
+        let e = event("identify", &JsValue::UNDEFINED);
         set(&e, "context", &s.context);
         s.enqueue(e);
     });

@@ -190,7 +190,7 @@ fn a_click_inside_an_open_shadow_root_matches_its_goal_once() {
 fn a_flush_splits_the_queue_into_posts_that_fit_the_keepalive_budget() {
     client_with_goals("[]");
     for i in 0..600 {
-        with_state(|s| s.queue_custom(&alloc_key(i), &JsValue::UNDEFINED, &JsValue::UNDEFINED));
+        with_state(|s| s.queue_custom(&alloc_key(i).into(), &JsValue::UNDEFINED, &JsValue::UNDEFINED));
     }
     let queued = with_state(|s| s.queued_bytes).unwrap();
     assert!(
