@@ -1,26 +1,11 @@
 //! One events payload and its ID (a leaf: actions carry batches to their retry).
 
 use crate::js;
-use alloc::string::String;
 use wasm_bindgen::JsValue;
 
-/// A UUID v4 for `X-LaunchDarkly-Payload-ID`: the hex of 4-2-2-2-6 bytes joined by `-` (a
-/// `chars()` loop over the hex would bring UTF-8 decoding into the wasm: 150 B gzip).
-pub fn payload_id() -> String {
-    let mut b = js::random_bytes();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut id = String::with_capacity(36);
-    for (i, group) in [&b[..4], &b[4..6], &b[6..8], &b[8..10], &b[10..]]
-        .iter()
-        .enumerate()
-    {
-        if i > 0 {
-            id.push('-');
-        }
-        id.push_str(&js::hex(group));
-    }
-    id
+/// A UUID v4 for `X-LaunchDarkly-Payload-ID`.
+pub fn payload_id() -> JsValue {
+    js::random_id(true)
 }
 
 /// One events payload: where it goes, its JSON, its ID (the same on every attempt, so the Worker

@@ -20,7 +20,9 @@ export function u(s){return new TextEncoder().encode(s).length}\
 export function j(a){return'['+a.join()+']'}\
 export function i(v,s){return v===s}\
 export function k(v){try{return JSON.parse(JSON.stringify(v))}catch(e){}}\
-export function p(t){try{return JSON.parse(t)}catch(e){}}")]
+export function p(t){try{return JSON.parse(t)}catch(e){}}\
+export function a(...x){return x.join('')}\
+export function r(s){return typeof s=='string'?s.replace(/\\/+$/,''):void 0}")]
 extern "C" {
     /// The page's `window` (`undefined` in a worker, where every read of it answers `undefined`).
     #[wasm_bindgen(js_name = w)]
@@ -61,6 +63,15 @@ extern "C" {
     /// A copy of a plain-JSON value, `undefined` if it is not JSON (a cycle, a BigInt, a function).
     #[wasm_bindgen(js_name = k)]
     pub fn json_copy(value: &JsValue) -> JsValue;
+    /// `prefix + text`, a JavaScript string.
+    #[wasm_bindgen(js_name = a)]
+    pub fn concat(prefix: &str, text: &JsValue) -> JsValue;
+    /// `base + path + id + query` (`undefined` pieces are empty).
+    #[wasm_bindgen(js_name = a)]
+    pub fn url(base: &JsValue, path: &str, id: &JsValue, query: &str) -> JsValue;
+    /// A string without its trailing slashes (`undefined` if it is not a string).
+    #[wasm_bindgen(js_name = r)]
+    pub fn trim_slashes(text: &JsValue) -> JsValue;
     /// `JSON.parse(text)`, `undefined` if it is not JSON.
     #[wasm_bindgen(js_name = p)]
     pub fn json_parse(text: &JsValue) -> JsValue;
@@ -151,16 +162,14 @@ pub fn timer(timer: &str, f: &Function, ms: i32) -> Option<i32> {
         .map(|h| h as i32)
 }
 
-/// A property of `window.location` ("" outside a window).
-pub fn location(key: &str) -> String {
+/// A property of `window.location` (`undefined` outside a window).
+pub fn location(key: &str) -> JsValue {
     get(&get(&window(), "location"), key)
-        .as_string()
-        .unwrap_or_default()
 }
 
 /// `location.href` of the page ("" outside a window).
 pub fn href() -> String {
-    location("href")
+    location("href").as_string().unwrap_or_default()
 }
 
 /// The page's `localStorage` (`undefined` or `null` if it has none it may use: every call on it
@@ -169,24 +178,28 @@ pub fn storage() -> JsValue {
     get(&window(), "localStorage")
 }
 
-/// The pieces joined (`[..].concat()` brings a generic join with panic paths into the wasm).
-pub fn cat(parts: &[&str]) -> String {
-    let mut s = String::new();
-    for part in parts {
-        s.push_str(part);
-    }
-    s
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
+/// 16 random bytes in lowercase hex, as a JavaScript string (no `String` is built); with `uuid`,
+/// a UUID v4: its version and variant bits set, `-` before bytes 4, 6, 8 and 10.
+pub fn random_id(uuid: bool) -> JsValue {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    let mut bytes = random_bytes();
+    if uuid {
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
     }
-    s
+    let mut text = [0u8; 36];
+    let mut n = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if uuid && matches!(i, 4 | 6 | 8 | 10) {
+            text[n] = b'-';
+            n += 1;
+        }
+        text[n] = DIGITS[usize::from(b >> 4)];
+        text[n + 1] = DIGITS[usize::from(b & 15)];
+        n += 2;
+    }
+    // SAFETY: hex digits and `-` are ASCII, so valid UTF-8.
+    JsValue::from_str(unsafe { core::str::from_utf8_unchecked(&text[..n]) })
 }
 
 /// Bytes from the browser's CSPRNG (getrandom), or from `Math.random` where there

@@ -58,15 +58,15 @@ use wasm_bindgen::JsCast;
 /// or if the server could not be reached (flag reads then return their defaults).
 #[wasm_bindgen]
 pub fn init(client_side_id: JsValue, context: JsValue, options: JsValue) -> Promise {
-    let Some(id) = client_side_id.as_string().filter(|s| !s.is_empty()) else {
+    if !client_side_id.is_string() || js::is(&client_side_id, "") {
         error("init: clientSideId must be a non-empty string");
         return resolved(&JsValue::FALSE);
-    };
+    }
     let Some(context) = state::prepare_context(&context) else {
         return resolved(&JsValue::FALSE);
     };
-    let fresh = State::new(id, context, Options::from_js(&options));
-    let goals_url = fresh.url(&fresh.options.base_url, "/sdk/goals/");
+    let fresh = State::new(client_side_id, context, Options::from_js(&options));
+    let goals_url = fresh.url(&fresh.options.base_url, "/sdk/goals/", "");
     if !state::install(fresh) {
         error("init: already initialised (call close() first)");
         return resolved(&JsValue::FALSE);

@@ -36,17 +36,14 @@ pub fn fetch(url: &JsValue, init: &JsValue) -> Promise {
 }
 
 /// Fetch JSON (GET, or REPORT with a body): a promise of the JSON, or `null` on any failure.
-pub fn fetch_json(method: &str, url: &str, body: Option<&JsValue>) -> Promise {
+pub fn fetch_json(method: &str, url: &JsValue, body: Option<&JsValue>) -> Promise {
     let headers = js::object();
     if body.is_some() {
         set_str(&headers, "Content-Type", "application/json");
     }
-    fetch(
-        &JsValue::from_str(url),
-        &request(method, body, &headers, false),
-    )
-    .then_call(&callback(Action::Json, 0))
-    .catch_call(&callback(Action::Null, 0))
+    fetch(url, &request(method, body, &headers, false))
+        .then_call(&callback(Action::Json, 0))
+        .catch_call(&callback(Action::Null, 0))
 }
 
 /// A response's JSON (a promise) if it is a successful response, else `null`.

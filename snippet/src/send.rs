@@ -27,12 +27,12 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
         s.flush_due = false;
         s.queued_bytes = 0;
         // `sdk` names the snippet in the event-key catalogue.
-        let automation = if s.webdriver { "&wd=1" } else { "" };
-        let url = JsValue::from_str(&js::cat(&[
-            &s.url(&s.options.events_url, "/events/bulk/"),
-            SDK_QUERY,
-            automation,
-        ]));
+        let query = if s.webdriver {
+            concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"), "&wd=1")
+        } else {
+            SDK_QUERY
+        };
+        let url = s.url(&s.options.events_url, "/events/bulk/", query);
         let queue = core::mem::take(&mut s.queue);
         let mut batches = Vec::new();
         let mut texts = Array::new();
@@ -47,7 +47,7 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
             if !next_fits {
                 let events = texts.length();
                 let body = js::json_array(&core::mem::replace(&mut texts, Array::new()));
-                let id = JsValue::from_str(&payload_id());
+                let id = payload_id();
                 batches.push(Batch::new(url.clone(), body, events, id));
                 bytes = 1;
             }

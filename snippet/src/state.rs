@@ -19,8 +19,8 @@ pub const KEEPALIVE_BUDGET: usize = 65_536;
 pub const FLUSH_BYTES: usize = KEEPALIVE_BUDGET / 4;
 
 pub struct Options {
-    pub base_url: String,
-    pub events_url: String,
+    pub base_url: JsValue,
+    pub events_url: JsValue,
     pub flush_interval_ms: i32,
     pub send_events_on_all_flags: bool,
     pub capacity: u32,
@@ -29,16 +29,18 @@ pub struct Options {
 impl Options {
     pub fn from_js(o: &JsValue) -> Self {
         // A URL option without its trailing slashes (paths are appended to it).
-        let string = |k: &str| {
-            get(o, k).as_string().map(|s| {
-                let end = s.bytes().rposition(|b| b != b'/').map_or(0, |i| i + 1);
-                String::from(s.get(..end).unwrap_or_default())
-            })
+        let url = |k: &str, default: &JsValue| {
+            let url = js::trim_slashes(&get(o, k));
+            if url.is_undefined() {
+                default.clone()
+            } else {
+                url
+            }
         };
         let number = |k: &str, min: f64| get(o, k).as_f64().filter(|v| *v >= min);
-        let base_url = string("baseUrl").unwrap_or_else(|| js::location("origin"));
+        let base_url = url("baseUrl", &js::location("origin"));
         Options {
-            events_url: string("eventsUrl").unwrap_or_else(|| base_url.clone()),
+            events_url: url("eventsUrl", &base_url),
             base_url,
             flush_interval_ms: number("flushInterval", 100.0).map_or(5000, |v| v as i32),
             send_events_on_all_flags: get(o, "sendEventsOnAllFlags").as_bool().unwrap_or(true),
@@ -48,7 +50,7 @@ impl Options {
 }
 
 pub struct State {
-    pub client_side_id: String,
+    pub client_side_id: JsValue,
     pub context: JsValue,
     pub options: Options,
     pub flags: JsValue,
@@ -154,19 +156,19 @@ pub fn error_reason(kind: &str) -> JsValue {
 
 /// Give an anonymous (or keyless) single context a key that survives reloads (localStorage), so a
 /// returning visitor keeps their variation.
-fn fill_anonymous_key(ctx: &JsValue, kind: &str) {
-    if get(ctx, "key").as_string().is_some_and(|k| !k.is_empty()) {
+fn fill_anonymous_key(ctx: &JsValue, kind: &JsValue) {
+    let key = get(ctx, "key");
+    if key.is_string() && !js::is(&key, "") {
         return;
     }
     let storage = js::storage();
-    let slot = js::cat(&["edge-exp:anonymous:", kind]);
-    let stored = js::call_str(&storage, "getItem", &slot).as_string();
-    let key = stored.unwrap_or_else(|| {
-        let k = js::hex(&js::random_bytes());
-        js::tried(&storage, "setItem", &slot, &k);
-        k
-    });
-    set_str(ctx, "key", &key);
+    let slot = js::concat("edge-exp:anonymous:", kind);
+    let mut key = js::call(&storage, "getItem", &slot, &JsValue::UNDEFINED);
+    if !key.is_string() {
+        key = js::random_id(false);
+        js::call(&storage, "setItem", &slot, &key);
+    }
+    set(ctx, "key", &key);
     set(ctx, "anonymous", &JsValue::TRUE);
 }
 
@@ -177,13 +179,11 @@ pub fn prepare_context(context: &JsValue) -> Option<JsValue> {
         error("context must be an object like {kind: 'user', key: 'u1'}");
         return None;
     };
-    let kind = get(&copy, "kind")
-        .as_string()
-        .unwrap_or_else(|| String::from("user"));
-    if kind == "multi" {
+    let kind = kind_of(&copy);
+    if js::is(&kind, "multi") {
         let mut any = false;
         for k in kinds(&copy) {
-            let part = get(&copy, &k);
+            let part = js::get_key(&copy, &k);
             if !part.is_object() {
                 error("each kind of a multi-kind context must be an object");
                 return None;
@@ -196,9 +196,9 @@ pub fn prepare_context(context: &JsValue) -> Option<JsValue> {
             return None;
         }
     } else {
-        set_str(&copy, "kind", &kind);
+        set(&copy, "kind", &kind);
         let key = get(&copy, "key");
-        if !key.is_undefined() && !key.is_null() && key.as_string().is_none() {
+        if !key.is_undefined() && !key.is_null() && !key.is_string() {
             error("context.key must be a string");
             return None;
         }
@@ -207,24 +207,33 @@ pub fn prepare_context(context: &JsValue) -> Option<JsValue> {
     Some(copy)
 }
 
+/// A context's `kind` ("user" when it has none that is a string).
+fn kind_of(ctx: &JsValue) -> JsValue {
+    let kind = get(ctx, "kind");
+    if kind.is_string() {
+        kind
+    } else {
+        JsValue::from_str("user")
+    }
+}
+
 /// The kinds of a multi-kind context (its keys other than `kind`).
-fn kinds(multi: &JsValue) -> impl Iterator<Item = String> {
-    let keys = Object::keys(multi.unchecked_ref::<Object>());
-    (0..keys.length())
-        .filter_map(move |i| keys.get(i).as_string())
-        .filter(|k| k != "kind")
+fn kinds(multi: &JsValue) -> impl Iterator<Item = JsValue> {
+    Object::keys(multi.unchecked_ref::<Object>())
+        .into_iter()
+        .filter(|k| !js::is(k, "kind"))
 }
 
 /// `{kind: key}` for every kind of a context (click and page-view events use this form).
 pub fn context_keys(ctx: &JsValue) -> JsValue {
     let out = js::object();
-    match get(ctx, "kind").as_string() {
-        Some(kind) if kind == "multi" => {
-            for k in kinds(ctx) {
-                set(&out, &k, &get(&get(ctx, &k), "key"));
-            }
+    let kind = kind_of(ctx);
+    if js::is(&kind, "multi") {
+        for k in kinds(ctx) {
+            js::set_key(&out, &k, &get(&js::get_key(ctx, &k), "key"));
         }
-        kind => set(&out, kind.as_deref().unwrap_or("user"), &get(ctx, "key")),
+    } else {
+        js::set_key(&out, &kind, &get(ctx, "key"));
     }
     out
 }
@@ -262,7 +271,7 @@ fn event(kind: &str, key: &JsValue) -> JsValue {
 }
 
 impl State {
-    pub fn new(client_side_id: String, context: JsValue, options: Options) -> Self {
+    pub fn new(client_side_id: JsValue, context: JsValue, options: Options) -> Self {
         State {
             client_side_id,
             context,
@@ -284,9 +293,9 @@ impl State {
         }
     }
 
-    /// `base` + `path` + the client-side ID.
-    pub fn url(&self, base: &str, path: &str) -> String {
-        js::cat(&[base, path, &self.client_side_id])
+    /// `base` + `path` + the client-side ID + `query`.
+    pub fn url(&self, base: &JsValue, path: &str, query: &str) -> JsValue {
+        js::url(base, path, &self.client_side_id, query)
     }
 
     /// Queue an event; when the queue is full, the event is dropped (counted, warned once). A
@@ -400,20 +409,18 @@ pub fn queue_identify() {
 /// server could not be reached.
 pub fn load_flags() -> Promise {
     let request = with_state(|s| {
+        let path = if s.webdriver {
+            "/context?wd=1"
+        } else {
+            "/context"
+        };
         (
-            s.url(&s.options.base_url, "/sdk/evalx/"),
+            s.url(&s.options.base_url, "/sdk/evalx/", path),
             JSON::stringify(&s.context).map(JsValue::from),
-            if s.webdriver {
-                "/context?wd=1"
-            } else {
-                "/context"
-            },
         )
     });
     match request {
-        Some((url, Ok(body), path)) => {
-            crate::net::fetch_json("REPORT", &js::cat(&[&url, path]), Some(&body))
-        }
+        Some((url, Ok(body))) => crate::net::fetch_json("REPORT", &url, Some(&body)),
         _ => js::resolved(&JsValue::NULL),
     }
 }

@@ -72,8 +72,14 @@ fn goals_parse_and_match_with_the_shared_matchers() {
 
 #[wasm_bindgen_test]
 fn payload_ids_are_uuid_v4() {
-    let id = crate::batch::payload_id();
+    let id = crate::batch::payload_id().as_string().unwrap();
     assert_eq!(id.len(), 36);
+    assert_eq!(
+        [8, 13, 18, 23].map(|i| &id[i..=i]),
+        ["-"; 4],
+        "dashes between 4-2-2-2-6 bytes"
+    );
+    assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "variant 10xx");
     assert_eq!(&id[14..15], "4");
     assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
 }
@@ -190,7 +196,13 @@ fn a_click_inside_an_open_shadow_root_matches_its_goal_once() {
 fn a_flush_splits_the_queue_into_posts_that_fit_the_keepalive_budget() {
     client_with_goals("[]");
     for i in 0..600 {
-        with_state(|s| s.queue_custom(&alloc_key(i).into(), &JsValue::UNDEFINED, &JsValue::UNDEFINED));
+        with_state(|s| {
+            s.queue_custom(
+                &alloc_key(i).into(),
+                &JsValue::UNDEFINED,
+                &JsValue::UNDEFINED,
+            )
+        });
     }
     let queued = with_state(|s| s.queued_bytes).unwrap();
     assert!(
@@ -314,8 +326,8 @@ fn options_drop_trailing_slashes_and_bad_numbers() {
     let o = Options::from_js(&json(
         r#"{"baseUrl":"https://edge.example//","flushInterval":5,"capacity":0}"#,
     ));
-    assert_eq!(o.base_url, "https://edge.example");
-    assert_eq!(o.events_url, "https://edge.example");
+    assert_eq!(o.base_url.as_string().unwrap(), "https://edge.example");
+    assert_eq!(o.events_url.as_string().unwrap(), "https://edge.example");
     assert_eq!(o.flush_interval_ms, 5000, "below 100 ms: the default");
     assert_eq!(o.capacity, 100);
     assert!(o.send_events_on_all_flags);
