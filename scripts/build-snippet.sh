@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser snippet (snippet/) to www/snippet/: cargo (profile `snippet`: opt-level s for
 # every crate, LTO, no_std, core and alloc rebuilt without panic text) →
-# wasm-bindgen (--target web) → wasm-opt -Oz → short import names + minified JS glue
+# wasm-bindgen (--target web) → wasm-opt -Oz (no custom sections) → short import names + minified JS glue
 # (scripts/shrink-snippet.mjs). Prints its gzip -9 size next to LaunchDarkly's browser SDK bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +11,13 @@ cd "$(dirname "$0")/.."
 # gone. That needs the toolchain's `rust-src` and two flags stable rustc keeps unstable
 # (`RUSTC_BOOTSTRAP=1` allows them for this one build, in its own target directory); without
 # `rust-src`, or if this rustc no longer takes the flags, the ordinary build is used and said so.
+# The same build also turns off the wasm `reference-types` feature: with it, wasm-bindgen passes
+# JavaScript values as `externref`s kept in a wasm-side table (an allocator for its slots and a
+# shim around every export, ~850 B gzip); without it they live in the glue's small heap array and
+# the wasm holds plain indices. Every browser runs either; only the size differs.
 target_dir=target
 if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/core" ] &&
-  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Ctarget-feature=-reference-types" \
     cargo build -p edge-exp-snippet --target wasm32-unknown-unknown --profile snippet --quiet \
     -Z build-std=core,alloc --target-dir target/snippet-std; then
   target_dir=target/snippet-std
@@ -25,7 +29,7 @@ out=www/snippet
 rm -rf "$out" && mkdir -p "$out"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name edge-exp \
   "$target_dir/wasm32-unknown-unknown/snippet/edge_exp_snippet.wasm"
-node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int \
+node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int \
   "$out/edge-exp_bg.wasm" -o "$out/edge-exp_bg.wasm"
 node scripts/shrink-snippet.mjs "$out" edge-exp
 node scripts/snippet-size.mjs

@@ -162,6 +162,16 @@ function replaceBlock(js, start, replacement) {
   if (at < 0 || end < 0) throw new Error(`glue block not found: ${start}`);
   return js.slice(0, at) + replacement + js.slice(end + 3);
 }
+// `wasm_bindgen::exports()` is the instance's raw exports. Callbacks (`snippet/src/action.rs`)
+// bind its `__h`; built without reference types (scripts/build-snippet.sh), a raw export takes
+// heap indices, not JavaScript values, so what they must bind is the glue's wrapper of it, which
+// puts its arguments in the heap. The snippet reads nothing else from `exports()`.
+const exportsName = [...renames].find(([old]) => old.startsWith('__wbg___wbindgen_exports_'))?.[1];
+const exportsImport = new RegExp(`(\\b${exportsName}: function\\(\\) \\{\\n\\s*)const ret = wasm;`);
+if (exportsName === undefined || !exportsImport.test(js)) throw new Error('glue has no wasm_bindgen::exports() import: check action::callback');
+js = js.replace(exportsImport, '$1const ret = { __h };');
+// `const ret = f(...); return addHeapObject(ret);` as one return (the same evaluation, ~30 times).
+js = js.replace(/const ret = ([^\n]*);\n(\s*)return (addHeapObject|takeObject)\(ret\);/g, '$2return $3($1);');
 js = replaceBlock(js, 'function passStringToWasm0(', `function passStringToWasm0(arg, malloc) {
     const buf = cachedTextEncoder.encode(arg);
     const ptr = malloc(buf.length, 1) >>> 0;
