@@ -32,8 +32,9 @@ for (const [label, path] of [['edge Worker (what SDK traffic cold-starts)', edge
 /** The crate an item of twiggy's list belongs to (its first path segment). */
 function crateOf(name) {
   if (/subsection|^data segment|^custom section/.test(name)) return `(${name.replace(/ \[.*$/, '').replace(/\.\d+"?$/, '')})`;
-  const m = /^<?(?:&(?:mut )?)?([A-Za-z_][A-Za-z0-9_]*)::/.exec(name);
-  return m ? m[1] : '(other)';
+  // `crate::…`, or `crate[hash]::…` (v0 symbol names, which the snippet's build-std build has).
+  const m = /^<?(?:&(?:mut )?)?([A-Za-z_][A-Za-z0-9_]*)(?:\[[0-9a-f]+\])?::/.exec(name);
+  return m ? m[1] : '(no crate path: exported functions, imports, tables)';
 }
 
 function breakdown(label, wasm) {
@@ -51,7 +52,7 @@ function breakdown(label, wasm) {
   for (const r of rows) crates.set(crateOf(r.name), (crates.get(crateOf(r.name)) ?? 0) + r.bytes);
   const pct = (b) => `${((100 * b) / total).toFixed(1)}%`;
   console.log(`${label}: top crates by size (twiggy, raw bytes): ${[...crates].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([c, b]) => `${c} ${b} (${pct(b)})`).join(', ')}`);
-  console.log(`${label}: top functions: ${rows.filter((r) => !r.name.startsWith('(') && !/subsection|data segment/.test(r.name)).slice(0, 8).map((r) => `${r.name.slice(0, 90)} ${r.bytes}`).join('; ')}`);
+  console.log(`${label}: top functions: ${rows.filter((r) => !r.name.startsWith('(') && !/subsection|data segment/.test(r.name)).slice(0, 8).map((r) => `${r.name.replace(/\[[0-9a-f]{16}\]/g, '').slice(0, 90)} ${r.bytes}`).join('; ')}`);
 }
 
 let twiggy = false;
@@ -63,6 +64,9 @@ if (!twiggy) {
     if (existsSync(named)) breakdown(label, named);
     else console.log(`${label} breakdown: ${named} missing (run npm run build)`);
   }
+  // The same optimised module with its name section (the build keeps it outside www/).
+  const namedSnippet = join(ROOT, 'target', 'named', 'snippet', 'edge-exp_bg.wasm');
   const wasm = files.find((f) => f.endsWith('.wasm'));
-  if (wasm) breakdown('snippet', join(snippet, wasm));
+  if (existsSync(namedSnippet)) breakdown('snippet', namedSnippet);
+  else if (wasm) breakdown('snippet', join(snippet, wasm));
 }
