@@ -30,7 +30,8 @@ rm -rf "$out" && mkdir -p "$out"
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name edge-exp \
   "$target_dir/wasm32-unknown-unknown/snippet/edge_exp_snippet.wasm"
 # The same optimisation with the name section kept, outside www/ (never served), for the size
-# breakdown (bench/sizes.mjs).
+# breakdown (bench/sizes.mjs); names steer a few of wasm-opt's choices, so it differs from what
+# ships by tens of bytes.
 mkdir -p target/named/snippet
 node_modules/.bin/wasm-opt -Oz -g --strip-producers --strip-target-features --enable-bulk-memory \
   --enable-nontrapping-float-to-int "$out/edge-exp_bg.wasm" -o target/named/snippet/edge-exp_bg.wasm

@@ -48,8 +48,6 @@ extern "C" {
     fn call_listen(target: &JsValue, method: &str, kind: &str, f: &Function, capture: bool);
     /// `target[method](a, b)` ran without throwing.
     #[wasm_bindgen(js_name = t)]
-    pub fn tried(target: &JsValue, method: &str, a: &str, b: &str) -> bool;
-    #[wasm_bindgen(js_name = t)]
     pub fn tried_value(target: &JsValue, method: &str, a: &str, b: &JsValue) -> bool;
     /// The UTF-8 size of a JavaScript string: what it weighs in a request body.
     #[wasm_bindgen(js_name = u)]

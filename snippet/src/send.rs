@@ -18,7 +18,15 @@ use alloc::vec::Vec;
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 
-const SDK_QUERY: &str = concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"));
+/// The events URL's query: `sdk` names the snippet in the event-key catalogue.
+macro_rules! sdk_query {
+    () => {
+        concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"))
+    };
+}
+const SDK_QUERY: &str = sdk_query!();
+/// The same from an automated page (`State::webdriver`).
+const SDK_QUERY_AUTOMATED: &str = concat!(sdk_query!(), "&wd=1");
 
 /// Take the queue as payloads of at most [`FLUSH_BYTES`] each (an event larger than that goes
 /// alone). `None` without a client.
@@ -26,9 +34,8 @@ pub(crate) fn take_batches() -> Option<Vec<Batch>> {
     with_state(|s| {
         s.flush_due = false;
         s.queued_bytes = 0;
-        // `sdk` names the snippet in the event-key catalogue.
         let query = if s.webdriver {
-            concat!("?sdk=EdgeExpSnippet/", env!("CARGO_PKG_VERSION"), "&wd=1")
+            SDK_QUERY_AUTOMATED
         } else {
             SDK_QUERY
         };
