@@ -155,19 +155,3 @@ try {
   baseline.stop();
   rmSync(dir, { recursive: true, force: true });
 }
-
-// The same /bulk phases against the full Worker alone (no edge Worker in front): what the
-// two-Worker split costs or saves on this machine, measured in the same run.
-const singleDir = mkdtempSync(join(tmpdir(), 'edge-exp-bench-single-'));
-const single = await startWorker({ persistTo: singleDir, single: true });
-try {
-  await drive(`${single.base}/bulk`, { Authorization: creds.SDK_KEY });
-  await drained(single.base);
-  const fresh = await processed(() => drive(`${single.base}/bulk`, { Authorization: creds.SDK_KEY }), single);
-  const repeat = await processed(() => drive(`${single.base}/bulk`, { Authorization: creds.SDK_KEY }, { repeat: true }), single);
-  console.log(`full Worker alone, new exposure times:  ${fmt(fresh)}; until processed ${fresh.processedPerSecond.toFixed(0)} events/s`);
-  console.log(`full Worker alone, known exposures:     ${fmt(repeat)}; until processed ${repeat.processedPerSecond.toFixed(0)} events/s`);
-} finally {
-  await single.stop();
-  rmSync(singleDir, { recursive: true, force: true });
-}

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
-[ -f build/index.js ] || bash scripts/build.sh
+[ -f build/objects/index.js ] || bash scripts/build.sh
 node bench/load.mjs
 node bench/delivery.mjs
 bash bench/callgrind.sh

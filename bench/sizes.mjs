@@ -2,7 +2,7 @@
 // gzip (level 9, what a CDN serves), from the last build, with the peers' figures beside them as
 // ratios; then, when twiggy is installed (`npm run size` installs it: `scripts/setup.sh --size`),
 // where the bytes go, by crate and by function, in the Worker (its build keeps a copy with the
-// name section, `target/named/index_bg.wasm`, for this) and in the snippet.
+// name section, `target/named/{worker}/index_bg.wasm`, for this) and in the snippet.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -11,10 +11,15 @@ import { ROOT } from '../scripts/wrangler-dev.mjs';
 
 const gzip = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
 const size = (path) => `${readFileSync(path).length} B raw, ${gzip(path)} B gzip`;
-const worker = join(ROOT, 'build', 'index_bg.wasm');
-const edge = join(ROOT, 'build', 'edge', 'index_bg.wasm');
-console.log(`Worker wasm, full (build/index_bg.wasm): ${size(worker)}`);
-console.log(`Worker wasm, edge (build/edge/index_bg.wasm, the SDK routes): ${size(edge)}`);
+// The four Workers (README "Four Workers"), each cold-started on its own.
+const WORKERS = [
+  ['edge', 'the SDK routes, the pages and the queue consumer: what SDK traffic cold-starts'],
+  ['api', 'the REST API and the metric import'],
+  ['objects', 'the projects\', streams\' and rollouts\' Durable Objects, the Cron Trigger'],
+  ['counters', 'the counting Durable Objects'],
+];
+const wasmOf = (worker) => join(ROOT, 'build', worker, 'index_bg.wasm');
+for (const [worker, what] of WORKERS) console.log(`Worker wasm, ${worker} (build/${worker}/index_bg.wasm, ${what}): ${size(wasmOf(worker))}`);
 const snippet = join(ROOT, 'www', 'snippet');
 const files = readdirSync(snippet).filter((n) => /\.(wasm|js)$/.test(n)).sort();
 for (const name of files) console.log(`snippet ${name}: ${size(join(snippet, name))}`);
@@ -24,9 +29,9 @@ for (const name of files) console.log(`snippet ${name}: ${size(join(snippet, nam
 const snippetGzip = files.reduce((n, f) => n + gzip(join(snippet, f)), 0);
 const peers = [['GrowthBook (minimal build)', 14_800], ['LaunchDarkly JS SDK v3', 18_200], ['Statsig', 23_000], ['LaunchDarkly JS SDK v4', 37_200]];
 console.log(`snippet total ${snippetGzip} B gzip: ${peers.map(([n, b]) => `${(snippetGzip / b).toFixed(2)}x ${n} (${b} B)`).join(', ')}; target 14,000 B (${(snippetGzip / 14_000).toFixed(2)}x)`);
-for (const [label, path] of [['edge Worker (what SDK traffic cold-starts)', edge], ['full Worker (REST API, objects, consumer)', worker]]) {
-  const workerGzip = gzip(path);
-  console.log(`${label} ${workerGzip} B gzip: ${(workerGzip / (600 * 1024)).toFixed(2)}x the 600 KiB target, ${(workerGzip / (3 * 1024 * 1024)).toFixed(2)}x the free plan's 3 MB, ${(workerGzip / (10 * 1024 * 1024)).toFixed(2)}x the paid 10 MB`);
+for (const [worker] of WORKERS) {
+  const workerGzip = gzip(wasmOf(worker));
+  console.log(`${worker} Worker ${workerGzip} B gzip: ${(workerGzip / (600 * 1024)).toFixed(2)}x the 600 KiB target, ${(workerGzip / (3 * 1024 * 1024)).toFixed(2)}x the free plan's 3 MB, ${(workerGzip / (10 * 1024 * 1024)).toFixed(2)}x the paid 10 MB`);
 }
 
 /** The crate an item of twiggy's list belongs to (its first path segment). */
@@ -60,9 +65,10 @@ try { execFileSync('twiggy', ['--version'], { stdio: 'ignore' }); twiggy = true;
 if (!twiggy) {
   console.log('size breakdown: twiggy is not installed (npm run size installs it)');
 } else {
-  for (const [label, named] of [['edge Worker', join(ROOT, 'target', 'named', 'edge', 'index_bg.wasm')], ['full Worker', join(ROOT, 'target', 'named', 'index_bg.wasm')]]) {
-    if (existsSync(named)) breakdown(label, named);
-    else console.log(`${label} breakdown: ${named} missing (run npm run build)`);
+  for (const [worker] of WORKERS) {
+    const named = join(ROOT, 'target', 'named', worker, 'index_bg.wasm');
+    if (existsSync(named)) breakdown(`${worker} Worker`, named);
+    else console.log(`${worker} Worker breakdown: ${named} missing (run npm run build)`);
   }
   // The same optimised module with its name section (the build keeps it outside www/).
   const namedSnippet = join(ROOT, 'target', 'named', 'snippet', 'edge-exp_bg.wasm');

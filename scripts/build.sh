@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
-# Builds the Worker to build/ with worker-build, using the locally installed wasm-bindgen,
-# esbuild and wasm-opt (worker-build would otherwise download them).
+# Builds the four Workers to build/{edge,api,objects,counters}/ with worker-build, using the
+# locally installed wasm-bindgen, esbuild and wasm-opt (worker-build would otherwise download
+# them), then the pages and the snippet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
-# Two Workers (README "Two Workers"): the full one (wrangler.toml: every route, the Durable
-# Objects, the queue consumer, the Cron Trigger) to build/, and the SDK-facing edge Worker
-# (wrangler.edge.toml, feature `edge`) to build/edge/.
-worker-build --release
-worker-build --release --out-dir build/edge --features edge
-# The name section (function names, for stack traces) is 0.5 MB of the module (14 %, 116 KB
-# gzip): it is stripped from what is deployed. The named modules are kept outside build/ (so
-# never deployed), for symbolication and the size breakdown (bench/sizes.mjs).
-mkdir -p target/named/edge
-cp build/index_bg.wasm target/named/index_bg.wasm
-cp build/edge/index_bg.wasm target/named/edge/index_bg.wasm
-for wasm in build/index_bg.wasm build/edge/index_bg.wasm; do
+# Four Workers from one crate (README "Four Workers"), one feature each: the edge Worker (SDK
+# routes and the queue consumer: the ingest path, so `release`, core optimised for speed), and
+# the REST, objects and counters Workers (profile `small`: core size-optimised too). The two
+# profiles share no compiled crate, so each has its own target directory and the two chains run
+# side by side (a build's last step, LTO, is single-threaded: two of them use both cores).
+role() { # role FEATURE PROFILE-ARGS...
+  local feature=$1
+  shift
+  worker-build "$@" --out-dir "build/$feature" . --features "$feature" >"target/build-$feature.log" 2>&1 ||
+    { cat "target/build-$feature.log"; echo "build of the $feature Worker failed" >&2; return 1; }
+  tail -n 1 "target/build-$feature.log"
+}
+mkdir -p target
+role edge --release &
+edge=$!
+(
+  export CARGO_TARGET_DIR=target/small
+  role api --profile small && role objects --profile small && role counters --profile small
+) &
+small=$!
+wait "$edge" && wait "$small"
+# The name section (function names, for stack traces) is ~14 % of a module: it is stripped from
+# what is deployed. The named modules are kept outside build/ (so never deployed), for
+# symbolication and the size breakdown (bench/sizes.mjs).
+for worker in edge api objects counters; do
+  mkdir -p "target/named/$worker"
+  cp "build/$worker/index_bg.wasm" "target/named/$worker/index_bg.wasm"
   "$WASM_OPT_BIN" --strip-debug --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals "$wasm" -o "$wasm"
+    --enable-mutable-globals "build/$worker/index_bg.wasm" -o "build/$worker/index_bg.wasm"
+  printf 'worker wasm (%s): %s bytes\n' "$worker" "$(stat -c %s "build/$worker/index_bg.wasm")"
 done
 node scripts/build-pages.mjs
 bash scripts/build-snippet.sh
-printf 'worker wasm: %s bytes (full), %s bytes (edge)\n' "$(stat -c %s build/index_bg.wasm)" "$(stat -c %s build/edge/index_bg.wasm)"

@@ -9,8 +9,10 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The edge Worker's build (feature `edge`: the SDK routes alone).
-cargo clippy -p edge-exp-worker --features edge --quiet -- -D warnings
+# Each Worker's build (README "Four Workers": one feature each), as it is compiled for wasm.
+for role in edge api objects counters; do
+  cargo clippy -p edge-exp-worker --target wasm32-unknown-unknown --features "$role" --quiet -- -D warnings
+done
 # The snippet's `no_std` library as it ships (its tests link std, so lint the library alone).
 (cd snippet && cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings)
 echo "== the crawler table is current against npm isbot"

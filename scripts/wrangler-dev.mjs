@@ -31,11 +31,14 @@ export function freePort() {
   });
 }
 
+/** The four Workers' configurations (README "Four Workers"), the edge Worker's first. */
+export const CONFIGS = ['wrangler.edge.toml', 'wrangler.api.toml', 'wrangler.toml', 'wrangler.counters.toml'];
+
 /**
- * Both Workers' configurations with `vars` set for both: `wrangler dev --var` sets only the
- * first Worker's, so each run gets copies of wrangler.edge.toml and wrangler.toml (paths made
- * absolute) beside a `.dev.vars` holding the credentials and `vars` (which override the configs'
- * own), under `.wrangler/dev/{port}/`.
+ * The Workers' configurations with `vars` set for all: `wrangler dev --var` sets only the first
+ * Worker's, so each run gets copies of the configs (paths made absolute) beside a `.dev.vars`
+ * holding the credentials and `vars` (which override the configs' own), under
+ * `.wrangler/dev/{port}/`.
  */
 function devConfigs(port, vars) {
   const dir = join(ROOT, '.wrangler', 'dev', String(port));
@@ -49,25 +52,25 @@ function devConfigs(port, vars) {
     writeFileSync(join(dir, name), text);
     return join(dir, name);
   };
-  return { dir, edge: copy('wrangler.edge.toml'), full: copy('wrangler.toml') };
+  return { dir, configs: CONFIGS.map(copy) };
 }
 
 /**
  * Start `wrangler dev`. Options: port (default: a free one), persistTo (state directory),
  * quiet (hide wrangler's output unless it fails), vars (extra Worker vars, e.g. the tests'
- * FAULT_INJECTION hook), single (the full Worker alone instead of both). Resolves to { base, port, stop, output }.
+ * FAULT_INJECTION hook). Resolves to { base, port, stop, output }.
  *
  * The bot filter is off (BOT_FILTER=off) unless `vars` says otherwise: the tests and benchmarks
  * send from Node (user agent `node`) and headless Chromium (`HeadlessChrome`), both bots by
  * their user agent. tests/bots.test.mjs turns it on for its environment.
  */
-export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {}, single = false } = {}) {
+export async function startWorker({ port, persistTo, quiet = true, timeoutMs = 60_000, vars = {} } = {}) {
   port ??= await freePort();
   const configs = devConfigs(port, { BOT_FILTER: 'off', ...vars });
-  // Both Workers (README "Two Workers"): the edge Worker first, so it takes the port; the full
-  // Worker behind it, reached through its CONTROL service binding. `single`: the full Worker
-  // alone (it serves every route itself), for the benchmarks' comparison.
-  const workers = single ? ['-c', configs.full] : ['-c', configs.edge, '-c', configs.full];
+  // The four Workers (README "Four Workers"): the edge Worker first, so it takes the port; the
+  // REST Worker behind it (its CONTROL service binding), the objects and counters Workers behind
+  // both (bound by script_name).
+  const workers = configs.configs.flatMap((c) => ['-c', c]);
   const args = ['wrangler', 'dev', ...workers, '--ip', '127.0.0.1', '--port', String(port),
     '--show-interactive-dev-session=false', '--log-level', quiet ? 'warn' : 'info',
     // `GET /__scheduled` runs the Cron Trigger (the guarded rollouts' watchdog) on demand.

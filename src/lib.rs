@@ -1,13 +1,23 @@
 //! The Cloudflare Worker: a thin adapter from HTTP + Workers KV to `edge-exp-core`.
 //! Entry point only; routing lives in `router`.
 //!
-//! Built twice: the full Worker (every route, the Durable Object classes, the queue consumer, the
-//! Cron Trigger) and, with the `edge` feature, the SDK-facing Worker, which passes everything
-//! else to the full one (`router::forward`).
+//! Built four times (README "Four Workers"; the roles are cfgs made by build.rs): the edge
+//! Worker (feature `edge`: the SDK routes, everything else passed on, `router::forward`), the
+//! REST Worker (`api`), the objects Worker (`objects`: the projects', streams' and rollouts'
+//! Durable Objects, the queue consumer, the Cron Trigger) and the counters Worker (`counters`:
+//! the counting objects). With no feature, one Worker does all four.
 
-// The edge build compiles the Durable Objects' code for their client side only: what only the
-// objects themselves use is dead there (and only there).
-#![cfg_attr(feature = "edge", allow(dead_code, unused_imports))]
+// A role's build compiles the code the other roles' routes and objects share with it: what only
+// the others use is dead there (and only there).
+#![cfg_attr(
+    any(
+        feature = "edge",
+        feature = "api",
+        feature = "objects",
+        feature = "counters"
+    ),
+    allow(dead_code, unused_imports)
+)]
 
 mod bots;
 mod error;
@@ -28,7 +38,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// The ingest queue's consumer. It never returns an error (workers-rs would panic on one):
 /// failed messages are retried individually.
-#[cfg(not(feature = "edge"))]
+// The edge Worker's (README "Four Workers"): the rest of the ingest path its events routes begin.
+#[cfg(serves_sdk)]
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     ingest::consume(batch, &env).await;

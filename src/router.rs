@@ -68,13 +68,13 @@ fn at_edge(segs: &[&str]) -> bool {
     )
 }
 
-/// Pass a request to the full Worker (the edge Worker's CONTROL service binding), as it came.
+/// Pass a request to the REST Worker (the edge Worker's CONTROL service binding), as it came.
 /// After a write, this isolate forgets its copies of what the write may have published (flags,
 /// goals, bot controls), so that it serves the change at once, as the writer's isolate always
 /// did; other isolates see it within their revalidation bound, as before.
 #[cfg(feature = "edge")]
 async fn forward(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    let resp = env.service("CONTROL")?.fetch_request(req.clone()?).await?;
+    let resp = env.service(BEHIND)?.fetch_request(req.clone()?).await?;
     if !matches!(req.method(), Method::Get | Method::Head | Method::Options) {
         crate::store::published::forget_all();
         crate::store::bot_filter::forget_controls();
@@ -82,19 +82,36 @@ async fn forward(req: &Request, env: &Env) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
-/// `GET /api/v2/ops/ingest` at the edge: the full Worker's figures (its consumer, objects and
-/// REST routes; it checks the token) with this isolate's added (its SDK routes' ingest, flag
-/// reads and bot filter), so the figures cover both Workers as they covered one.
+/// The Worker behind this one (README "Three Workers"): the edge Worker passes what it does not
+/// serve to the REST Worker; the REST Worker asks the objects Worker for its figures.
 #[cfg(feature = "edge")]
-async fn edge_figures(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    let mut control = forward(req, env).await?;
-    if control.status_code() != 200 {
-        return Ok(control);
-    }
-    let mut figures: serde_json::Value = control.json().await?;
+const BEHIND: &str = "CONTROL";
+#[cfg(feature = "api")]
+const BEHIND: &str = "OBJECTS";
+
+/// `GET /api/v2/ops/ingest`: this isolate's ingest pipeline (queued and consumed messages,
+/// per-invocation maxima, flag reads, bot filter). The edge and REST Workers add theirs to the
+/// figures of the Worker behind them, which ends at the objects Worker (its consumer and
+/// objects; it checks the token), so the figures cover the three Workers as they covered one.
+async fn figures(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    get_only(&req.method())?;
     let mine = serde_json::to_value(crate::ingest::stats())?;
-    edge_exp_core::queued::add_figures(&mut figures, &mine);
-    Ok(json(200, &figures))
+    #[cfg(any(feature = "edge", feature = "api"))]
+    {
+        let mut behind = env.service(BEHIND)?.fetch_request(req.clone()?).await?;
+        if behind.status_code() != 200 {
+            return Ok(behind);
+        }
+        let mut figures: serde_json::Value = behind.json().await?;
+        edge_exp_core::queued::add_figures(&mut figures, &mine);
+        Ok(json(200, &figures))
+    }
+    #[cfg(not(any(feature = "edge", feature = "api")))]
+    {
+        auth::api_token(req, env, Role::Reader).await?;
+        crate::routes::body::no_query(req)?;
+        Ok(json(200, &mine))
+    }
 }
 
 /// Routes called from web pages (public client-side ID, no secret): they get CORS.
@@ -130,17 +147,19 @@ fn no_route(method: &Method, segs: &[&str]) -> ApiError {
 
 async fn dispatch(req: &mut Request, env: &Env, segs: &[&str]) -> Result<Response, ApiError> {
     match segs {
-        #[cfg(feature = "edge")]
-        ["api", "v2", "ops", "ingest"] => edge_figures(req, env).await,
+        ["api", "v2", "ops", "ingest"] => figures(req, env).await,
         #[cfg(feature = "edge")]
         ["api", "v2", "projects", project, "environments", env_key, "bot-filter"] => {
             crate::routes::bot_filter::route(req, env, project, env_key).await
         }
-        #[cfg(not(feature = "edge"))]
+        #[cfg(serves_rest)]
         ["api", "v2", rest @ ..] => api(req, env, rest).await,
+        #[cfg(serves_sdk)]
         ["sdk", "latest-all" | "latest-flags" | "latest-segments" | "poll" | "stream", ..]
         | ["all"] => server(req, env, segs).await,
+        #[cfg(serves_sdk)]
         ["sdk", rest @ ..] => browser_sdk(req, env, rest).await,
+        #[cfg(serves_sdk)]
         ["eval" | "ping", ..] => browser_stream(req, env, segs).await,
         _ => ingest_and_service(req, env, segs).await,
     }
@@ -154,17 +173,19 @@ async fn ingest_and_service(
 ) -> Result<Response, ApiError> {
     let method = req.method();
     match segs {
+        #[cfg(serves_sdk)]
         ["bulk"] | ["mobile"] | ["mobile", "events"] | ["mobile", "events", "bulk"] => {
             post_only(&method)?;
             let tenant = auth::sdk_key(req, env).await?;
             events::ingest(req, env, &tenant, Source::Sdk).await
         }
+        #[cfg(serves_sdk)]
         ["events", "bulk", client_side_id] => {
             post_only(&method)?;
             let tenant = auth::client_side_id(env, client_side_id).await?;
             events::ingest(req, env, &tenant, Source::Browser).await
         }
-        #[cfg(not(feature = "edge"))]
+        #[cfg(serves_rest)]
         ["v2", "event-data-import", project, env_key] => {
             post_only(&method)?;
             auth::api_token(req, env, Role::Writer).await?;
@@ -176,11 +197,13 @@ async fn ingest_and_service(
             events::ingest(req, env, &tenant, Source::Import).await
         }
         // Diagnostics are accepted and ignored.
+        #[cfg(serves_sdk)]
         ["diagnostic"] | ["mobile", "events", "diagnostic"] | ["events", "diagnostic", _] => {
             post_only(&method)?;
             Ok(empty(202))
         }
         // The demo pages' configuration: the seed environment's public client-side ID.
+        #[cfg(serves_sdk)]
         ["demo", "config.json"] => {
             let id = env
                 .var("CLIENT_SIDE_ID")
@@ -196,7 +219,7 @@ async fn ingest_and_service(
         }
         // Test hook: make an iteration's shards look as written before their value buckets
         // existed, to show they count them again from the stored values.
-        #[cfg(not(feature = "edge"))]
+        #[cfg(serves_rest)]
         ["_fault", "forget-buckets", project, env_key, experiment, iteration, shards]
             if crate::ingest::fault_injection(env) =>
         {
@@ -210,7 +233,7 @@ async fn ingest_and_service(
         }
         // Test hook: lose a rollout object's alarm, as the platform may, to show the Cron
         // watchdog re-arms it.
-        #[cfg(not(feature = "edge"))]
+        #[cfg(serves_rest)]
         ["_fault", "drop-rollout-alarm", project, env_key, flag]
             if crate::ingest::fault_injection(env) && method == Method::Post =>
         {
@@ -299,13 +322,6 @@ async fn api(req: &mut Request, env: &Env, rest: &[&str]) -> Result<Response, Ap
         }
         ["projects", project, "environments", env_key, rest @ ..] => {
             environment(req, env, project, env_key, rest).await
-        }
-        // This isolate's ingest pipeline: queued and consumed messages, per-invocation maxima.
-        ["ops", "ingest"] => {
-            get_only(&req.method())?;
-            auth::api_token(req, env, Role::Reader).await?;
-            crate::routes::body::no_query(req)?;
-            Ok(json(200, &serde_json::to_value(crate::ingest::stats())?))
         }
         _ => Err(no_route(&req.method(), &[&["api", "v2"], rest].concat())),
     }

@@ -38,7 +38,7 @@ pub fn name(project: &str, env: &str, experiment: &str, iteration: u32) -> Strin
     format!("{project}\n{env}\n{experiment}\n{iteration}")
 }
 
-#[cfg_attr(not(feature = "edge"), durable_object(fetch))]
+#[cfg_attr(exports_counters, durable_object(fetch))]
 pub struct ExperimentCounter {
     state: State,
     ledgers: RefCell<Option<HashMap<String, UnitLedger>>>,

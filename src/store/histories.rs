@@ -58,7 +58,7 @@ pub struct Recorded {
     pub deferred: u64,
 }
 
-#[cfg_attr(not(feature = "edge"), durable_object(alarm))]
+#[cfg_attr(exports_counters, durable_object(alarm))]
 pub struct HistoryShard {
     state: State,
     env: Env,
@@ -73,7 +73,7 @@ impl ObjectClass for HistoryShard {
     type Command = HistoryCommand;
 }
 
-#[cfg(not(feature = "edge"))]
+#[cfg(exports_counters)]
 impl DurableObject for HistoryShard {
     fn new(state: State, env: Env) -> Self {
         HistoryShard {

@@ -146,7 +146,8 @@ async fn call_object<T: DeserializeOwned>(
     }
 }
 
-/// The glue of a Durable Object class (the struct carries `#[durable_object(fetch)]`): its
+/// The glue of a counters' Durable Object class (the struct carries `#[durable_object(fetch)]`,
+/// and only the builds with `exports_counters` export it): its
 /// [`ObjectClass`] binding and command type, `new` with the state and every other field
 /// `Default` (empty caches), and `fetch` answering each command with the class's
 /// `async fn execute(&self, command) -> Result<impl Serialize, ApiError>` through [`serve`].
@@ -157,7 +158,7 @@ macro_rules! object_class {
             type Command = $command;
         }
 
-        #[cfg(not(feature = "edge"))]
+        #[cfg(exports_counters)]
         impl worker::DurableObject for $class {
             fn new(state: worker::State, _env: worker::Env) -> Self {
                 $class { state, $($field: Default::default()),* }

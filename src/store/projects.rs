@@ -35,7 +35,7 @@ const PUBLICATION: &str = "publication";
 /// When a failed publication is tried again.
 const RETRY_MS: i64 = 2_000;
 
-#[cfg_attr(not(feature = "edge"), durable_object(alarm))]
+#[cfg_attr(exports_projects, durable_object(alarm))]
 pub struct ProjectStore {
     state: State,
     env: Env,
@@ -76,7 +76,7 @@ enum What {
     Publish(Option<String>),
 }
 
-#[cfg(not(feature = "edge"))]
+#[cfg(exports_projects)]
 impl DurableObject for ProjectStore {
     fn new(state: State, env: Env) -> Self {
         ProjectStore {

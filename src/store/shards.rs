@@ -104,7 +104,7 @@ pub async fn call_each<T: serde::de::DeserializeOwned>(
     futures_util::future::try_join_all(calls).await
 }
 
-#[cfg_attr(not(feature = "edge"), durable_object(fetch))]
+#[cfg_attr(exports_counters, durable_object(fetch))]
 pub struct CounterShard {
     state: State,
     /// The tables exist (checked once per object instance, not per request).

@@ -28,7 +28,7 @@ use worker::{
 /// How often every open stream gets a heartbeat (LaunchDarkly's SDKs time out after 5 minutes).
 pub const HEARTBEAT_MS: u64 = 30_000;
 
-#[cfg_attr(not(feature = "edge"), durable_object(alarm))]
+#[cfg_attr(exports_projects, durable_object(alarm))]
 pub struct FlagStream {
     state: State,
     env: Env,
@@ -108,7 +108,7 @@ pub async fn notify(env: &Env, project: &str, env_key: &str, publication: &Publi
     }
 }
 
-#[cfg(not(feature = "edge"))]
+#[cfg(exports_projects)]
 impl DurableObject for FlagStream {
     fn new(state: State, env: Env) -> Self {
         FlagStream {
