@@ -54,7 +54,7 @@ pub async fn classify(
         signature_input: signature_input.as_deref(),
         verified_bot_category: verified_bot_category.as_deref(),
         bot_management,
-        automation: edge_exp_core::query::automation(req.url()?.query().unwrap_or("")),
+        automation: edge_exp_core::query::automation(&crate::http::query(req)),
     };
     let by_context = |f: &BotFilter| context.and_then(|c| f.context_reason(c));
     let verdict = overrides::verdict(&filter, &controls, &signals, by_context);

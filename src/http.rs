@@ -103,6 +103,18 @@ pub fn with_cors(req: &Request, mut resp: Response) -> Response {
 }
 
 /// A request header as a string, if present and readable.
+/// The query of a request's URL (after `?`, before any `#`), as the runtime gave it. Read from the
+/// URL's text rather than through `Request::url()`: the `url` crate's parser links the IDNA
+/// tables (host names), which nothing else needs, into every Worker.
+pub fn query(req: &Request) -> String {
+    query_of(&req.inner().url()).to_owned()
+}
+
+fn query_of(url: &str) -> &str {
+    let url = url.split('#').next().unwrap_or_default();
+    url.split_once('?').map_or("", |(_, query)| query)
+}
+
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
@@ -136,5 +148,22 @@ impl Timing {
             .iter()
             .map(|(name, ms)| format!("{name};dur={ms}"));
         phases.collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_of;
+
+    #[test]
+    fn the_query_is_between_the_question_mark_and_the_fragment() {
+        assert_eq!(
+            query_of("https://x.test/sdk/evalx?withReasons=true"),
+            "withReasons=true"
+        );
+        assert_eq!(query_of("https://x.test/a?b=1&c=%3F#frag?x"), "b=1&c=%3F");
+        assert_eq!(query_of("https://x.test/a#frag?x=1"), "");
+        assert_eq!(query_of("https://x.test/a"), "");
+        assert_eq!(query_of("https://x.test/a?"), "");
     }
 }

@@ -22,8 +22,7 @@ pub struct Query<'a> {
 
 pub async fn first_variation(req: &Request, env: &Env, q: Query<'_>) -> Result<Response, ApiError> {
     auth::api_token(req, env, Role::Reader).await?;
-    let url = req.url()?;
-    let query = url.query().unwrap_or("");
+    let query = &crate::http::query(req);
     let at = match crate::ingest::fault_requested(req, env, "read-ahead") {
         true => AttributionQuery::any_at(query, now_ms())?,
         false => AttributionQuery::at(query, now_ms())?,

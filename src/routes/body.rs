@@ -62,9 +62,7 @@ pub fn no_query(req: &Request) -> Result<(), ApiError> {
 
 /// The decoded query pairs of a request.
 pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
-    Ok(req
-        .url()?
-        .query_pairs()
+    Ok(form_urlencoded::parse(crate::http::query(req).as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect())
 }

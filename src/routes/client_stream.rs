@@ -80,7 +80,7 @@ pub async fn eval(
     encoded: Option<&str>,
 ) -> Result<Response, ApiError> {
     let context = sdk::context_of(req, encoded).await?;
-    let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
+    let with_reasons = EvalxQuery::parse(&crate::http::query(req))?.with_reasons;
     let tenant = auth::client_side_id(env, client_side_id).await?;
     let doc = Doc::sdk(&tenant);
     let classified = crate::bots::classify(req, env, &tenant, Some(&context)).await?;

@@ -11,8 +11,7 @@ use worker::{Env, Request, Response};
 pub async fn list(req: &Request, env: &Env, project: &str) -> Result<Response, ApiError> {
     authorize(req, env, &[]).await?;
     require_project(env, project).await?;
-    let url = req.url()?;
-    let query = Query::parse(url.query().unwrap_or(""))?;
+    let query = Query::parse(&crate::http::query(req))?;
     let command = Command::EventKeys {
         limit: query.limit(),
         search: query.search,

@@ -46,10 +46,7 @@ impl Source {
 /// The sending SDK, for the event-key catalogue (`catalog::sdk_of`): headers, or the `sdk` query
 /// parameter the snippet sets (beacons cannot carry headers).
 fn sdk(req: &Request) -> Option<String> {
-    let query = req
-        .url()
-        .ok()
-        .and_then(|url| EventsQuery::sdk(url.query().unwrap_or("")));
+    let query = EventsQuery::sdk(&crate::http::query(req));
     catalog::sdk_of(
         header(req, "X-LaunchDarkly-User-Agent").as_deref(),
         header(req, "User-Agent").as_deref(),

@@ -51,8 +51,7 @@ pub async fn results(
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
     timing.mark("auth");
-    let url = req.url()?;
-    let query = ResultsQuery::parse(url.query().unwrap_or(""))?;
+    let query = ResultsQuery::parse(&crate::http::query(req))?;
     let command = Command::ExperimentData {
         env: env_key.into(),
         key: key.into(),

@@ -18,7 +18,7 @@ pub async fn recent(
 ) -> Result<Response, ApiError> {
     authorize(req, env, &[]).await?;
     require_environment(env, project, env_key).await?;
-    let limit = FeedQuery::limit(req.url()?.query().unwrap_or(""))?;
+    let limit = FeedQuery::limit(&crate::http::query(req))?;
     let items = feed::recent(env, project, env_key, limit).await?;
     json_of(200, &FeedPage { items })
 }

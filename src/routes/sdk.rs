@@ -56,7 +56,7 @@ pub async fn evalx(
 ) -> Result<Response, ApiError> {
     let context = context_of(req, encoded).await?;
     let tenant = auth::client_side_id(env, client_side_id).await?;
-    let with_reasons = EvalxQuery::parse(req.url()?.query().unwrap_or(""))?.with_reasons;
+    let with_reasons = EvalxQuery::parse(&crate::http::query(req))?.with_reasons;
     let classified = crate::bots::classify(req, env, &tenant, Some(&context)).await?;
     let data = published::read(env, &Doc::sdk(&tenant)).await?;
     let mut flags = edge_exp_core::publish::evalx_map(&data.data, &context, with_reasons);

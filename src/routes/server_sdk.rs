@@ -52,8 +52,8 @@ async fn published_data(req: &Request, env: &Env) -> Result<(Tenant, Rc<Cached>)
 /// LaunchDarkly's payload filters (`?filter=`) select part of an environment; there are none
 /// here, so a filter is refused rather than answered with everything.
 fn refuse_filter(req: &Request) -> Result<(), ApiError> {
-    let url = req.url()?;
-    match url.query_pairs().find(|(k, _)| k == "filter") {
+    let query = crate::http::query(req);
+    match form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "filter") {
         Some((_, key)) => Err(ApiError(Error::BadRequest(format!(
             "payload filter `{key}` is not supported: remove `payloadFilterKey` from the SDK's configuration"
         )))),
