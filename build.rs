@@ -5,10 +5,10 @@
 //!   - `serves_sdk` (`edge`): LaunchDarkly's SDK routes and the events routes, and the queue
 //!     consumer (it runs the rest of the ingest path those routes begin).
 //!   - `serves_rest` (`api`): the REST API, the metric import and the test hooks.
-//!   - `exports_projects` (`objects`): the projects', the streams' and the guarded rollouts'
-//!     objects, and the Cron Trigger.
-//!   - `exports_counters` (`counters`): the counters' objects (experiment counters, counter
-//!     shards, history shards).
+//!   - `exports_projects` (`objects`): the projects' and the streams' objects.
+//!   - `exports_counters` (`counters`): the objects that count (experiment counters, counter
+//!     shards, history shards) and the guarded rollouts' (they read the shards), and the Cron
+//!     Trigger (the rollouts' watchdog).
 //!
 //! A build without a class compiles only its client side (the calls to it).
 

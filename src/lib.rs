@@ -3,9 +3,9 @@
 //!
 //! Built four times (README "Four Workers"; the roles are cfgs made by build.rs): the edge
 //! Worker (feature `edge`: the SDK routes, everything else passed on, `router::forward`), the
-//! REST Worker (`api`), the objects Worker (`objects`: the projects', streams' and rollouts'
-//! Durable Objects, the queue consumer, the Cron Trigger) and the counters Worker (`counters`:
-//! the counting objects). With no feature, one Worker does all four.
+//! REST Worker (`api`), the objects Worker (`objects`: the projects' and streams' Durable
+//! Objects) and the counters Worker (`counters`: the counting objects, the guarded rollouts', the
+//! Cron Trigger). With no feature, one Worker does all four.
 
 // A role's build compiles the code the other roles' routes and objects share with it: what only
 // the others use is dead there (and only there).

@@ -11,7 +11,6 @@
 
 use super::published::{self, Doc};
 use super::rollouts::{GuardedRollout, RolloutCommand};
-use super::ObjectClass;
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::bots::serve_control::BotControls;
@@ -52,14 +51,41 @@ impl super::ObjectClass for ProjectStore {
     const BINDING: &'static str = "PROJECT_STORE";
     type Command = Command;
 
+    /// The command's value, after arming the rollout objects it asks for: the project's object
+    /// names them rather than calling them, so that it calls no object of another Worker (the
+    /// rollouts' Worker calls it: README "Four Workers"). A failure to arm is logged, as it was
+    /// in the object: the rollout is stored, and the next change arms it.
     async fn call<T: DeserializeOwned>(
         env: &Env,
         name: &str,
         command: &Command,
     ) -> Result<T, ApiError> {
         let ask = serde_json::json!({"project": name, "what": {"Command": command}});
-        super::call_object(env, Self::BINDING, name, &ask).await
+        let answer: Answered<T> = super::call_object(env, Self::BINDING, name, &ask).await?;
+        for arm in &answer.arm {
+            let RolloutCommand::Arm {
+                project,
+                env: env_key,
+                flag,
+                ..
+            } = arm
+            else {
+                continue;
+            };
+            let object = super::rollouts::name(project, env_key, flag);
+            if let Err(e) = GuardedRollout::call::<Value>(env, &object, arm).await {
+                worker::console_error!("guarded rollout object not armed: {:?}", e.0);
+            }
+        }
+        Ok(answer.value)
     }
+}
+
+/// A command's answer: its value and the rollout objects to arm (`RolloutCommand::Arm`).
+#[derive(Serialize, Deserialize)]
+struct Answered<T> {
+    value: T,
+    arm: Vec<RolloutCommand>,
 }
 
 /// What the object is asked, naming its project: a command of the model, or to publish a
@@ -92,7 +118,10 @@ impl DurableObject for ProjectStore {
         super::serve(req, async |ask: Ask| {
             *self.key.borrow_mut() = ask.project;
             match ask.what {
-                What::Command(command) => self.execute(command).await,
+                What::Command(command) => {
+                    let (value, arm) = self.execute(command).await?;
+                    Ok(serde_json::to_value(Answered { value, arm })?)
+                }
                 What::Publish(env) => Ok(serde_json::to_value(self.publish_on_demand(env).await?)?),
             }
         })
@@ -162,7 +191,11 @@ impl ProjectStore {
         Ok(())
     }
 
-    async fn execute(&self, command: Command) -> std::result::Result<Value, ApiError> {
+    /// Run a command: its value, and the rollout objects the caller arms.
+    async fn execute(
+        &self,
+        command: Command,
+    ) -> std::result::Result<(Value, Vec<RolloutCommand>), ApiError> {
         let storage = self.state.storage();
         self.model().await?;
         // A rollout's own check needs no arming: its object is the caller.
@@ -188,9 +221,9 @@ impl ProjectStore {
             return Err(e);
         }
         self.publish_changes(&outcome.changed).await?;
-        self.sync_rollouts(&outcome.changed, from_check).await;
+        let arm = self.sync_rollouts(&outcome.changed, from_check).await;
         self.sync_bot_controls(&outcome.changed).await;
-        Ok(outcome.value)
+        Ok((outcome.value, arm))
     }
 
     /// After a command that changed experiments: rewrite their environments' bot controls
@@ -257,14 +290,16 @@ impl ProjectStore {
     }
 
     /// After a command that changed rollouts: keep the watchdog's registry of active ones, and
-    /// (unless the rollout's own object made the change) tell each one's object to check it and
-    /// deliver its transitions. A failure is logged: the rollout is stored, and the watchdog or
-    /// the next change arms it.
-    async fn sync_rollouts(&self, changed: &[Record], from_check: bool) {
+    /// (unless the rollout's own object made the change) name each one's object for the caller
+    /// to arm ([`ProjectStore::call`]): told to check it and deliver its transitions.
+    async fn sync_rollouts(&self, changed: &[Record], from_check: bool) -> Vec<RolloutCommand> {
         let project = self.key.borrow().clone();
+        let mut arm = Vec::new();
         let touched: Vec<(String, String, String, bool)> = {
             let guard = self.project.borrow();
-            let Some(model) = guard.as_ref() else { return };
+            let Some(model) = guard.as_ref() else {
+                return arm;
+            };
             changed
                 .iter()
                 .filter_map(|r| match r {
@@ -292,20 +327,16 @@ impl ProjectStore {
             {
                 worker::console_error!("guarded rollout registry not updated: {:?}", e.0);
             }
-            if from_check {
-                continue;
-            }
-            let name = super::rollouts::name(&project, &env, &flag);
-            let arm = RolloutCommand::Arm {
-                project: project.clone(),
-                env,
-                flag,
-                id,
-            };
-            if let Err(e) = GuardedRollout::call::<Value>(&self.env, &name, &arm).await {
-                worker::console_error!("guarded rollout object not armed: {:?}", e.0);
+            if !from_check {
+                arm.push(RolloutCommand::Arm {
+                    project: project.clone(),
+                    env,
+                    flag,
+                    id,
+                });
             }
         }
+        arm
     }
 
     /// Every environment the project publishes for: those published before, and those any flag

@@ -36,7 +36,7 @@ const MAX_POINTS: usize = 2_880;
 const MAX_ATTEMPTS: u32 = 10;
 const MAX_DELIVERIES_KEPT: usize = 50;
 
-#[cfg_attr(exports_projects, durable_object(alarm))]
+#[cfg_attr(exports_counters, durable_object(alarm))]
 pub struct GuardedRollout {
     state: State,
     env: Env,
@@ -177,7 +177,7 @@ struct ApplyAnswer {
     rollout: MeasuredRollout,
 }
 
-#[cfg(exports_projects)]
+#[cfg(exports_counters)]
 impl DurableObject for GuardedRollout {
     fn new(state: State, env: Env) -> Self {
         GuardedRollout { state, env }
