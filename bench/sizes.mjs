@@ -15,8 +15,8 @@ const size = (path) => `${readFileSync(path).length} B raw, ${gzip(path)} B gzip
 const WORKERS = [
   ['edge', 'the SDK routes, the pages and the queue consumer: what SDK traffic cold-starts'],
   ['api', 'the REST API and the metric import'],
-  ['objects', 'the projects\', streams\' and rollouts\' Durable Objects, the Cron Trigger'],
-  ['counters', 'the counting Durable Objects'],
+  ['objects', 'the projects\' and streams\' Durable Objects'],
+  ['counters', 'the counting and the guarded rollouts\' Durable Objects, the Cron Trigger'],
 ];
 const wasmOf = (worker) => join(ROOT, 'build', worker, 'index_bg.wasm');
 for (const [worker, what] of WORKERS) console.log(`Worker wasm, ${worker} (build/${worker}/index_bg.wasm, ${what}): ${size(wasmOf(worker))}`);

@@ -102,7 +102,6 @@ pub fn with_cors(req: &Request, mut resp: Response) -> Response {
     resp
 }
 
-/// A request header as a string, if present and readable.
 /// The query of a request's URL (after `?`, before any `#`), as the runtime gave it. Read from the
 /// URL's text rather than through `Request::url()`: the `url` crate's parser links the IDNA
 /// tables (host names), which nothing else needs, into every Worker.
@@ -115,6 +114,7 @@ fn query_of(url: &str) -> &str {
     url.split_once('?').map_or("", |(_, query)| query)
 }
 
+/// A request header as a string, if present and readable.
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }

@@ -50,7 +50,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
 /// delivery, evaluation, streams, events), the isolates' figures, the health check, and the bot
 /// filter's REST route (only the edge reads the filter: written here, the writing isolate uses
 /// it at once, as one Worker did); the rest of the REST API, the metric import and the counters'
-/// test hooks are the full Worker's.
+/// test hooks are the REST Worker's.
 #[cfg(feature = "edge")]
 fn at_edge(segs: &[&str]) -> bool {
     matches!(
@@ -74,7 +74,7 @@ fn at_edge(segs: &[&str]) -> bool {
 /// did; other isolates see it within their revalidation bound, as before.
 #[cfg(feature = "edge")]
 async fn forward(req: &Request, env: &Env) -> Result<Response, ApiError> {
-    let resp = env.service(BEHIND)?.fetch_request(req.clone()?).await?;
+    let resp = pass_behind(req, env).await?;
     if !matches!(req.method(), Method::Get | Method::Head | Method::Options) {
         crate::store::published::forget_all();
         crate::store::bot_filter::forget_controls();
@@ -82,23 +82,30 @@ async fn forward(req: &Request, env: &Env) -> Result<Response, ApiError> {
     Ok(resp)
 }
 
-/// The Worker behind this one (README "Three Workers"): the edge Worker passes what it does not
+/// The Worker behind this one (README "Four Workers"): the edge Worker passes what it does not
 /// serve to the REST Worker; the REST Worker asks the objects Worker for its figures.
 #[cfg(feature = "edge")]
 const BEHIND: &str = "CONTROL";
 #[cfg(feature = "api")]
 const BEHIND: &str = "OBJECTS";
 
+/// Pass a request, as it came, to the Worker behind this one ([`BEHIND`]).
+#[cfg(any(feature = "edge", feature = "api"))]
+async fn pass_behind(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    Ok(env.service(BEHIND)?.fetch_request(req.clone()?).await?)
+}
+
 /// `GET /api/v2/ops/ingest`: this isolate's ingest pipeline (queued and consumed messages,
-/// per-invocation maxima, flag reads, bot filter). The edge and REST Workers add theirs to the
-/// figures of the Worker behind them, which ends at the objects Worker (its consumer and
-/// objects; it checks the token), so the figures cover the three Workers as they covered one.
+/// per-invocation maxima, flag reads, bot filter). The edge Worker (its routes and the consumer)
+/// and the REST Worker add theirs to the figures of the Worker behind them, which ends at the
+/// objects Worker (its objects; it checks the token). The counters Worker's isolates are not
+/// asked.
 async fn figures(req: &Request, env: &Env) -> Result<Response, ApiError> {
     get_only(&req.method())?;
     let mine = serde_json::to_value(crate::ingest::stats())?;
     #[cfg(any(feature = "edge", feature = "api"))]
     {
-        let mut behind = env.service(BEHIND)?.fetch_request(req.clone()?).await?;
+        let mut behind = pass_behind(req, env).await?;
         if behind.status_code() != 200 {
             return Ok(behind);
         }

@@ -323,7 +323,7 @@ pub fn pack_queued(
 
 /// Add one isolate's figures (`IngestStats` as JSON) to another's: counts add up (maps of
 /// counts key by key), `max…` figures take the larger, and a text (`lastError`) is kept unless
-/// absent. The edge Worker answers `ops/ingest` with its own figures added to the full Worker's.
+/// absent. Each Worker in front answers `ops/ingest` with its own figures added to those behind it.
 pub fn add_figures(into: &mut serde_json::Value, other: &serde_json::Value) {
     use serde_json::Value;
     let (Value::Object(into), Value::Object(other)) = (into, other) else { return };

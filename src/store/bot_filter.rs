@@ -141,7 +141,7 @@ pub async fn write_controls(
 }
 
 /// Forget this isolate's copies of the bot controls (the edge Worker, after passing a write to
-/// the full Worker, whose project object may have rewritten them).
+/// the REST Worker, whose project object may have rewritten them).
 #[cfg(feature = "edge")]
 pub fn forget_controls() {
     CONTROLS.with(|c| c.borrow_mut().clear());

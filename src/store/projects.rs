@@ -10,7 +10,7 @@
 //! publication that fails is retried by the object's alarm.
 
 use super::published::{self, Doc};
-use super::rollouts::{GuardedRollout, RolloutCommand};
+use super::rollouts::ToArm;
 use crate::error::ApiError;
 use crate::http::now_ms;
 use edge_exp_core::bots::serve_control::BotControls;
@@ -63,29 +63,17 @@ impl super::ObjectClass for ProjectStore {
         let ask = serde_json::json!({"project": name, "what": {"Command": command}});
         let answer: Answered<T> = super::call_object(env, Self::BINDING, name, &ask).await?;
         for arm in &answer.arm {
-            let RolloutCommand::Arm {
-                project,
-                env: env_key,
-                flag,
-                ..
-            } = arm
-            else {
-                continue;
-            };
-            let object = super::rollouts::name(project, env_key, flag);
-            if let Err(e) = GuardedRollout::call::<Value>(env, &object, arm).await {
-                worker::console_error!("guarded rollout object not armed: {:?}", e.0);
-            }
+            super::rollouts::arm(env, arm).await;
         }
         Ok(answer.value)
     }
 }
 
-/// A command's answer: its value and the rollout objects to arm (`RolloutCommand::Arm`).
+/// A command's answer: its value and the rollouts whose objects the caller arms.
 #[derive(Serialize, Deserialize)]
 struct Answered<T> {
     value: T,
-    arm: Vec<RolloutCommand>,
+    arm: Vec<ToArm>,
 }
 
 /// What the object is asked, naming its project: a command of the model, or to publish a
@@ -195,7 +183,7 @@ impl ProjectStore {
     async fn execute(
         &self,
         command: Command,
-    ) -> std::result::Result<(Value, Vec<RolloutCommand>), ApiError> {
+    ) -> std::result::Result<(Value, Vec<ToArm>), ApiError> {
         let storage = self.state.storage();
         self.model().await?;
         // A rollout's own check needs no arming: its object is the caller.
@@ -292,7 +280,7 @@ impl ProjectStore {
     /// After a command that changed rollouts: keep the watchdog's registry of active ones, and
     /// (unless the rollout's own object made the change) name each one's object for the caller
     /// to arm ([`ProjectStore::call`]): told to check it and deliver its transitions.
-    async fn sync_rollouts(&self, changed: &[Record], from_check: bool) -> Vec<RolloutCommand> {
+    async fn sync_rollouts(&self, changed: &[Record], from_check: bool) -> Vec<ToArm> {
         let project = self.key.borrow().clone();
         let mut arm = Vec::new();
         let touched: Vec<(String, String, String, bool)> = {
@@ -328,7 +316,7 @@ impl ProjectStore {
                 worker::console_error!("guarded rollout registry not updated: {:?}", e.0);
             }
             if !from_check {
-                arm.push(RolloutCommand::Arm {
+                arm.push(ToArm {
                     project: project.clone(),
                     env,
                     flag,

@@ -46,12 +46,7 @@ pub struct GuardedRollout {
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum RolloutCommand {
     /// A rollout of this flag changed: watch it (from its first check, one second from now).
-    Arm {
-        project: String,
-        env: String,
-        flag: String,
-        id: String,
-    },
+    Arm(ToArm),
     /// The latest check, the series and the webhook deliveries of rollout `id`.
     Read { id: String },
     /// From the Cron watchdog: set the alarm if it is missing or late. Answers whether it was.
@@ -64,6 +59,25 @@ pub enum RolloutCommand {
 impl ObjectClass for GuardedRollout {
     const BINDING: &'static str = "GUARDED_ROLLOUT";
     type Command = RolloutCommand;
+}
+
+/// The rollout `id` of a flag to watch: what `RolloutCommand::Arm` tells its object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToArm {
+    pub project: String,
+    pub env: String,
+    pub flag: String,
+    pub id: String,
+}
+
+/// Tell the rollout's object to watch it. A failure is logged: the rollout is stored, and the
+/// next change of it arms the object.
+pub async fn arm(env: &Env, arm: &ToArm) {
+    let object = name(&arm.project, &arm.env, &arm.flag);
+    let command = RolloutCommand::Arm(arm.clone());
+    if let Err(e) = GuardedRollout::call::<Value>(env, &object, &command).await {
+        worker::console_error!("guarded rollout object not armed: {:?}", e.0);
+    }
 }
 
 pub fn name(project: &str, env: &str, flag: &str) -> String {
@@ -204,12 +218,12 @@ impl DurableObject for GuardedRollout {
 impl GuardedRollout {
     async fn execute(&self, command: RolloutCommand) -> Result<Value, ApiError> {
         match command {
-            RolloutCommand::Arm {
+            RolloutCommand::Arm(ToArm {
                 project,
                 env,
                 flag,
                 id,
-            } => {
+            }) => {
                 let mut watch = self.load().await?.unwrap_or_default();
                 if watch.id != id {
                     // A new rollout of the flag: the last one's series can no longer be read
