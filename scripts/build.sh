@@ -8,10 +8,11 @@ export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
 export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
 export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 # Four Workers from one crate (README "Four Workers"), one feature each: the edge Worker (SDK
-# routes and the queue consumer: the ingest path, so `release`, core optimised for speed), and
-# the REST, objects and counters Workers (profile `small`: core size-optimised too). The two
-# profiles share no compiled crate, so each has its own target directory and the two chains run
-# side by side (a build's last step, LTO, is single-threaded: two of them use both cores).
+# routes and the queue consumer: the ingest path) and the counters Worker (the counter shards
+# every conversion reaches) are built `release`, core optimised for speed; the REST and objects
+# Workers use profile `small`, core size-optimised too. The two profiles share no compiled crate,
+# so each has its own target directory and the two chains run side by side (a build's last step,
+# LTO, is single-threaded: two of them use both cores).
 role() { # role FEATURE PROFILE-ARGS...
   local feature=$1
   shift
@@ -20,11 +21,11 @@ role() { # role FEATURE PROFILE-ARGS...
   tail -n 1 "target/build-$feature.log"
 }
 mkdir -p target
-role edge --release &
+(role edge --release && role counters --release) &
 edge=$!
 (
   export CARGO_TARGET_DIR=target/small
-  role api --profile small && role objects --profile small && role counters --profile small
+  role api --profile small && role objects --profile small
 ) &
 small=$!
 wait "$edge" && wait "$small"

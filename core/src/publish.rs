@@ -5,10 +5,14 @@
 //! every reader evaluates exactly what the SDKs are sent.
 
 pub mod client_stream;
+mod fragments;
+
+pub use fragments::{EnvironmentBody, Fragments, Stamp};
 
 use crate::targeting::reason::Reason;
 use crate::targeting::{evaluate, AllData, FlagData, Segment, Store};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -66,6 +70,23 @@ pub fn put_event(body: &str) -> String {
     format!("event: put\ndata: {{\"path\":\"/\",\"data\":{body}}}\n\n")
 }
 
+/// What the stream object keeps of a publication: each flag and segment as its JSON text.
+/// Finding each item's bounds costs a fraction of decoding the data model, and equal items have
+/// equal text (one serialiser writes the body, and the model holds no unordered map).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawData {
+    #[serde(default)]
+    flags: HashMap<String, Box<RawValue>>,
+    #[serde(default)]
+    segments: HashMap<String, Box<RawValue>>,
+}
+
+impl RawData {
+    pub fn parse(body: &str) -> serde_json::Result<RawData> {
+        serde_json::from_str(body)
+    }
+}
+
 /// What a stream that was sent `old` must be sent for it to hold `new`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamUpdate {
@@ -78,10 +99,10 @@ pub enum StreamUpdate {
 
 /// The events between two publications. `tombstones`: the version each deleted key was last sent
 /// with on these streams (`delete` events carry it), kept by the caller for the streams' life.
-pub fn stream_update(old: &AllData, new: &AllData, tombstones: &mut HashMap<String, u64>) -> StreamUpdate {
+pub fn stream_update(old: &RawData, new: &RawData, tombstones: &mut HashMap<String, u64>) -> StreamUpdate {
     let mut events = Vec::new();
-    let flags = changes("flags", &old.flags, &new.flags, |f| f.version, tombstones, &mut events);
-    let segments = changes("segments", &old.segments, &new.segments, |s| s.version, tombstones, &mut events);
+    let flags = changes("flags", &old.flags, &new.flags, tombstones, &mut events);
+    let segments = changes("segments", &old.segments, &new.segments, tombstones, &mut events);
     if flags && segments {
         StreamUpdate::Events(events)
     } else {
@@ -89,12 +110,21 @@ pub fn stream_update(old: &AllData, new: &AllData, tombstones: &mut HashMap<Stri
     }
 }
 
+/// An item's `version` (0 if it has none: then any version is above it).
+fn version(item: &RawValue) -> u64 {
+    #[derive(Deserialize)]
+    struct Versioned {
+        #[serde(default)]
+        version: u64,
+    }
+    serde_json::from_str::<Versioned>(item.get()).map_or(0, |v| v.version)
+}
+
 /// Patches and deletes of one kind; `false` if only a `put` can carry the change.
-fn changes<T: Serialize + PartialEq>(
+fn changes(
     kind: &str,
-    old: &HashMap<String, T>,
-    new: &HashMap<String, T>,
-    version: impl Fn(&T) -> u64,
+    old: &HashMap<String, Box<RawValue>>,
+    new: &HashMap<String, Box<RawValue>>,
     tombstones: &mut HashMap<String, u64>,
     events: &mut Vec<String>,
 ) -> bool {
@@ -104,7 +134,7 @@ fn changes<T: Serialize + PartialEq>(
         let item = &new[key];
         let path = format!("/{kind}/{key}");
         let floor = match old.get(key) {
-            Some(before) if before == item => continue,
+            Some(before) if before.get() == item.get() => continue,
             Some(before) => Some(version(before)),
             None => tombstones.get(&path).copied(),
         };
@@ -112,9 +142,11 @@ fn changes<T: Serialize + PartialEq>(
             return false;
         }
         tombstones.remove(&path);
-        events.push(sse("patch", &json!({"path": path, "data": item})));
+        // The keys in order, as a JSON map writes them.
+        let path_json = serde_json::to_string(&path).unwrap_or_default();
+        events.push(format!("event: patch\ndata: {{\"data\":{},\"path\":{path_json}}}\n\n", item.get()));
     }
-    let mut gone: Vec<(&String, &T)> = old.iter().filter(|(k, _)| !new.contains_key(*k)).collect();
+    let mut gone: Vec<(&String, &Box<RawValue>)> = old.iter().filter(|(k, _)| !new.contains_key(*k)).collect();
     gone.sort_by_key(|(k, _)| *k);
     for (key, item) in gone {
         let path = format!("/{kind}/{key}");

@@ -16,7 +16,7 @@ use crate::http::now_ms;
 use edge_exp_core::bots::serve_control::BotControls;
 use edge_exp_core::project::rollouts::RolloutVerb;
 use edge_exp_core::project::{Command, Project, Record};
-use edge_exp_core::publish::{self, Publication};
+use edge_exp_core::publish::{self, EnvironmentBody, Publication};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -45,6 +45,9 @@ pub struct ProjectStore {
     /// Per environment, the bot controls this instance last wrote to KV: an experiment change
     /// that leaves them as they were writes nothing.
     written_controls: RefCell<std::collections::HashMap<String, BotControls>>,
+    /// Per environment, the published body's fragments, kept between publications so that a
+    /// change serialises only what it changed (`core::publish::EnvironmentBody`).
+    bodies: RefCell<std::collections::HashMap<String, EnvironmentBody>>,
 }
 
 impl super::ObjectClass for ProjectStore {
@@ -99,6 +102,7 @@ impl DurableObject for ProjectStore {
             project: RefCell::default(),
             key: RefCell::default(),
             written_controls: RefCell::default(),
+            bodies: RefCell::default(),
         }
     }
 
@@ -200,12 +204,16 @@ impl ProjectStore {
                 .as_mut()
                 .ok_or_else(|| ApiError::internal("project model not loaded"))?;
             let outcome = project.apply(command, now_ms())?;
+            for (env, body) in self.bodies.borrow_mut().iter_mut() {
+                body.forget(env, &outcome.changed);
+            }
             let changes = changes(project, &outcome.changed)?;
             (outcome, changes)
         };
         if let Err(e) = persist(&storage, changes).await {
             // The model holds a change storage does not: forget it, so the next command reloads.
             *self.project.borrow_mut() = None;
+            self.bodies.borrow_mut().clear();
             return Err(e);
         }
         self.publish_changes(&outcome.changed).await?;
@@ -415,28 +423,30 @@ impl ProjectStore {
         state: &mut PublicationState,
         env: Option<&str>,
     ) -> Result<Publication, ApiError> {
-        let (doc, body) = {
+        let (doc, body, etag) = {
             let guard = self.project.borrow();
             let project = guard
                 .as_ref()
                 .ok_or_else(|| ApiError::internal("project model not loaded"))?;
             let name = self.key.borrow().clone();
             match env {
-                Some(e) => (
-                    Doc::Sdk {
+                Some(e) => {
+                    let mut bodies = self.bodies.borrow_mut();
+                    let (body, etag) = project.sdk_body(e, bodies.entry(e.to_owned()).or_default());
+                    let doc = Doc::Sdk {
                         project: name,
                         env: e.to_owned(),
-                    },
-                    publish::latest_all(&project.sdk_data(e)),
-                ),
-                None => (
-                    Doc::Goals { project: name },
-                    serde_json::to_string(&project.goals())?,
-                ),
+                    };
+                    (doc, body, etag)
+                }
+                None => {
+                    let body = serde_json::to_string(&project.goals())?;
+                    let etag = publish::etag(&body);
+                    (Doc::Goals { project: name }, body, etag)
+                }
             }
         };
         let key = doc.key();
-        let etag = publish::etag(&body);
         if let Some(done) = state.docs.get(&key).filter(|d| d.etag == etag) {
             let version = done.versions.last().copied().unwrap_or_default();
             let publication = Publication {
@@ -449,7 +459,13 @@ impl ProjectStore {
             return Ok(publication);
         }
         state.revision += 1;
-        let publication = Publication::new(state.revision, body);
+        let publication = Publication {
+            pointer: publish::Pointer {
+                version: state.revision,
+                etag,
+            },
+            body,
+        };
         let entry = state.docs.entry(key).or_default();
         let stale = (entry.versions.len() >= 2).then(|| entry.versions.remove(0));
         published::write(&self.env, &doc, &publication, stale).await?;

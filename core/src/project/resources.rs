@@ -281,6 +281,15 @@ impl Project {
         data
     }
 
+    /// The environment's `/sdk/latest-all` body and its ETag, from `kept` (the fragments of the
+    /// last call for this environment, updated here): only what changed since is serialised.
+    pub fn sdk_body(&self, env: &str, kept: &mut crate::publish::EnvironmentBody) -> (String, String) {
+        kept.flags.update(self.flags.values().map(|f| (f.spec.key.as_str(), (f.version, f.creation_date), f)), |f| f.sdk(env));
+        let segments = self.env_segments(env).map(|s| (s.spec.key.as_str(), (s.version, s.creation_date), s));
+        kept.segments.update(segments, |s| s.sdk());
+        kept.assemble()
+    }
+
     /// Every flag available to the public client-side ID (LaunchDarkly's rule), evaluated over
     /// the environment's published data (prerequisites may name any flag of the environment).
     pub(super) fn evaluate(&self, env: &str, context: &Value, with_reasons: bool) -> Outcome {
