@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions counted by callgrind, (run with N - run with 0) / N: per event on the core ingest
 # path for 100-event payloads (the path tracked since the first benchmark, and the whole pipeline
-# core runs today: route + consumer), per flag evaluation (core/benches/evaluate.rs), and per
-# request for the bot classification (core/benches/bots.rs).
+# core runs today: route + consumer), per flag evaluation (core/benches/evaluate.rs), per request
+# for the bot classification (core/benches/bots.rs), per guarded-rollout decision
+# (core/benches/rollout.rs) and per flag change in a 1,000-flag project (core/benches/publish.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-20}
@@ -32,3 +33,5 @@ echo "bot classification of a user agent the isolate has seen (its cache): $(per
 echo "bot classification of that user agent with 3 running experiments overriding the filter (the environment's verdict + 3 more): $(per_unit overrides 1) instructions/request (callgrind, $N requests)"
 bin=$(bench_bin rollout)
 echo "guarded rollout, one decision at 16 counter shards and 3 guardrails (parse + merge the shards' aggregates, tests A and B, SRM, stage rules, the check's JSON): $(per_unit decide 1) instructions/decision (callgrind, $N decisions)"
+bin=$(bench_bin publish)
+echo "one REST flag change in a project of 1,000 flags (apply the patch, the environment's body and ETag from the kept fragments, the stream object's parse and events): $(per_unit change 1) instructions/change (callgrind, $N changes)"

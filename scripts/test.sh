@@ -3,11 +3,13 @@
 # Worker, and run the end-to-end tests against the real `wrangler dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's start, in seconds since the run began: where CI's minutes go (its budget: README).
+step() { echo "== $* (at ${SECONDS} s)"; }
 bash scripts/setup.sh --browser
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy"
+step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The edge Worker's build (README "Four Workers"), as it is compiled for wasm: the code only a
 # role build has (forwarding, the figures' chain) is behind `feature = "edge"` / `"api"`, which the
@@ -16,16 +18,17 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p edge-exp-worker --target wasm32-unknown-unknown --features edge --quiet -- -D warnings
 # The snippet's `no_std` library as it ships (its tests link std, so lint the library alone).
 (cd snippet && cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings)
-echo "== the crawler table is current against npm isbot"
+step "the crawler table is current against npm isbot"
 node scripts/bot-patterns.mjs --check
-echo "== module import cycles (snippet)"
+step "module import cycles (snippet)"
 node scripts/module-cycles.mjs snippet/src
-echo "== native tests"
+step "native tests"
 cargo test --workspace --quiet
-echo "== snippet unit tests in headless Chromium (wasm-bindgen-test)"
+step "snippet unit tests in headless Chromium (wasm-bindgen-test)"
 (cd snippet && CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}" WASM_BINDGEN_TEST_TIMEOUT=120 \
   cargo test --target wasm32-unknown-unknown 2>&1 | grep -v "^\s*Compiling")
-echo "== building the Worker and the snippet"
+step "building the Worker and the snippet"
 bash scripts/build.sh
-echo "== end-to-end tests (wrangler dev)"
+step "end-to-end tests (wrangler dev)"
 node --test --test-reporter=spec tests/*.test.mjs
+echo "== done in ${SECONDS} s"
