@@ -2,13 +2,12 @@
 //! which routes a build serves and which Durable Object classes it exports. Named cfgs rather
 //! than feature tests at each site, so that a site says what it is for. With no feature (what
 //! `cargo test` and clippy build), one Worker has every role.
-//!   - `serves_sdk` (`edge`): LaunchDarkly's SDK routes and the events routes, and the queue
-//!     consumer (it runs the rest of the ingest path those routes begin).
+//!   - `serves_sdk` (`edge`): LaunchDarkly's SDK routes and the events routes.
 //!   - `serves_rest` (`api`): the REST API, the metric import and the test hooks.
 //!   - `exports_projects` (`objects`): the projects' and the streams' objects.
 //!   - `exports_counters` (`counters`): the objects that count (experiment counters, counter
-//!     shards, history shards) and the guarded rollouts' (they read the shards), and the Cron
-//!     Trigger (the rollouts' watchdog).
+//!     shards, history shards) and the guarded rollouts' (they read the shards), the queue
+//!     consumer (it writes the shards) and the Cron Trigger (the rollouts' watchdog).
 //!
 //! A build without a class compiles only its client side (the calls to it).
 

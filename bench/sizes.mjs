@@ -13,10 +13,10 @@ const gzip = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
 const size = (path) => `${readFileSync(path).length} B raw, ${gzip(path)} B gzip`;
 // The four Workers (README "Four Workers"), each cold-started on its own.
 const WORKERS = [
-  ['edge', 'the SDK routes, the pages and the queue consumer: what SDK traffic cold-starts'],
+  ['edge', 'the SDK and events routes and the pages: what SDK traffic cold-starts'],
   ['api', 'the REST API and the metric import'],
   ['objects', 'the projects\' and streams\' Durable Objects'],
-  ['counters', 'the counting and the guarded rollouts\' Durable Objects, the Cron Trigger'],
+  ['counters', 'the counting and the guarded rollouts\' Durable Objects, the queue consumer, the Cron Trigger'],
 ];
 const wasmOf = (worker) => join(ROOT, 'build', worker, 'index_bg.wasm');
 for (const [worker, what] of WORKERS) console.log(`Worker wasm, ${worker} (build/${worker}/index_bg.wasm, ${what}): ${size(wasmOf(worker))}`);

@@ -38,8 +38,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// The ingest queue's consumer. It never returns an error (workers-rs would panic on one):
 /// failed messages are retried individually.
-// The edge Worker's (README "Four Workers"): the rest of the ingest path its events routes begin.
-#[cfg(serves_sdk)]
+// The counters Worker's (README "Four Workers"): it runs next to the shards it writes.
+#[cfg(exports_counters)]
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     ingest::consume(batch, &env).await;

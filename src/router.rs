@@ -88,6 +88,9 @@ async fn forward(req: &Request, env: &Env) -> Result<Response, ApiError> {
 const BEHIND: &str = "CONTROL";
 #[cfg(feature = "api")]
 const BEHIND: &str = "OBJECTS";
+/// The REST Worker's binding to the counters Worker: asked for the queue consumer's figures.
+#[cfg(feature = "api")]
+const COUNTERS: &str = "COUNTERS";
 
 /// Pass a request, as it came, to the Worker behind this one ([`BEHIND`]).
 #[cfg(any(feature = "edge", feature = "api"))]
@@ -96,10 +99,10 @@ async fn pass_behind(req: &Request, env: &Env) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/v2/ops/ingest`: this isolate's ingest pipeline (queued and consumed messages,
-/// per-invocation maxima, flag reads, bot filter). The edge Worker (its routes and the consumer)
-/// and the REST Worker add theirs to the figures of the Worker behind them, which ends at the
-/// objects Worker (its objects; it checks the token). The counters Worker's isolates are not
-/// asked.
+/// per-invocation maxima, flag reads, bot filter). The edge Worker (its routes: what they
+/// enqueued, flag reads, the bot filter) adds its figures to the REST Worker's, and the REST
+/// Worker adds its own and the counters Worker's (the queue consumer's) to the objects Worker's
+/// (its objects). The objects and counters Workers check the token.
 async fn figures(req: &Request, env: &Env) -> Result<Response, ApiError> {
     get_only(&req.method())?;
     let mine = serde_json::to_value(crate::ingest::stats())?;
@@ -110,6 +113,14 @@ async fn figures(req: &Request, env: &Env) -> Result<Response, ApiError> {
             return Ok(behind);
         }
         let mut figures: serde_json::Value = behind.json().await?;
+        #[cfg(feature = "api")]
+        {
+            let mut counters = env.service(COUNTERS)?.fetch_request(req.clone()?).await?;
+            if counters.status_code() != 200 {
+                return Ok(counters);
+            }
+            edge_exp_core::queued::add_figures(&mut figures, &counters.json().await?);
+        }
         edge_exp_core::queued::add_figures(&mut figures, &mine);
         Ok(json(200, &figures))
     }
